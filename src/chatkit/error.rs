@@ -1,0 +1,47 @@
+//! Errors of the ChatKit service: everything a request can fail with before its answer starts.
+//! `routes::error` maps them to HTTP statuses once; failures after a stream has started are
+//! `error` events instead (see `runs`).
+
+use super::types::RequestError;
+use crate::auth::AuthError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatKitError {
+    /// The body is not a well-formed ChatKit request.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// A request that is well-formed but not valid now (e.g. retrying from a non-user item).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A capability this server is not set up for (SDK: `NotImplementedError`).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Auth(AuthError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ChatKitError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => ChatKitError::NotFound(what),
+            StoreError::InvalidCursor(cursor) => {
+                ChatKitError::Invalid(format!("'after' names no item of this list: {cursor}"))
+            }
+            other => ChatKitError::Store(other),
+        }
+    }
+}
+
+impl From<AuthError> for ChatKitError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Store(e) => e.into(),
+            other => ChatKitError::Auth(other),
+        }
+    }
+}

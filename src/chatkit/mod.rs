@@ -1,0 +1,7 @@
+//! The ChatKit protocol: wire types, ids, errors, and the request dispatcher.
+
+pub mod error;
+pub mod ids;
+pub mod server;
+pub mod types;
+pub mod widgets;

@@ -1,0 +1,446 @@
+//! The ChatKit request dispatcher: parses a request, authorises it, answers JSON requests from
+//! the store, and turns streaming requests into runs. It knows nothing of HTTP; the route maps
+//! [`Processed`] and [`ChatKitError`] to responses.
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::error::ChatKitError;
+use super::ids::{self, IdKind};
+use super::types::*;
+use crate::agent::TurnInput;
+use crate::auth::{Authenticator, Credentials, RequestContext};
+use crate::runs::{RunManager, RunStart, encode};
+use crate::store::Store;
+
+/// Page size when the client asks for none (or for 0), as the SDK does.
+const DEFAULT_PAGE_SIZE: usize = 20;
+/// Largest page served, whatever the client asks for.
+const MAX_PAGE_SIZE: usize = 200;
+
+/// The answer to a request.
+pub enum Processed {
+    /// A complete `application/json` body.
+    Json(Vec<u8>),
+    /// An SSE answer: frames known up front, then those of the run, if one was started.
+    Stream(EventStream),
+}
+
+pub struct EventStream {
+    pub leading: Vec<Bytes>,
+    pub run: Option<mpsc::Receiver<Bytes>>,
+}
+
+impl EventStream {
+    fn events(events: &[ThreadStreamEvent]) -> Self {
+        EventStream {
+            leading: events.iter().map(encode).collect(),
+            run: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ChatKitServer {
+    store: Store,
+    auth: Authenticator,
+    runs: RunManager,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
+    serde_json::to_vec(value)
+        .map(Processed::Json)
+        .map_err(|e| ChatKitError::Store(crate::store::StoreError::Json(e)))
+}
+
+fn page_size(limit: Option<u32>) -> usize {
+    match limit {
+        None | Some(0) => DEFAULT_PAGE_SIZE,
+        Some(n) => (n as usize).min(MAX_PAGE_SIZE),
+    }
+}
+
+impl ChatKitServer {
+    pub fn new(store: Store, auth: Authenticator, runs: RunManager) -> Self {
+        ChatKitServer { store, auth, runs }
+    }
+
+    /// Handles one request body from `credentials`.
+    pub async fn process(
+        &self,
+        credentials: &Credentials,
+        body: &[u8],
+    ) -> Result<Processed, ChatKitError> {
+        let request = ChatKitRequest::parse(body)?;
+        let ctx = self.auth.authenticate(credentials).await?;
+        match request {
+            ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await,
+            ChatKitRequest::ThreadsList(p) => {
+                let page = self
+                    .store
+                    .load_threads(&ctx.scope, page_size(p.limit), p.after, p.order)
+                    .await?;
+                json(&page)
+            }
+            ChatKitRequest::ItemsList(p) => {
+                let page = self
+                    .store
+                    .load_thread_items(
+                        &ctx.scope,
+                        &p.thread_id,
+                        p.after,
+                        page_size(p.limit),
+                        p.order,
+                    )
+                    .await?;
+                json(&page)
+            }
+            ChatKitRequest::ThreadsUpdate(p) => {
+                let mut thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+                thread.title = Some(p.title);
+                self.store.save_thread(&ctx.scope, &thread).await?;
+                json(&thread)
+            }
+            ChatKitRequest::ThreadsDelete(p) => {
+                if !self.store.delete_thread(&ctx.scope, &p.thread_id).await? {
+                    return Err(ChatKitError::NotFound("thread"));
+                }
+                json(&serde_json::json!({}))
+            }
+            ChatKitRequest::ItemsFeedback(p) => {
+                self.store
+                    .add_feedback(&ctx.scope, &p.thread_id, p.item_ids, p.kind)
+                    .await?;
+                json(&serde_json::json!({}))
+            }
+            ChatKitRequest::AttachmentsCreate(_) | ChatKitRequest::AttachmentsDelete(_) => Err(
+                ChatKitError::Unsupported("file attachments are not enabled on this server".into()),
+            ),
+            ChatKitRequest::InputTranscribe(_) => Err(ChatKitError::Unsupported(
+                "speech-to-text is not configured on this server".into(),
+            )),
+            ChatKitRequest::ThreadsSyncCustomAction(p) => {
+                let item = self
+                    .store
+                    .load_item(&ctx.scope, &p.thread_id, required_item(&p)?)
+                    .await?;
+                if !matches!(item.body, ItemBody::Widget(_)) {
+                    return Err(ChatKitError::Invalid(
+                        "actions can only be sent from widget items".into(),
+                    ));
+                }
+                Err(ChatKitError::Unsupported(format!(
+                    "no handler for action type '{}'",
+                    p.action.type_
+                )))
+            }
+            ChatKitRequest::ThreadsCreate(p) => self.create_thread(ctx, p.input).await,
+            ChatKitRequest::ThreadsAddUserMessage(p) => self.add_user_message(ctx, p).await,
+            ChatKitRequest::ThreadsAddClientToolOutput(p) => {
+                self.add_client_tool_output(ctx, p).await
+            }
+            ChatKitRequest::ThreadsAddStructuredInput(p) => self.add_structured_input(ctx, p).await,
+            ChatKitRequest::ThreadsRetryAfterItem(p) => self.retry_after_item(ctx, p).await,
+            ChatKitRequest::ThreadsCustomAction(p) => self.custom_action(ctx, p).await,
+        }
+    }
+
+    /// The thread with its first page of items, oldest first (SDK `threads.get_by_id`).
+    async fn get_thread(
+        &self,
+        ctx: &RequestContext,
+        thread_id: &str,
+    ) -> Result<Processed, ChatKitError> {
+        let mut thread = self.store.load_thread(&ctx.scope, thread_id).await?;
+        thread.items = self
+            .store
+            .load_thread_items(&ctx.scope, thread_id, None, DEFAULT_PAGE_SIZE, Order::Asc)
+            .await?;
+        json(&thread)
+    }
+
+    async fn create_thread(
+        &self,
+        ctx: RequestContext,
+        input: UserMessageInput,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = Thread::new(ids::new_id(IdKind::Thread), ids::now());
+        let slot = self.runs.reserve(&thread.id).map_err(|_| {
+            ChatKitError::Invalid("a response is already being generated in this thread".into())
+        })?;
+        let message = self.user_message(&ctx, &thread.id, input).await?;
+        self.store.save_new_thread(&ctx.scope, &thread).await?;
+        self.store.save_item(&ctx.scope, &message).await?;
+        let leading = [
+            ThreadStreamEvent::ThreadCreated {
+                thread: thread.clone(),
+            },
+            ThreadStreamEvent::ItemDone {
+                item: message.clone(),
+            },
+        ];
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input: TurnInput::UserMessage(message),
+                leading: vec![],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: leading.iter().map(encode).collect(),
+            run: Some(run),
+        }))
+    }
+
+    async fn add_user_message(
+        &self,
+        ctx: RequestContext,
+        p: AddUserMessageParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
+        };
+        let message = self.user_message(&ctx, &thread.id, p.input).await?;
+        self.store.save_item(&ctx.scope, &message).await?;
+        let leading = [ThreadStreamEvent::ItemDone {
+            item: message.clone(),
+        }];
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input: TurnInput::UserMessage(message),
+                leading: vec![],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: leading.iter().map(encode).collect(),
+            run: Some(run),
+        }))
+    }
+
+    /// Completes the pending client tool call, which must be the thread's newest item, removes
+    /// other stale pending calls, and continues the turn (spec 8.1).
+    async fn add_client_tool_output(
+        &self,
+        ctx: RequestContext,
+        p: AddClientToolOutputParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let recent = self
+            .store
+            .load_thread_items(&ctx.scope, &thread.id, None, 20, Order::Desc)
+            .await?;
+        let mut newest = match recent.data.first() {
+            Some(
+                item @ ThreadItem {
+                    body: ItemBody::ClientToolCall(call),
+                    ..
+                },
+            ) if call.status == ClientToolCallStatus::Pending => item.clone(),
+            _ => {
+                return Err(ChatKitError::Invalid(
+                    "the thread has no pending client tool call".into(),
+                ));
+            }
+        };
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
+        };
+        if let ItemBody::ClientToolCall(call) = &mut newest.body {
+            call.status = ClientToolCallStatus::Completed;
+            call.output = Some(p.result);
+        }
+        self.store.save_item(&ctx.scope, &newest).await?;
+        for stale in recent.data.iter().skip(1) {
+            if matches!(&stale.body, ItemBody::ClientToolCall(c) if c.status == ClientToolCallStatus::Pending)
+            {
+                self.store
+                    .delete_thread_item(&ctx.scope, &thread.id, &stale.id)
+                    .await?;
+            }
+        }
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input: TurnInput::Continue,
+                leading: vec![],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: vec![],
+            run: Some(run),
+        }))
+    }
+
+    /// Records the answers to a pending structured input and continues the turn (spec 2.2).
+    async fn add_structured_input(
+        &self,
+        ctx: RequestContext,
+        p: AddStructuredInputParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let mut item = self
+            .store
+            .load_item(&ctx.scope, &thread.id, &p.item_id)
+            .await?;
+        let ItemBody::StructuredInput(input) = &mut item.body else {
+            return Err(ChatKitError::Invalid(
+                "the item is not a structured input".into(),
+            ));
+        };
+        if input.status != StructuredInputStatus::Pending {
+            return Err(ChatKitError::Invalid(
+                "the structured input was already answered".into(),
+            ));
+        }
+        input.apply_submission(&p.input);
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
+        };
+        let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input: TurnInput::Continue,
+                leading,
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: vec![],
+            run: Some(run),
+        }))
+    }
+
+    /// Deletes what follows a user message and regenerates the answer; an item that is not in
+    /// the thread gives an empty stream, as in the SDK.
+    async fn retry_after_item(
+        &self,
+        ctx: RequestContext,
+        p: RetryAfterItemParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let item = match self
+            .store
+            .load_item(&ctx.scope, &thread.id, &p.item_id)
+            .await
+        {
+            Ok(item) => item,
+            Err(crate::store::StoreError::NotFound(_)) => {
+                return Ok(Processed::Stream(EventStream::events(&[])));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !matches!(item.body, ItemBody::UserMessage(_)) {
+            return Err(ChatKitError::Invalid(
+                "only a user message can be retried".into(),
+            ));
+        }
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
+        };
+        self.store
+            .delete_items_after(&ctx.scope, &thread.id, &item.id)
+            .await?;
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input: TurnInput::UserMessage(item),
+                leading: vec![],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: vec![],
+            run: Some(run),
+        }))
+    }
+
+    async fn custom_action(
+        &self,
+        ctx: RequestContext,
+        p: CustomActionParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        if let Some(item_id) = &p.item_id {
+            let item = self
+                .store
+                .load_item(&ctx.scope, &thread.id, item_id)
+                .await?;
+            if !matches!(item.body, ItemBody::Widget(_)) {
+                // The SDK answers an action from a non-widget item with a lone error event.
+                return Ok(Processed::Stream(EventStream::events(&[
+                    ThreadStreamEvent::stream_error(false),
+                ])));
+            }
+        }
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
+        };
+        let input = TurnInput::Action {
+            action_type: p.action.type_,
+        };
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                scope: ctx.scope,
+                thread,
+                input,
+                leading: vec![],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: vec![],
+            run: Some(run),
+        }))
+    }
+
+    /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`).
+    async fn user_message(
+        &self,
+        _ctx: &RequestContext,
+        thread_id: &str,
+        input: UserMessageInput,
+    ) -> Result<ThreadItem, ChatKitError> {
+        if !input.attachments.is_empty() {
+            // No upload route exists yet, so no attachment id can belong to the caller.
+            return Err(ChatKitError::NotFound("attachment"));
+        }
+        Ok(ThreadItem {
+            id: ids::new_id(IdKind::Message),
+            thread_id: thread_id.to_owned(),
+            created_at: ids::now(),
+            body: ItemBody::UserMessage(UserMessageItem {
+                content: input.content,
+                attachments: vec![],
+                quoted_text: input.quoted_text,
+                inference_options: input.inference_options,
+            }),
+        })
+    }
+}
+
+fn required_item(p: &CustomActionParams) -> Result<&str, ChatKitError> {
+    p.item_id
+        .as_deref()
+        .ok_or_else(|| ChatKitError::Invalid("item_id is required for this action".into()))
+}
+
+/// The answer to a streaming request on a thread whose previous turn is still running.
+fn busy() -> Processed {
+    Processed::Stream(EventStream::events(&[ThreadStreamEvent::error_custom(
+        "A response is already being generated in this thread. Wait for it to finish, or stop it, \
+         and send again."
+            .to_owned(),
+        false,
+    )]))
+}

@@ -1,0 +1,95 @@
+//! The one mapping from service errors to HTTP: status, stable `code`, and a JSON body
+//! `{"error": {"code", "message"}}`. Client mistakes are logged at warn level at most; server
+//! faults are logged in full and answered with an opaque message.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::chatkit::error::ChatKitError;
+use crate::chatkit::types::RequestError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    ChatKit(#[from] ChatKitError),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("could not read the request body: {0}")]
+    Payload(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl AppError {
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::ChatKit(e) => match e {
+                ChatKitError::Request(RequestError::InvalidParams { .. }) => "invalid_params",
+                ChatKitError::Request(r) => r.code(),
+                ChatKitError::Invalid(_) => "invalid_request",
+                ChatKitError::NotFound(_) => "not_found",
+                ChatKitError::Unsupported(_) => "unsupported",
+                ChatKitError::Auth(AuthError::UnknownAgent(_)) => "unknown_agent",
+                ChatKitError::Auth(_) => "unauthenticated",
+                ChatKitError::Store(StoreError::Pool(_)) => "unavailable",
+                ChatKitError::Store(_) => "internal",
+            },
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::Payload(_) => "invalid_body",
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::ChatKit(e) => match e {
+                ChatKitError::Request(RequestError::InvalidParams { .. }) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                ChatKitError::Request(_) | ChatKitError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ChatKitError::NotFound(_) | ChatKitError::Auth(AuthError::UnknownAgent(_)) => {
+                    StatusCode::NOT_FOUND
+                }
+                ChatKitError::Auth(_) => StatusCode::UNAUTHORIZED,
+                ChatKitError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+                ChatKitError::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                ChatKitError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Payload(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let message = if status.is_server_error() {
+            log::error!("{self:?}");
+            match status {
+                StatusCode::NOT_IMPLEMENTED | StatusCode::SERVICE_UNAVAILABLE => self.to_string(),
+                _ => "internal error".to_owned(),
+            }
+        } else {
+            log::warn!("rejected request ({status}): {self}");
+            self.to_string()
+        };
+        HttpResponse::build(status).json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+            },
+        })
+    }
+}

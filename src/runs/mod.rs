@@ -1,0 +1,147 @@
+//! Runs: each assistant turn is a task owned here, not by the HTTP handler. The manager keeps one
+//! active run per thread, feeds the run's events to its subscriber (the SSE response), and runs
+//! the cancel path when that subscriber goes away. A run without a subscriber finishes and
+//! persists on its own.
+
+mod sink;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
+
+use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
+use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
+use crate::store::{Scope, Store};
+
+/// Frames buffered between a run and a slow client before the run waits for it.
+const SUBSCRIBER_BUFFER: usize = 256;
+
+/// The thread already has a turn in progress.
+#[derive(Debug, thiserror::Error)]
+#[error("a response is already being generated in this thread")]
+pub struct Busy;
+
+/// Starts runs and keeps one per thread.
+#[derive(Clone)]
+pub struct RunManager {
+    store: Store,
+    agent: Arc<Agent>,
+    active: Arc<Mutex<HashMap<String, ()>>>,
+}
+
+/// A thread reserved for one run. Dropping it without starting frees the thread again.
+pub struct RunSlot {
+    active: Arc<Mutex<HashMap<String, ()>>>,
+    thread_id: String,
+}
+
+impl Drop for RunSlot {
+    fn drop(&mut self) {
+        self.active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.thread_id);
+    }
+}
+
+/// How a run starts, beyond its agent input.
+pub struct RunStart {
+    pub scope: Scope,
+    pub thread: Thread,
+    pub input: TurnInput,
+    /// Events emitted (and persisted) right after `stream_options`, before the agent runs,
+    /// such as the `thread.item.replaced` of an answered structured input.
+    pub leading: Vec<ThreadStreamEvent>,
+}
+
+impl RunManager {
+    pub fn new(store: Store, agent: Arc<Agent>) -> Self {
+        RunManager {
+            store,
+            agent,
+            active: Arc::default(),
+        }
+    }
+
+    /// Reserves the thread for a run, or says it is busy.
+    pub fn reserve(&self, thread_id: &str) -> Result<RunSlot, Busy> {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if active.contains_key(thread_id) {
+            return Err(Busy);
+        }
+        active.insert(thread_id.to_owned(), ());
+        Ok(RunSlot {
+            active: self.active.clone(),
+            thread_id: thread_id.to_owned(),
+        })
+    }
+
+    /// Starts the run in the background and returns the receiving end of its event frames.
+    pub fn start(&self, slot: RunSlot, start: RunStart) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+        let sink = EventSink::new(self.store.clone(), start.scope, start.thread, Some(tx));
+        let agent = self.agent.clone();
+        tokio::spawn(async move {
+            drive(&agent, sink, start.input, start.leading).await;
+            drop(slot);
+        });
+        rx
+    }
+}
+
+/// The body of a run: `stream_options`, the leading events, the agent's turn, and then either
+/// nothing more, the cancel path, or one `error` event.
+async fn drive(
+    agent: &Agent,
+    mut sink: EventSink,
+    input: TurnInput,
+    leading: Vec<ThreadStreamEvent>,
+) {
+    let result = async {
+        sink.emit(ThreadStreamEvent::StreamOptions {
+            stream_options: StreamOptions { allow_cancel: true },
+        })
+        .await?;
+        for event in leading {
+            sink.emit(event).await?;
+        }
+        let closed = sink.closed();
+        tokio::select! {
+            result = agent.respond(&mut sink, &input) => result,
+            // Covers the moments the agent waits on something other than the sink.
+            () = closed => Err(AgentError::Stopped(Stop::Disconnected)),
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => {}
+        Err(AgentError::Stopped(Stop::Disconnected)) => {
+            if let Err(e) = sink.save_cancelled().await {
+                log::error!(
+                    "thread {}: saving the cancelled turn failed: {e}",
+                    sink.thread().id
+                );
+            }
+        }
+        Err(error) => {
+            log::warn!("thread {}: turn failed: {error}", sink.thread().id);
+            // The client may be gone too; nothing more to do then.
+            let _ = sink.emit(error_event(&error)).await;
+        }
+    }
+}
+
+/// The one mapping from a failed turn to what the user sees.
+fn error_event(error: &AgentError) -> ThreadStreamEvent {
+    match error {
+        AgentError::NoModel => ThreadStreamEvent::error_custom(error.to_string(), false),
+        // Unexpected failures: a generic message and a retry button, as the SDK does.
+        AgentError::NoActionHandler(_) | AgentError::Stopped(_) => {
+            ThreadStreamEvent::stream_error(true)
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The event pipeline of one run, as the ChatKit SDK's `_process_events` defines it: items are
+//! persisted on `done` (insert), `replaced` (upsert) and `removed` (delete), never on `added` or
+//! `updated`; hidden items are persisted but never streamed; every event is serialised once and
+//! handed to the subscriber, if there is one.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::agent::{Emit, Stop};
+use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::types::{
+    AssistantMessageContent, ItemBody, SdkHiddenContextItem, Thread, ThreadItem, ThreadItemUpdate,
+    ThreadStreamEvent,
+};
+use crate::store::{Scope, Store};
+
+/// What the SDK tells the model after a cancelled turn.
+pub const CANCELLED_CONTEXT: &str =
+    "The user cancelled the stream. Stop responding to the prior request.";
+
+/// Persisting, forwarding end of a run.
+pub struct EventSink {
+    store: Store,
+    scope: Scope,
+    thread: Thread,
+    /// Items added but not yet done, with the updates folded in (for the cancel path).
+    pending: HashMap<String, ThreadItem>,
+    subscriber: Option<mpsc::Sender<Bytes>>,
+}
+
+impl EventSink {
+    pub fn new(
+        store: Store,
+        scope: Scope,
+        thread: Thread,
+        subscriber: Option<mpsc::Sender<Bytes>>,
+    ) -> Self {
+        EventSink {
+            store,
+            scope,
+            thread,
+            pending: HashMap::new(),
+            subscriber,
+        }
+    }
+
+    /// A future that resolves when the subscriber has gone away (never when the run has none).
+    /// It borrows nothing, so it can race the agent while the agent holds the sink.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let subscriber = self.subscriber.clone();
+        async move {
+            match subscriber {
+                Some(tx) => tx.closed().await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    async fn persist(&mut self, event: &ThreadStreamEvent) -> Result<(), Stop> {
+        let result = match event {
+            ThreadStreamEvent::ItemAdded { item } => {
+                self.pending.insert(item.id.clone(), item.clone());
+                Ok(())
+            }
+            ThreadStreamEvent::ItemUpdated { item_id, update } => {
+                if let Some(item) = self.pending.get_mut(item_id) {
+                    fold_update(item, update);
+                }
+                Ok(())
+            }
+            ThreadStreamEvent::ItemDone { item } | ThreadStreamEvent::ItemReplaced { item } => {
+                self.pending.remove(&item.id);
+                self.store.save_item(&self.scope, item).await
+            }
+            ThreadStreamEvent::ItemRemoved { item_id } => {
+                self.pending.remove(item_id);
+                self.store
+                    .delete_thread_item(&self.scope, &self.thread.id, item_id)
+                    .await
+                    .map(|_| ())
+            }
+            _ => Ok(()),
+        };
+        result.map_err(|e| Stop::Persist(e.to_string()))
+    }
+
+    /// Sends already-serialised bytes; a dropped receiver means the client is gone.
+    async fn forward(&mut self, event: &ThreadStreamEvent) -> Result<(), Stop> {
+        let Some(tx) = &self.subscriber else {
+            return Ok(());
+        };
+        let frame = encode(event);
+        tx.send(frame).await.map_err(|_| Stop::Disconnected)
+    }
+
+    /// Saves a change to the thread (title, status…) and reports it with `thread.updated`.
+    pub async fn update_thread(&mut self, change: impl FnOnce(&mut Thread)) -> Result<(), Stop> {
+        change(&mut self.thread);
+        self.store
+            .save_thread(&self.scope, &self.thread)
+            .await
+            .map_err(|e| Stop::Persist(e.to_string()))?;
+        let event = ThreadStreamEvent::ThreadUpdated {
+            thread: self.thread.clone(),
+        };
+        self.forward(&event).await
+    }
+
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// The cancel path (SDK `handle_stream_cancelled`): keep every pending assistant message
+    /// that has text, drop other pending items, and tell the model the user stopped the turn.
+    pub async fn save_cancelled(&mut self) -> Result<(), Stop> {
+        let mut partial: Vec<ThreadItem> = self
+            .pending
+            .drain()
+            .map(|(_, item)| item)
+            .filter(|item| match &item.body {
+                ItemBody::AssistantMessage(m) => {
+                    m.content.iter().any(|c| !c.text.trim().is_empty())
+                }
+                _ => false,
+            })
+            .collect();
+        partial.sort_by_key(|item| item.created_at);
+        let marker = ThreadItem {
+            id: ids::new_id(IdKind::SdkHiddenContext),
+            thread_id: self.thread.id.clone(),
+            created_at: ids::now(),
+            body: ItemBody::SdkHiddenContext(SdkHiddenContextItem {
+                content: CANCELLED_CONTEXT.to_owned(),
+            }),
+        };
+        for item in partial.iter().chain(std::iter::once(&marker)) {
+            self.store
+                .save_item(&self.scope, item)
+                .await
+                .map_err(|e| Stop::Persist(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Emit for EventSink {
+    async fn emit(&mut self, event: ThreadStreamEvent) -> Result<(), Stop> {
+        self.persist(&event).await?;
+        let hidden_done = matches!(
+            &event,
+            ThreadStreamEvent::ItemDone { item } if item.body.is_hidden()
+        );
+        if hidden_done {
+            Ok(())
+        } else {
+            self.forward(&event).await
+        }
+    }
+}
+
+/// One SSE frame: `data: <compact JSON>\n\n`.
+pub fn encode(event: &ThreadStreamEvent) -> Bytes {
+    let mut frame = Vec::with_capacity(256);
+    frame.extend_from_slice(b"data: ");
+    // Serialising our own types into a Vec cannot fail (string keys only).
+    if serde_json::to_writer(&mut frame, event).is_err() {
+        frame.truncate(6);
+        frame.extend_from_slice(br#"{"type":"error","code":"stream.error","allow_retry":true}"#);
+    }
+    frame.extend_from_slice(b"\n\n");
+    Bytes::from(frame)
+}
+
+/// Applies an update to a pending item the way the SDK folds them.
+fn fold_update(item: &mut ThreadItem, update: &ThreadItemUpdate) {
+    match (&mut item.body, update) {
+        (ItemBody::AssistantMessage(message), update) => {
+            let (index, apply): (usize, &dyn Fn(&mut AssistantMessageContent)) = match update {
+                ThreadItemUpdate::ContentPartAdded {
+                    content_index,
+                    content,
+                }
+                | ThreadItemUpdate::ContentPartDone {
+                    content_index,
+                    content,
+                } => (*content_index, &|part| *part = content.clone()),
+                ThreadItemUpdate::ContentPartTextDelta {
+                    content_index,
+                    delta,
+                } => (*content_index, &|part| part.text.push_str(delta)),
+                ThreadItemUpdate::ContentPartAnnotationAdded {
+                    content_index,
+                    annotation_index,
+                    annotation,
+                } => (*content_index, &|part| {
+                    let at = (*annotation_index).min(part.annotations.len());
+                    part.annotations.insert(at, annotation.clone());
+                }),
+                _ => return,
+            };
+            while message.content.len() <= index {
+                message.content.push(AssistantMessageContent::new(""));
+            }
+            apply(&mut message.content[index]);
+        }
+        (ItemBody::Workflow(workflow), ThreadItemUpdate::WorkflowTaskAdded { task, .. }) => {
+            workflow.workflow.tasks.push(task.clone());
+        }
+        (
+            ItemBody::Workflow(workflow),
+            ThreadItemUpdate::WorkflowTaskUpdated { task_index, task },
+        ) => {
+            if let Some(slot) = workflow.workflow.tasks.get_mut(*task_index) {
+                *slot = task.clone();
+            }
+        }
+        _ => {}
+    }
+}

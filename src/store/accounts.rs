@@ -1,0 +1,110 @@
+//! Accounts (tenants) and their agents.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::{accounts, agents};
+use super::{Store, StoreError};
+use crate::chatkit::ids;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = agents)]
+pub struct AgentRow {
+    pub id: String,
+    pub account_id: String,
+    pub slug: String,
+    pub name: String,
+    /// Model override; `None` means the server's default model.
+    pub model: Option<String>,
+    /// Instructions override; `None` means the server's default instructions.
+    pub instructions: Option<String>,
+    pub enabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// Slug of the account and of the agent created on first start.
+pub const DEFAULT_SLUG: &str = "default";
+
+impl Store {
+    /// Creates the default account and its default agent unless they exist, and returns them.
+    /// Safe to run on every start and from several processes at once.
+    pub async fn ensure_defaults(&self) -> Result<(AccountRow, AgentRow), StoreError> {
+        self.with_conn(|conn| {
+            conn.transaction(|conn| {
+                let now = Utc::now().naive_utc();
+                let account = match accounts::table
+                    .filter(accounts::slug.eq(DEFAULT_SLUG))
+                    .select(AccountRow::as_select())
+                    .first(conn)
+                    .optional()?
+                {
+                    Some(account) => account,
+                    None => {
+                        let account = AccountRow {
+                            id: ids::new_id(ids::IdKind::Account),
+                            slug: DEFAULT_SLUG.into(),
+                            name: "Default account".into(),
+                            created_at: now,
+                        };
+                        diesel::insert_into(accounts::table)
+                            .values(&account)
+                            .execute(conn)?;
+                        account
+                    }
+                };
+                let agent = match agents::table
+                    .filter(agents::account_id.eq(&account.id))
+                    .filter(agents::slug.eq(DEFAULT_SLUG))
+                    .select(AgentRow::as_select())
+                    .first(conn)
+                    .optional()?
+                {
+                    Some(agent) => agent,
+                    None => {
+                        let agent = AgentRow {
+                            id: ids::new_id(ids::IdKind::Agent),
+                            account_id: account.id.clone(),
+                            slug: DEFAULT_SLUG.into(),
+                            name: "Assistant".into(),
+                            model: None,
+                            instructions: None,
+                            enabled: true,
+                            created_at: now,
+                        };
+                        diesel::insert_into(agents::table)
+                            .values(&agent)
+                            .execute(conn)?;
+                        agent
+                    }
+                };
+                Ok((account, agent))
+            })
+        })
+        .await
+    }
+
+    /// The enabled agent `slug` of an account.
+    pub async fn find_agent(&self, account_id: &str, slug: &str) -> Result<AgentRow, StoreError> {
+        let (account_id, slug) = (account_id.to_owned(), slug.to_owned());
+        self.with_conn(move |conn| {
+            agents::table
+                .filter(agents::account_id.eq(account_id))
+                .filter(agents::slug.eq(slug))
+                .filter(agents::enabled.eq(true))
+                .select(AgentRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound("agent"))
+        })
+        .await
+    }
+}

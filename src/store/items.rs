@@ -1,0 +1,209 @@
+//! Thread items, ordered by `(created_at, id)` so that ties still page stably.
+
+use diesel::prelude::*;
+
+use super::models::{ItemRow, Visibility};
+use super::schema::items;
+use super::threads::{find_owned, page_window};
+use super::{Scope, Store, StoreError, db::AnyConnection, page_of};
+use crate::chatkit::types::{Order, Page, ThreadItem};
+
+/// Insert, or replace the item with the same id (the SDK's `add_thread_item` may be called for
+/// an id that exists, and `save_item` is an upsert).
+fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
+    let updated = diesel::update(items::table.find(&row.id))
+        .filter(items::thread_id.eq(&row.thread_id))
+        .set((
+            items::kind.eq(&row.kind),
+            items::visibility.eq(&row.visibility),
+            items::status.eq(&row.status),
+            items::data.eq(&row.data),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(items::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Saves an item (insert or replace in place), checking the thread is the caller's.
+    pub async fn save_item(&self, scope: &Scope, item: &ThreadItem) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        let row = ItemRow::from_item(item)?;
+        self.with_conn(move |conn| {
+            conn.transaction(|conn| {
+                find_owned(conn, &scope, &row.thread_id)?;
+                upsert(conn, &row)
+            })
+        })
+        .await
+    }
+
+    /// One item of one of the caller's threads; hidden items included (the server needs them).
+    pub async fn load_item(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        item_id: &str,
+    ) -> Result<ThreadItem, StoreError> {
+        let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &thread_id)?;
+            items::table
+                .filter(items::thread_id.eq(&thread_id))
+                .filter(items::id.eq(&item_id))
+                .filter(items::visibility.ne(Visibility::ModelOnly.as_str()))
+                .select(ItemRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound("item"))?
+                .into_item()
+        })
+        .await
+    }
+
+    /// One page of the items a ChatKit client may see, strictly after the cursor. Hidden items
+    /// are filtered in the query, so a page is only short when it is the last one.
+    pub async fn load_thread_items(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        after: Option<String>,
+        limit: usize,
+        order: Order,
+    ) -> Result<Page<ThreadItem>, StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &thread_id)?;
+            let mut query = items::table
+                .filter(items::thread_id.eq(&thread_id))
+                .filter(items::visibility.eq(Visibility::Visible.as_str()))
+                .select(ItemRow::as_select())
+                .into_boxed();
+            if let Some(after) = &after {
+                let (at, id): (chrono::NaiveDateTime, String) = items::table
+                    .filter(items::thread_id.eq(&thread_id))
+                    .filter(items::id.eq(after))
+                    .select((items::created_at, items::id))
+                    .first(conn)
+                    .optional()?
+                    .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
+                query = match order {
+                    Order::Asc => query.filter(
+                        items::created_at
+                            .gt(at)
+                            .or(items::created_at.eq(at).and(items::id.gt(id))),
+                    ),
+                    Order::Desc => query.filter(
+                        items::created_at
+                            .lt(at)
+                            .or(items::created_at.eq(at).and(items::id.lt(id))),
+                    ),
+                };
+            }
+            query = match order {
+                Order::Asc => query.order((items::created_at.asc(), items::id.asc())),
+                Order::Desc => query.order((items::created_at.desc(), items::id.desc())),
+            };
+            let rows: Vec<ItemRow> = query.limit(page_window(limit)).load(conn)?;
+            let items = rows
+                .into_iter()
+                .map(ItemRow::into_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(items, limit, |item| item.id.clone()))
+        })
+        .await
+    }
+
+    /// Every item of the thread in order, hidden and model-only ones included: the model's view.
+    pub async fn load_history(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+    ) -> Result<Vec<ThreadItem>, StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &thread_id)?;
+            items::table
+                .filter(items::thread_id.eq(&thread_id))
+                .filter(items::visibility.ne(Visibility::ModelOnly.as_str()))
+                .order((items::created_at.asc(), items::id.asc()))
+                .select(ItemRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(ItemRow::into_item)
+                .collect()
+        })
+        .await
+    }
+
+    /// Deletes one item of one of the caller's threads; `false` when there was none.
+    pub async fn delete_thread_item(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        item_id: &str,
+    ) -> Result<bool, StoreError> {
+        let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &thread_id)?;
+            let deleted = diesel::delete(
+                items::table
+                    .filter(items::thread_id.eq(&thread_id))
+                    .filter(items::id.eq(&item_id)),
+            )
+            .execute(conn)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    /// Deletes every item that follows `item_id` in the thread (hidden and model-only ones
+    /// too), for a retry. Returns `NotFound` when the item is not in the thread.
+    pub async fn delete_items_after(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        item_id: &str,
+    ) -> Result<usize, StoreError> {
+        let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
+        self.with_conn(move |conn| {
+            conn.transaction(|conn| {
+                find_owned(conn, &scope, &thread_id)?;
+                let (at, id): (chrono::NaiveDateTime, String) = items::table
+                    .filter(items::thread_id.eq(&thread_id))
+                    .filter(items::id.eq(&item_id))
+                    .select((items::created_at, items::id))
+                    .first(conn)
+                    .optional()?
+                    .ok_or(StoreError::NotFound("item"))?;
+                Ok(diesel::delete(
+                    items::table.filter(items::thread_id.eq(&thread_id)).filter(
+                        items::created_at
+                            .gt(at)
+                            .or(items::created_at.eq(at).and(items::id.gt(id))),
+                    ),
+                )
+                .execute(conn)?)
+            })
+        })
+        .await
+    }
+
+    // --- admin ---
+
+    /// How many items of any visibility a thread has (zero for an unknown thread).
+    pub async fn count_items(&self, thread_id: &str) -> Result<i64, StoreError> {
+        let thread_id = thread_id.to_owned();
+        self.with_conn(move |conn| {
+            Ok(items::table
+                .filter(items::thread_id.eq(thread_id))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,109 @@
+//! Persistence: the only module that speaks SQL. Every public method is async, moves its whole
+//! unit of work (pool checkout included) onto the blocking pool once, and never holds a
+//! connection across an `.await`. Method names follow the ChatKit SDK's `Store` so readers of the
+//! protocol can map them one to one.
+
+mod accounts;
+pub mod db;
+mod feedback;
+mod items;
+mod models;
+pub mod schema;
+mod threads;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::chatkit::types::Page;
+
+pub use accounts::{AccountRow, AgentRow};
+pub use db::Backend;
+
+/// What can go wrong below the service layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid pagination cursor: {0}")]
+    InvalidCursor(String),
+    #[error("database error: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("stored JSON is invalid: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("database task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Who owns a piece of data. Every query on user data is filtered by all three, so a user never
+/// sees another user's threads, and a guessed id reads as "not found".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub account_id: String,
+    pub agent_id: String,
+    pub user_id: String,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: db::Pool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects, applies pending migrations, and returns the store.
+    pub fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let pool = db::connect(url, max_connections)?;
+        Ok(Store {
+            pool,
+            backend: Backend::of_url(url),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool. The checkout happens there too,
+    /// since waiting for a connection blocks.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || f(&mut *pool.get()?)).await?
+    }
+
+    /// Cheap round trip for the readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        use diesel::connection::SimpleConnection;
+        self.with_conn(|conn| Ok(conn.batch_execute("SELECT 1")?))
+            .await
+    }
+}
+
+/// Builds a page from up to `limit + 1` rows: the extra row only says that more follow, and
+/// `after` is then the id of the last row returned.
+fn page_of<T>(mut rows: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let after = if has_more { rows.last().map(id) } else { None };
+    Page {
+        data: rows,
+        has_more,
+        after,
+    }
+}
+
+/// Timestamps are stored as naive UTC with microsecond precision, what both backends keep.
+fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+fn from_db_time(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}

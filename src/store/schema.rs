@@ -1,0 +1,92 @@
+//! Diesel table definitions, written against the portable column types both backends share
+//! (the SQLite and Postgres migrations of the same name create identical shapes).
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        account_id -> Text,
+        slug -> Text,
+        name -> Text,
+        model -> Nullable<Text>,
+        instructions -> Nullable<Text>,
+        enabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    threads (id) {
+        id -> Text,
+        account_id -> Text,
+        agent_id -> Text,
+        user_id -> Text,
+        title -> Nullable<Text>,
+        status -> Text,
+        allowed_image_domains -> Nullable<Text>,
+        metadata -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    items (id) {
+        id -> Text,
+        thread_id -> Text,
+        kind -> Text,
+        visibility -> Text,
+        status -> Nullable<Text>,
+        created_at -> Timestamp,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    feedback (item_id, user_id) {
+        item_id -> Text,
+        thread_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        account_id -> Text,
+        agent_id -> Text,
+        user_id -> Text,
+        thread_id -> Nullable<Text>,
+        name -> Text,
+        mime_type -> Text,
+        size -> BigInt,
+        sha256 -> Nullable<Text>,
+        storage_key -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(agents -> accounts (account_id));
+diesel::joinable!(threads -> agents (agent_id));
+diesel::joinable!(items -> threads (thread_id));
+diesel::joinable!(feedback -> items (item_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    agents,
+    threads,
+    items,
+    feedback,
+    attachments
+);

@@ -1,0 +1,160 @@
+//! Threads, always read and written within a [`Scope`].
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use super::models::ThreadRow;
+use super::schema::threads;
+use super::{Scope, Store, StoreError, db::AnyConnection, page_of, to_db_time};
+use crate::chatkit::types::{Order, Page, Thread};
+
+/// The scoped thread `id`, or `NotFound` (also when it belongs to someone else).
+pub(super) fn find_owned(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<ThreadRow, StoreError> {
+    threads::table
+        .filter(threads::id.eq(id))
+        .filter(threads::account_id.eq(&scope.account_id))
+        .filter(threads::agent_id.eq(&scope.agent_id))
+        .filter(threads::user_id.eq(&scope.user_id))
+        .select(ThreadRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound("thread"))
+}
+
+impl Store {
+    pub async fn save_new_thread(&self, scope: &Scope, thread: &Thread) -> Result<(), StoreError> {
+        let row = ThreadRow {
+            id: thread.id.clone(),
+            account_id: scope.account_id.clone(),
+            agent_id: scope.agent_id.clone(),
+            user_id: scope.user_id.clone(),
+            title: thread.title.clone(),
+            status: serde_json::to_string(&thread.status)?,
+            allowed_image_domains: thread
+                .allowed_image_domains
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            metadata: serde_json::to_string(&thread.metadata)?,
+            created_at: to_db_time(thread.created_at),
+            updated_at: to_db_time(thread.created_at),
+        };
+        self.with_conn(move |conn| {
+            diesel::insert_into(threads::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The thread's metadata, items left empty.
+    pub async fn load_thread(&self, scope: &Scope, id: &str) -> Result<Thread, StoreError> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.with_conn(move |conn| find_owned(conn, &scope, &id)?.into_thread())
+            .await
+    }
+
+    /// One page of the caller's threads, newest or oldest first, strictly after the cursor.
+    pub async fn load_threads(
+        &self,
+        scope: &Scope,
+        limit: usize,
+        after: Option<String>,
+        order: Order,
+    ) -> Result<Page<Thread>, StoreError> {
+        let scope = scope.clone();
+        self.with_conn(move |conn| {
+            let mut query = threads::table
+                .filter(threads::account_id.eq(&scope.account_id))
+                .filter(threads::agent_id.eq(&scope.agent_id))
+                .filter(threads::user_id.eq(&scope.user_id))
+                .select(ThreadRow::as_select())
+                .into_boxed();
+            if let Some(after) = &after {
+                let cursor = find_owned(conn, &scope, after)
+                    .map_err(|_| StoreError::InvalidCursor(after.clone()))?;
+                let (at, id) = (cursor.created_at, cursor.id);
+                query = match order {
+                    Order::Asc => query.filter(
+                        threads::created_at
+                            .gt(at)
+                            .or(threads::created_at.eq(at).and(threads::id.gt(id))),
+                    ),
+                    Order::Desc => query.filter(
+                        threads::created_at
+                            .lt(at)
+                            .or(threads::created_at.eq(at).and(threads::id.lt(id))),
+                    ),
+                };
+            }
+            query = match order {
+                Order::Asc => query.order((threads::created_at.asc(), threads::id.asc())),
+                Order::Desc => query.order((threads::created_at.desc(), threads::id.desc())),
+            };
+            let rows: Vec<ThreadRow> = query.limit(page_window(limit)).load(conn)?;
+            let threads = rows
+                .into_iter()
+                .map(ThreadRow::into_thread)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page_of(threads, limit, |t| t.id.clone()))
+        })
+        .await
+    }
+
+    /// Saves what the protocol lets change on a thread: title, status, image domains, metadata.
+    pub async fn save_thread(&self, scope: &Scope, thread: &Thread) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        let id = thread.id.clone();
+        let title = thread.title.clone();
+        let status = serde_json::to_string(&thread.status)?;
+        let domains = thread
+            .allowed_image_domains
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let metadata = serde_json::to_string(&thread.metadata)?;
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &id)?;
+            diesel::update(threads::table.find(&id))
+                .set((
+                    threads::title.eq(title),
+                    threads::status.eq(status),
+                    threads::allowed_image_domains.eq(domains),
+                    threads::metadata.eq(metadata),
+                    threads::updated_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes the thread and everything in it; `false` when the caller has no such thread.
+    pub async fn delete_thread(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        let (scope, id) = (scope.clone(), id.to_owned());
+        self.with_conn(move |conn| {
+            let deleted = diesel::delete(
+                threads::table
+                    .filter(threads::id.eq(&id))
+                    .filter(threads::account_id.eq(&scope.account_id))
+                    .filter(threads::agent_id.eq(&scope.agent_id))
+                    .filter(threads::user_id.eq(&scope.user_id)),
+            )
+            .execute(conn)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}
+
+/// Rows to fetch for a page: one more than asked, to learn whether more follow.
+pub(super) fn page_window(limit: usize) -> i64 {
+    i64::try_from(limit)
+        .unwrap_or(i64::MAX - 1)
+        .saturating_add(1)
+}

@@ -1,0 +1,110 @@
+//! Client mistakes get a clear JSON error with a 4xx status, never a 500.
+
+use serde_json::json;
+
+use crate::db_test;
+use crate::helpers::TestApp;
+
+db_test!(malformed_requests_get_clear_errors);
+async fn malformed_requests_get_clear_errors(app: TestApp) {
+    let cases: [(&str, u16, &str); 9] = [
+        ("{not json", 400, "invalid_json"),
+        ("[1, 2]", 400, "invalid_request"),
+        (r#"{"params": {}}"#, 400, "invalid_request"),
+        (r#"{"type": 7, "params": {}}"#, 400, "invalid_request"),
+        (
+            r#"{"type": "threads.explode", "params": {}}"#,
+            400,
+            "unknown_type",
+        ),
+        (r#"{"type": "threads.list"}"#, 400, "missing_params"),
+        (
+            r#"{"type": "threads.list", "params": {"limit": "many"}}"#,
+            422,
+            "invalid_params",
+        ),
+        (
+            r#"{"type": "threads.get_by_id", "params": {}}"#,
+            422,
+            "invalid_params",
+        ),
+        (
+            r#"{"type": "threads.create", "params": {"input": {"content": []}}}"#,
+            422,
+            "invalid_params",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let answer = app.post_raw("ann", body).await;
+        assert_eq!(
+            (answer.status, answer.error_code().as_str()),
+            (status, code),
+            "{body} -> {answer:?}"
+        );
+        assert!(answer.content_type.starts_with("application/json"));
+        assert!(
+            !answer.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let missing_field = app
+        .post_raw("ann", r#"{"type": "threads.get_by_id", "params": {}}"#)
+        .await;
+    assert!(
+        missing_field.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("thread_id"),
+        "{missing_field:?}"
+    );
+
+    let unknown_thread = app
+        .send("ann", "threads.get_by_id", json!({"thread_id": "thr_nope"}))
+        .await;
+    assert_eq!(
+        (unknown_thread.status, unknown_thread.error_code().as_str()),
+        (404, "not_found")
+    );
+
+    let extra_keys = app.post_raw("ann", r#"{"type": "threads.list", "params": {"limit": 1, "future": true}, "metadata": {"a": 1}}"#).await;
+    assert_eq!(
+        extra_keys.status, 200,
+        "unknown keys and metadata are ignored"
+    );
+}
+
+db_test!(oversized_body_is_refused);
+async fn oversized_body_is_refused(app: TestApp) {
+    let huge = format!(
+        r#"{{"type": "threads.list", "params": {{"pad": "{}"}}}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let answer = app.post_raw("ann", huge).await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (413, "payload_too_large")
+    );
+}
+
+db_test!(unknown_agent_and_bad_user_are_refused);
+async fn unknown_agent_and_bad_user_are_refused(app: TestApp) {
+    let answer = app
+        .client
+        .post(format!("{}/chatkit?agent=ghost", app.address))
+        .body(json!({"type": "threads.list", "params": {}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unknown_agent");
+
+    let long_user = "u".repeat(300);
+    let answer = app.send(&long_user, "threads.list", json!({})).await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (401, "unauthenticated")
+    );
+}

@@ -1,0 +1,194 @@
+//! Conformance with the official types: drives every request type, records every JSON answer
+//! and SSE event, and has `tests/conformance/validate_wire.py` check each record against the
+//! pydantic types of `openai-chatkit` 1.6.5 (strict, and re-serialised as the SDK would).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, skip, spawn_app, user_input};
+use crate::requests::{put_item, widget_item};
+
+/// Wire records, each with the SDK type it must validate as.
+#[derive(Default)]
+struct Recorder {
+    lines: Vec<String>,
+}
+
+impl Recorder {
+    fn record(&mut self, kind: &str, value: &Value, context: &str) {
+        self.lines
+            .push(json!({"kind": kind, "json": value, "context": context}).to_string());
+    }
+
+    async fn json(&mut self, app: &TestApp, kind: &str, request: &str, params: Value) -> Value {
+        let body = app.ok("ann", request, params).await;
+        self.record(kind, &body, request);
+        body
+    }
+
+    async fn stream(&mut self, app: &TestApp, request: &str, params: Value) -> Vec<Value> {
+        let events = app.stream("ann", request, params).await;
+        for event in &events {
+            self.record("stream_event", event, request);
+        }
+        events
+    }
+}
+
+/// The Python that has `chatkit` installed: `CHATKIT_TEST_PYTHON`, or `python3`.
+fn python() -> String {
+    std::env::var("CHATKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_validates_against_the_official_types() {
+    let app = spawn_app(Db::Sqlite).await.expect("app");
+    let mut rec = Recorder::default();
+
+    let tagged = json!({
+        "content": [{"type": "input_text", "text": "Hello "},
+                    {"type": "input_tag", "id": "ent_1", "text": "Ada", "data": {"role": "engineer"}}],
+        "attachments": [], "quoted_text": "quoted", "inference_options": {"model": "m", "tool_choice": {"id": "t"}}
+    });
+    let created = rec
+        .stream(&app, "threads.create", json!({"input": tagged}))
+        .await;
+    let id = created[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let message_id = created[1]["item"]["id"].as_str().unwrap().to_owned();
+    rec.stream(
+        &app,
+        "threads.add_user_message",
+        json!({"thread_id": id, "input": user_input("more")}),
+    )
+    .await;
+
+    put_item(&app, "ann", &id, widget_item(&id, "wdg_conf")).await;
+    put_item(&app, "ann", &id, json!({"id": "tc_conf", "thread_id": id, "created_at": "2030-01-01T00:00:01.000000Z",
+        "type": "client_tool_call", "status": "pending", "call_id": "c1", "name": "where", "arguments": {}})).await;
+    rec.stream(
+        &app,
+        "threads.add_client_tool_output",
+        json!({"thread_id": id, "result": {"ok": true}}),
+    )
+    .await;
+    put_item(&app, "ann", &id, json!({"id": "msg_si", "thread_id": id, "created_at": "2030-01-01T00:00:02.000000Z",
+        "type": "structured_input", "status": "pending",
+        "inputs": [{"id": "q", "question": "Which?", "type": "multiple_choice", "options": [{"value": "A"}]},
+                   {"id": "n", "question": "Notes?", "type": "freeform", "description": "Optional"}]})).await;
+    rec.stream(&app, "threads.add_structured_input",
+        json!({"thread_id": id, "item_id": "msg_si", "input": {"answers": {"q": {"values": ["A"]}}}})).await;
+    rec.stream(
+        &app,
+        "threads.custom_action",
+        json!({"thread_id": id, "item_id": "wdg_conf", "action": {"type": "demo.click"}}),
+    )
+    .await;
+    rec.stream(
+        &app,
+        "threads.custom_action",
+        json!({"thread_id": id, "item_id": message_id, "action": {"type": "demo.click"}}),
+    )
+    .await;
+
+    rec.json(
+        &app,
+        "thread",
+        "threads.get_by_id",
+        json!({"thread_id": id}),
+    )
+    .await;
+    rec.json(&app, "thread_page", "threads.list", json!({"limit": 1}))
+        .await;
+    rec.json(
+        &app,
+        "item_page",
+        "items.list",
+        json!({"thread_id": id, "limit": 2}),
+    )
+    .await;
+    rec.json(
+        &app,
+        "item_page",
+        "items.list",
+        json!({"thread_id": id, "order": "asc"}),
+    )
+    .await;
+    rec.json(
+        &app,
+        "thread",
+        "threads.update",
+        json!({"thread_id": id, "title": "Conformance"}),
+    )
+    .await;
+    rec.json(
+        &app,
+        "empty",
+        "items.feedback",
+        json!({"thread_id": id, "item_ids": [message_id], "kind": "positive"}),
+    )
+    .await;
+    rec.stream(
+        &app,
+        "threads.retry_after_item",
+        json!({"thread_id": id, "item_id": message_id}),
+    )
+    .await;
+    rec.json(&app, "empty", "threads.delete", json!({"thread_id": id}))
+        .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let mut file = std::fs::File::create(&records).unwrap();
+    for line in &rec.lines {
+        writeln!(file, "{line}").unwrap();
+    }
+    assert!(rec.lines.len() >= 24, "the scenario records every answer");
+    validate(&records);
+}
+
+/// Runs the validator; exit 3 means the official package is not installed here.
+fn validate(records: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/validate_wire.py");
+    let output = match Command::new(python()).arg(&script).arg(records).output() {
+        Ok(output) => output,
+        Err(e) => return skip(&format!("conformance test: cannot run {} ({e})", python())),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.code() {
+        Some(0) => println!("{stdout}"),
+        Some(3) => skip(&format!(
+            "conformance test: {} (install openai-chatkit==1.6.5 and set CHATKIT_TEST_PYTHON)",
+            stderr.trim()
+        )),
+        _ => {
+            panic!("our wire output does not conform to openai-chatkit 1.6.5:\n{stdout}\n{stderr}")
+        }
+    }
+}
+
+#[test]
+fn validator_catches_broken_records() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/validate_wire.py");
+    match Command::new(python())
+        .arg(&script)
+        .arg("--self-test")
+        .output()
+    {
+        Ok(output) if output.status.code() == Some(3) => {
+            skip("validator self-test: openai-chatkit is not installed")
+        }
+        Ok(output) => assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        ),
+        Err(e) => skip(&format!(
+            "validator self-test: cannot run {} ({e})",
+            python()
+        )),
+    }
+}

@@ -1,0 +1,254 @@
+//! The test harness: every test boots the real server on 127.0.0.1:0 over its own database,
+//! a fresh SQLite file or a fresh Postgres schema in `TEST_DATABASE_URL`, and talks HTTP to it.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use chatkit_server::config::Settings;
+use chatkit_server::startup::Application;
+use chatkit_server::store::{Scope, Store};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+
+/// Set (to anything) where every test must really run: a missing prerequisite fails instead
+/// of skipping.
+pub const STRICT_VAR: &str = "CHATKIT_TEST_STRICT";
+
+/// Says a test cannot run here: fails in strict mode, otherwise says why and skips. The note
+/// goes straight to stderr, past the test harness's capture, so `cargo test` shows it.
+pub fn skip(why: &str) {
+    if std::env::var_os(STRICT_VAR).is_some() {
+        panic!("required test prerequisite missing ({STRICT_VAR} is set): {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of its own for one test, removed when dropped.
+pub enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, schema } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+impl TestDb {
+    /// A fresh database and its URL, or `None` when Postgres is asked for but not configured.
+    fn create(db: Db) -> Option<(TestDb, String)> {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Some((TestDb::Sqlite(dir), url))
+            }
+            Db::Postgres => {
+                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                    skip("Postgres test: TEST_DATABASE_URL is not set");
+                    return None;
+                };
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL does not connect: {e}"));
+                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .expect("create schema");
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+                Some((TestDb::Postgres { admin_url, schema }, url))
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A second handle on the server's database, for asserting what was stored.
+    pub store: Store,
+    _db: TestDb,
+}
+
+/// Settings of a test server: loopback port 0 and the given database, plus `extra` variables.
+pub fn test_settings(db_url: &str, extra: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.insert("DATABASE_URL".into(), db_url.into());
+    vars.insert("CHATKIT_BIND".into(), "127.0.0.1:0".into());
+    Settings::from_vars(|name| vars.get(name).cloned()).expect("test settings")
+}
+
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, &[]).await
+}
+
+pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let (test_db, db_url) = TestDb::create(db)?;
+    let app = Application::build(test_settings(&db_url, extra))
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let store = Store::connect(&db_url, 2).expect("test store");
+    Some(TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        _db: test_db,
+    })
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `data:` payloads of an SSE body, in order.
+    pub fn events(&self) -> Vec<Value> {
+        assert!(
+            self.content_type.starts_with("text/event-stream"),
+            "not a stream: {self:?}"
+        );
+        parse_sse(&self.body)
+    }
+
+    /// The `error.code` of a JSON error answer.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+pub fn parse_sse(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|frame| frame.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("event is JSON"))
+        .collect()
+}
+
+impl TestApp {
+    /// The data scope of `user` on the default agent, for reading the store directly.
+    pub async fn scope(&self, user: &str) -> Scope {
+        let (account, agent) = self.store.ensure_defaults().await.expect("defaults");
+        Scope {
+            account_id: account.id,
+            agent_id: agent.id,
+            user_id: user.to_owned(),
+        }
+    }
+
+    /// POSTs a raw body to `/chatkit` as `user`.
+    pub async fn post_raw(&self, user: &str, body: impl Into<reqwest::Body>) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/chatkit", self.address))
+            .header("X-ChatKit-User", user)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("body read");
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Sends a ChatKit request `{type, params}` as `user`.
+    pub async fn send(&self, user: &str, kind: &str, params: Value) -> Answer {
+        self.post_raw(user, json!({"type": kind, "params": params}).to_string())
+            .await
+    }
+
+    /// A JSON request that must succeed; its body.
+    pub async fn ok(&self, user: &str, kind: &str, params: Value) -> Value {
+        let answer = self.send(user, kind, params).await;
+        assert_eq!(answer.status, 200, "{kind} failed: {answer:?}");
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{answer:?}"
+        );
+        answer.json()
+    }
+
+    /// A streaming request that must succeed; its events.
+    pub async fn stream(&self, user: &str, kind: &str, params: Value) -> Vec<Value> {
+        let answer = self.send(user, kind, params).await;
+        assert_eq!(answer.status, 200, "{kind} failed: {answer:?}");
+        answer.events()
+    }
+
+    /// Starts a thread with one text message; returns the thread id and the stream's events.
+    pub async fn create_thread(&self, user: &str, text: &str) -> (String, Vec<Value>) {
+        let events = self
+            .stream(user, "threads.create", json!({"input": user_input(text)}))
+            .await;
+        let id = events[0]["thread"]["id"]
+            .as_str()
+            .expect("thread.created first")
+            .to_owned();
+        (id, events)
+    }
+}
+
+/// A `UserMessageInput` with one text part.
+pub fn user_input(text: &str) -> Value {
+    json!({"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}})
+}
+
+/// Defines a test body `async fn name(app: TestApp)` as two tests, `name::sqlite` and
+/// `name::postgres`; the second skips (or fails in strict mode) without `TEST_DATABASE_URL`.
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident) => {
+        mod $name {
+            use $crate::helpers::{Db, spawn_app};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(spawn_app(Db::Sqlite).await.expect("sqlite app")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = spawn_app(Db::Postgres).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+}
