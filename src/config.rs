@@ -24,6 +24,55 @@ pub struct Settings {
     pub max_request_bytes: usize,
     /// Interval of SSE keep-alive comments; it also bounds how late a vanished client is noticed.
     pub sse_keep_alive: Duration,
+    /// The language model; `None` runs the server without one (turns end with an error).
+    pub llm: Option<LlmSettings>,
+    /// Tools the default agent declares for the client to run (`CHATKIT_CLIENT_TOOLS`).
+    pub client_tools: Vec<ClientToolSettings>,
+    /// Where the demo page loads the ChatKit web component from.
+    pub script_url: String,
+    /// The domain key the demo page gives the ChatKit client (`CHATKIT_DOMAIN_KEY`, alias
+    /// `CHATKIT_PK`).
+    pub domain_key: String,
+    /// Folder served under `/static`.
+    pub static_dir: std::path::PathBuf,
+}
+
+/// An OpenAI-compatible Chat Completions endpoint and how the default agent uses it.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// `OPENAI_BASE_URL` without a trailing slash, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub api_key: Option<String>,
+    /// `CHATKIT_MODEL`: the default model.
+    pub model: String,
+    /// `CHATKIT_MODELS`: models a client may pick with `inference_options.model` (the default
+    /// model is always allowed).
+    pub allowed_models: Vec<String>,
+    pub instructions: Option<String>,
+    pub connect_timeout: Duration,
+    /// Longest silence of the upstream stream before the turn fails.
+    pub idle_timeout: Duration,
+    /// Retries of a 429/5xx/connect failure before the first token.
+    pub max_retries: u32,
+    pub retry_backoff: Duration,
+    /// Model calls in one turn before the loop gives up (each tool round is one).
+    pub max_steps: u32,
+    /// Whether threads get an automatic title after their first exchange.
+    pub auto_titles: bool,
+}
+
+/// A tool the ChatKit client runs (`onClientTool`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ClientToolSettings {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "empty_object_schema")]
+    pub parameters: serde_json::Value,
+}
+
+fn empty_object_schema() -> serde_json::Value {
+    serde_json::json!({"type": "object", "properties": {}})
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -111,6 +160,26 @@ impl Settings {
             300,
         )?);
 
+        let llm = llm_settings(&get)?;
+        let client_tools: Vec<ClientToolSettings> = match get("CHATKIT_CLIENT_TOOLS") {
+            None => Vec::new(),
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
+                ConfigError::new(
+                    "CHATKIT_CLIENT_TOOLS",
+                    format!("not a JSON list of {{name, description, parameters}}: {e}"),
+                )
+            })?,
+        };
+        if let Some(bad) = client_tools.iter().find(|t| !valid_tool_name(&t.name)) {
+            return Err(ConfigError::new(
+                "CHATKIT_CLIENT_TOOLS",
+                format!(
+                    "'{}' is not a tool name (letters, digits, _ and -, at most 64)",
+                    bad.name
+                ),
+            ));
+        }
+
         Ok(Settings {
             database_url,
             database_max_connections,
@@ -118,8 +187,91 @@ impl Settings {
             auth,
             max_request_bytes,
             sse_keep_alive,
+            llm,
+            client_tools,
+            script_url: get("CHATKIT_SCRIPT_URL").unwrap_or_else(|| {
+                "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js".into()
+            }),
+            domain_key: get("CHATKIT_DOMAIN_KEY")
+                .or_else(|| get("CHATKIT_PK"))
+                .unwrap_or_else(|| "local-dev".into()),
+            static_dir: get("CHATKIT_STATIC_DIR")
+                .unwrap_or_else(|| "static".into())
+                .into(),
         })
     }
+}
+
+/// The model is configured when an API key or a base URL is given (local servers such as
+/// Ollama or vLLM need no key).
+fn llm_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Option<LlmSettings>, ConfigError> {
+    let api_key = get("OPENAI_API_KEY");
+    let base_url = get("OPENAI_BASE_URL");
+    if api_key.is_none() && base_url.is_none() {
+        return Ok(None);
+    }
+    let base_url = base_url.unwrap_or_else(|| "https://api.openai.com/v1".into());
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::new(
+            "OPENAI_BASE_URL",
+            format!("'{base_url}' is not an http(s) URL"),
+        ));
+    }
+    let model = get("CHATKIT_MODEL").unwrap_or_else(|| "gpt-4.1-mini".into());
+    let allowed_models = get("CHATKIT_MODELS")
+        .map(|raw| {
+            raw.split(',')
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let secs =
+        |var, default, max| parse_number(get, var, default, 1u64, max).map(Duration::from_secs);
+    Ok(Some(LlmSettings {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        api_key,
+        model,
+        allowed_models,
+        instructions: get("CHATKIT_INSTRUCTIONS"),
+        connect_timeout: secs("CHATKIT_LLM_CONNECT_TIMEOUT_SECS", 10, 300)?,
+        idle_timeout: secs("CHATKIT_LLM_IDLE_TIMEOUT_SECS", 60, 3600)?,
+        max_retries: parse_number(get, "CHATKIT_LLM_MAX_RETRIES", 2u32, 0, 10)?,
+        retry_backoff: Duration::from_millis(parse_number(
+            get,
+            "CHATKIT_LLM_RETRY_BACKOFF_MS",
+            500u64,
+            0,
+            60_000,
+        )?),
+        max_steps: parse_number(get, "CHATKIT_MAX_TOOL_STEPS", 10u32, 1, 100)?,
+        auto_titles: parse_flag(get, "CHATKIT_AUTO_TITLES", true)?,
+    }))
+}
+
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            var,
+            format!("'{other}' is not true or false"),
+        )),
+    }
+}
+
+/// What OpenAI accepts as a function name.
+fn valid_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `host:port` with an IP host, or `localhost:port`.
@@ -183,6 +335,51 @@ mod tests {
         let e = settings(&[("CHATKIT_MAX_REQUEST_BYTES", "-3")]).unwrap_err();
         assert_eq!(e.var, "CHATKIT_MAX_REQUEST_BYTES");
         assert!(e.to_string().starts_with("CHATKIT_MAX_REQUEST_BYTES: "));
+    }
+
+    #[test]
+    fn model_settings() {
+        assert!(
+            settings(&[]).unwrap().llm.is_none(),
+            "no key and no URL: no model"
+        );
+        let llm = settings(&[
+            ("OPENAI_BASE_URL", "http://localhost:11434/v1/"),
+            ("CHATKIT_MODELS", "a, b"),
+        ])
+        .unwrap()
+        .llm
+        .unwrap();
+        assert_eq!(llm.base_url, "http://localhost:11434/v1");
+        assert_eq!(llm.allowed_models, ["a", "b"]);
+        assert_eq!(
+            settings(&[("OPENAI_BASE_URL", "ftp://x")]).unwrap_err().var,
+            "OPENAI_BASE_URL"
+        );
+        let e = settings(&[("OPENAI_API_KEY", "k"), ("CHATKIT_AUTO_TITLES", "maybe")]).unwrap_err();
+        assert_eq!(e.var, "CHATKIT_AUTO_TITLES");
+    }
+
+    #[test]
+    fn client_tools() {
+        let tools = settings(&[(
+            "CHATKIT_CLIENT_TOOLS",
+            r#"[{"name": "get_selection", "description": "d"}]"#,
+        )])
+        .unwrap()
+        .client_tools;
+        assert_eq!(tools[0].name, "get_selection");
+        assert_eq!(tools[0].parameters["type"], "object");
+        assert_eq!(
+            settings(&[("CHATKIT_CLIENT_TOOLS", "[{")]).unwrap_err().var,
+            "CHATKIT_CLIENT_TOOLS"
+        );
+        assert_eq!(
+            settings(&[("CHATKIT_CLIENT_TOOLS", r#"[{"name": "bad name"}]"#)])
+                .unwrap_err()
+                .var,
+            "CHATKIT_CLIENT_TOOLS"
+        );
     }
 
     #[test]

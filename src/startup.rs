@@ -7,7 +7,9 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::agent::Agent;
+use crate::agent::llm::{ChatCompletions, LlmError, ToolSpec};
+use crate::agent::tools::{CurrentTime, ToolRegistry};
+use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
 use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
@@ -19,6 +21,8 @@ use crate::store::{Store, StoreError};
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot set up the model client: {0}")]
+    Llm(#[from] LlmError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -37,35 +41,30 @@ impl Application {
         let store = open_store(&settings).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(settings.auth.clone(), store.clone(), account, agent);
-        let runs = RunManager::new(store.clone(), Arc::new(Agent::default()));
-        let chatkit = ChatKitServer::new(store.clone(), auth, runs);
+        let runs = RunManager::new(store.clone(), Arc::new(build_agent(&settings)?));
+        let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs);
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
             source,
         })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.bind,
-                source,
-            })?
-            .port();
+        let addr = settings.bind;
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let static_dir = settings.static_dir.clone();
         let state = web::Data::new(AppState {
             settings,
             store,
+            auth,
             chatkit,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, &static_dir))
         })
         .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            addr: std::net::SocketAddr::from(([0, 0, 0, 0], port)),
-            source,
-        })?
+        .map_err(bind_error)?
         .run();
         Ok(Application { port, server })
     }
@@ -77,6 +76,39 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The default agent: the configured model (if any), the built-in tools and the client tools.
+fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
+    let Some(llm) = &settings.llm else {
+        return Ok(Agent::default());
+    };
+    let provider = ChatCompletions::new(
+        &llm.base_url,
+        llm.api_key.clone(),
+        llm.connect_timeout,
+        llm.idle_timeout,
+    )?;
+    let client_tools = settings
+        .client_tools
+        .iter()
+        .map(|t| ToolSpec {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: t.parameters.clone(),
+        })
+        .collect();
+    let tools = ToolRegistry::new(vec![Arc::new(CurrentTime::default())], client_tools);
+    let agent_settings = AgentSettings {
+        model: llm.model.clone(),
+        allowed_models: llm.allowed_models.clone(),
+        instructions: llm.instructions.clone(),
+        max_steps: llm.max_steps,
+        max_retries: llm.max_retries,
+        retry_backoff: llm.retry_backoff,
+        auto_titles: llm.auto_titles,
+    };
+    Ok(Agent::new(Arc::new(provider), agent_settings, tools))
 }
 
 /// Opens the database and applies migrations, off the async executor.

@@ -65,17 +65,7 @@ impl Authenticator {
             Some(user) if valid_user_id(user) => user.to_owned(),
             Some(_) => return Err(AuthError::InvalidUser),
         };
-        let agent = match credentials.agent.as_deref() {
-            None | Some("") => self.default_agent.clone(),
-            Some(slug) if slug == self.default_agent.slug => self.default_agent.clone(),
-            Some(slug) => match self.store.find_agent(&self.account.id, slug).await {
-                Ok(agent) => agent,
-                Err(StoreError::NotFound(_)) => {
-                    return Err(AuthError::UnknownAgent(slug.to_owned()));
-                }
-                Err(e) => return Err(AuthError::Store(e)),
-            },
-        };
+        let agent = self.agent(credentials.agent.as_deref()).await?;
         Ok(RequestContext {
             scope: Scope {
                 account_id: self.account.id.clone(),
@@ -84,6 +74,21 @@ impl Authenticator {
             },
             agent,
         })
+    }
+}
+
+impl Authenticator {
+    /// The enabled agent `slug` of the account, or the default agent.
+    pub async fn agent(&self, slug: Option<&str>) -> Result<AgentRow, AuthError> {
+        match slug {
+            None | Some("") => Ok(self.default_agent.clone()),
+            Some(slug) if slug == self.default_agent.slug => Ok(self.default_agent.clone()),
+            Some(slug) => match self.store.find_agent(&self.account.id, slug).await {
+                Ok(agent) => Ok(agent),
+                Err(StoreError::NotFound(_)) => Err(AuthError::UnknownAgent(slug.to_owned())),
+                Err(e) => Err(AuthError::Store(e)),
+            },
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod records;
 pub mod server;
 pub mod types;
 pub mod widgets;

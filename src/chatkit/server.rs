@@ -182,6 +182,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input: TurnInput::UserMessage(message),
@@ -211,6 +212,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input: TurnInput::UserMessage(message),
@@ -267,6 +269,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input: TurnInput::Continue,
@@ -308,6 +311,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input: TurnInput::Continue,
@@ -353,6 +357,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input: TurnInput::UserMessage(item),
@@ -392,6 +397,7 @@ impl ChatKitServer {
         let run = self.runs.start(
             slot,
             RunStart {
+                agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
                 input,

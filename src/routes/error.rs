@@ -19,6 +19,8 @@ pub enum AppError {
     PayloadTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     Payload(String),
+    #[error("page rendering failed: {0}")]
+    Render(#[from] askama::Error),
 }
 
 #[derive(Serialize)]
@@ -48,6 +50,7 @@ impl AppError {
             },
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Payload(_) => "invalid_body",
+            AppError::Render(_) => "internal",
         }
     }
 }
@@ -70,6 +73,7 @@ impl ResponseError for AppError {
             },
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Payload(_) => StatusCode::BAD_REQUEST,
+            AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

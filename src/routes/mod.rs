@@ -3,10 +3,12 @@
 mod chatkit;
 pub mod error;
 mod health;
+mod pages;
 mod sse;
 
 use actix_web::{HttpResponse, web};
 
+use crate::auth::Authenticator;
 use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
 use crate::store::Store;
@@ -15,11 +17,15 @@ use crate::store::Store;
 pub struct AppState {
     pub settings: Settings,
     pub store: Store,
+    pub auth: Authenticator,
     pub chatkit: ChatKitServer,
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
     cfg.route("/chatkit", web::post().to(chatkit::post_chatkit))
+        .route("/", web::get().to(pages::chat_page))
+        .route("/agents/{slug}/chat", web::get().to(pages::agent_chat_page))
+        .service(actix_files::Files::new("/static", static_dir))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .default_service(web::to(not_found));

@@ -13,9 +13,11 @@ use tokio::sync::mpsc;
 
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
+use crate::agent::llm::LlmError;
 use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
+use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
-use crate::store::{Scope, Store};
+use crate::store::{AgentRow, RunOutcome, Scope, Store};
 
 /// Frames buffered between a run and a slow client before the run waits for it.
 const SUBSCRIBER_BUFFER: usize = 256;
@@ -51,6 +53,8 @@ impl Drop for RunSlot {
 /// How a run starts, beyond its agent input.
 pub struct RunStart {
     pub scope: Scope,
+    /// The agent's own model and instructions, which override the server's defaults.
+    pub agent: AgentRow,
     pub thread: Thread,
     pub input: TurnInput,
     /// Events emitted (and persisted) right after `stream_options`, before the agent runs,
@@ -84,9 +88,13 @@ impl RunManager {
     pub fn start(&self, slot: RunSlot, start: RunStart) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
         let sink = EventSink::new(self.store.clone(), start.scope, start.thread, Some(tx));
-        let agent = self.agent.clone();
+        let agent = self.agent.overridden(
+            start.agent.model.as_deref(),
+            start.agent.instructions.as_deref(),
+        );
+        let store = self.store.clone();
         tokio::spawn(async move {
-            drive(&agent, sink, start.input, start.leading).await;
+            drive(&store, &agent, sink, start.input, start.leading).await;
             drop(slot);
         });
         rx
@@ -94,13 +102,20 @@ impl RunManager {
 }
 
 /// The body of a run: `stream_options`, the leading events, the agent's turn, and then either
-/// nothing more, the cancel path, or one `error` event.
+/// nothing more, the cancel path, or one `error` event; finally the run's record.
 async fn drive(
+    store: &Store,
     agent: &Agent,
     mut sink: EventSink,
     input: TurnInput,
     leading: Vec<ThreadStreamEvent>,
 ) {
+    let run_id = ids::new_id(IdKind::Run);
+    let thread_id = sink.thread().id.clone();
+    if let Err(e) = store.start_run(&run_id, &thread_id).await {
+        log::error!("thread {thread_id}: cannot record the run: {e}");
+    }
+    let scope = sink.scope().clone();
     let result = async {
         sink.emit(ThreadStreamEvent::StreamOptions {
             stream_options: StreamOptions { allow_cancel: true },
@@ -109,38 +124,58 @@ async fn drive(
         for event in leading {
             sink.emit(event).await?;
         }
+        let history = store
+            .load_model_history(&scope, &thread_id)
+            .await
+            .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
         let closed = sink.closed();
         tokio::select! {
-            result = agent.respond(&mut sink, &input) => result,
+            result = agent.respond(&mut sink, &history, &input) => result,
             // Covers the moments the agent waits on something other than the sink.
             () = closed => Err(AgentError::Stopped(Stop::Disconnected)),
         }
     }
     .await;
+    let mut outcome = RunOutcome {
+        status: "completed",
+        model: sink.usage.model.clone(),
+        prompt_tokens: sink.usage.prompt_tokens,
+        completion_tokens: sink.usage.completion_tokens,
+        ..RunOutcome::default()
+    };
     match result {
         Ok(()) => {}
         Err(AgentError::Stopped(Stop::Disconnected)) => {
+            outcome.status = "cancelled";
             if let Err(e) = sink.save_cancelled().await {
-                log::error!(
-                    "thread {}: saving the cancelled turn failed: {e}",
-                    sink.thread().id
-                );
+                log::error!("thread {thread_id}: saving the cancelled turn failed: {e}");
             }
         }
         Err(error) => {
-            log::warn!("thread {}: turn failed: {error}", sink.thread().id);
+            log::warn!("thread {thread_id}: turn failed: {error}");
+            outcome.status = "failed";
+            outcome.error = Some(error.to_string());
+            outcome.partial_text = sink.drop_pending();
             // The client may be gone too; nothing more to do then.
             let _ = sink.emit(error_event(&error)).await;
         }
     }
+    if let Err(e) = store.finish_run(&run_id, outcome).await {
+        log::error!("thread {thread_id}: cannot record the end of the run: {e}");
+    }
 }
 
-/// The one mapping from a failed turn to what the user sees.
+/// The one mapping from a failed turn to what the user sees: a message the operator or user
+/// can act on (`custom`), or the client's generic error with a retry button.
 fn error_event(error: &AgentError) -> ThreadStreamEvent {
     match error {
-        AgentError::NoModel => ThreadStreamEvent::error_custom(error.to_string(), false),
-        // Unexpected failures: a generic message and a retry button, as the SDK does.
-        AgentError::NoActionHandler(_) | AgentError::Stopped(_) => {
+        AgentError::NoModel
+        | AgentError::ModelNotAllowed(_)
+        | AgentError::TooManySteps(_)
+        | AgentError::Llm(LlmError::Unauthorized { .. } | LlmError::Rejected { .. }) => {
+            ThreadStreamEvent::error_custom(error.to_string(), false)
+        }
+        AgentError::NoActionHandler(_) | AgentError::Llm(_) | AgentError::Stopped(_) => {
             ThreadStreamEvent::stream_error(true)
         }
     }

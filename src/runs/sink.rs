@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::agent::{Emit, Stop};
 use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::records::ToolCallRecord;
 use crate::chatkit::types::{
     AssistantMessageContent, ItemBody, SdkHiddenContextItem, Thread, ThreadItem, ThreadItemUpdate,
     ThreadStreamEvent,
@@ -28,6 +29,16 @@ pub struct EventSink {
     /// Items added but not yet done, with the updates folded in (for the cancel path).
     pending: HashMap<String, ThreadItem>,
     subscriber: Option<mpsc::Sender<Bytes>>,
+    /// What the run's record will say about cost.
+    pub usage: Usage,
+}
+
+/// Tokens and model of a run, summed over its model calls.
+#[derive(Debug, Default, Clone)]
+pub struct Usage {
+    pub model: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 impl EventSink {
@@ -43,6 +54,7 @@ impl EventSink {
             thread,
             pending: HashMap::new(),
             subscriber,
+            usage: Usage::default(),
         }
     }
 
@@ -95,21 +107,28 @@ impl EventSink {
         tx.send(frame).await.map_err(|_| Stop::Disconnected)
     }
 
-    /// Saves a change to the thread (title, status…) and reports it with `thread.updated`.
-    pub async fn update_thread(&mut self, change: impl FnOnce(&mut Thread)) -> Result<(), Stop> {
-        change(&mut self.thread);
-        self.store
-            .save_thread(&self.scope, &self.thread)
-            .await
-            .map_err(|e| Stop::Persist(e.to_string()))?;
-        let event = ThreadStreamEvent::ThreadUpdated {
-            thread: self.thread.clone(),
-        };
-        self.forward(&event).await
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     pub fn thread(&self) -> &Thread {
         &self.thread
+    }
+
+    /// The text of assistant messages that were streamed but not finished, dropping them: what
+    /// a failed turn loses, kept on the run's record for operators.
+    pub fn drop_pending(&mut self) -> Option<String> {
+        let text: String = self
+            .pending
+            .drain()
+            .filter_map(|(_, item)| match item.body {
+                ItemBody::AssistantMessage(m) => {
+                    Some(m.content.into_iter().map(|c| c.text).collect::<String>())
+                }
+                _ => None,
+            })
+            .collect();
+        (!text.is_empty()).then_some(text)
     }
 
     /// The cancel path (SDK `handle_stream_cancelled`): keep every pending assistant message
@@ -157,6 +176,43 @@ impl Emit for EventSink {
         } else {
             self.forward(&event).await
         }
+    }
+
+    async fn record_tool_call(&mut self, record: ToolCallRecord) -> Result<(), Stop> {
+        self.store
+            .save_tool_call(&self.scope, &record)
+            .await
+            .map_err(|e| Stop::Persist(e.to_string()))
+    }
+
+    async fn propose_title(&mut self, title: String) -> Result<(), Stop> {
+        let set = self
+            .store
+            .set_title_if_unset(&self.scope, &self.thread.id, &title)
+            .await
+            .map_err(|e| Stop::Persist(e.to_string()))?;
+        if !set {
+            return Ok(());
+        }
+        self.thread.title = Some(title);
+        let event = ThreadStreamEvent::ThreadUpdated {
+            thread: self.thread.clone(),
+        };
+        self.forward(&event).await
+    }
+
+    fn record_usage(&mut self, model: &str, prompt_tokens: u64, completion_tokens: u64) {
+        self.usage.model = Some(model.to_owned());
+        self.usage.prompt_tokens += prompt_tokens;
+        self.usage.completion_tokens += completion_tokens;
+    }
+
+    fn thread_id(&self) -> &str {
+        &self.thread.id
+    }
+
+    fn has_title(&self) -> bool {
+        self.thread.title.is_some()
     }
 }
 

@@ -6,6 +6,7 @@ use super::models::{ItemRow, Visibility};
 use super::schema::items;
 use super::threads::{find_owned, page_window};
 use super::{Scope, Store, StoreError, db::AnyConnection, page_of};
+use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, ThreadItem};
 
 /// Insert, or replace the item with the same id (the SDK's `add_thread_item` may be called for
@@ -118,24 +119,56 @@ impl Store {
         .await
     }
 
-    /// Every item of the thread in order, hidden and model-only ones included: the model's view.
+    /// Every ChatKit item of the thread in order, hidden ones included.
     pub async fn load_history(
         &self,
         scope: &Scope,
         thread_id: &str,
     ) -> Result<Vec<ThreadItem>, StoreError> {
+        let entries = self.load_model_history(scope, thread_id).await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|entry| match entry {
+                HistoryEntry::Item(item) => Some(item),
+                HistoryEntry::ToolCall(_) => None,
+            })
+            .collect())
+    }
+
+    /// The thread as the model sees it: every item, hidden and model-only ones included.
+    pub async fn load_model_history(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.with_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
             items::table
                 .filter(items::thread_id.eq(&thread_id))
-                .filter(items::visibility.ne(Visibility::ModelOnly.as_str()))
                 .order((items::created_at.asc(), items::id.asc()))
                 .select(ItemRow::as_select())
                 .load(conn)?
                 .into_iter()
-                .map(ItemRow::into_item)
+                .map(ItemRow::into_entry)
                 .collect()
+        })
+        .await
+    }
+
+    /// Saves a tool call record (model-only: never listed to ChatKit clients).
+    pub async fn save_tool_call(
+        &self,
+        scope: &Scope,
+        record: &ToolCallRecord,
+    ) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        let row = ItemRow::from_tool_call(record)?;
+        self.with_conn(move |conn| {
+            conn.transaction(|conn| {
+                find_owned(conn, &scope, &row.thread_id)?;
+                upsert(conn, &row)
+            })
         })
         .await
     }

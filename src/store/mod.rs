@@ -8,6 +8,7 @@ pub mod db;
 mod feedback;
 mod items;
 mod models;
+mod runs;
 pub mod schema;
 mod threads;
 
@@ -17,6 +18,7 @@ use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
 pub use db::Backend;
+pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,11 @@ use diesel::prelude::*;
 
 use super::schema::{items, threads};
 use super::{StoreError, from_db_time, to_db_time};
+use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{ItemBody, Page, Thread, ThreadItem, ThreadStatus};
+
+/// `items.kind` of a [`ToolCallRecord`].
+const TOOL_CALL_KIND: &str = "tool_call";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = threads)]
@@ -104,7 +108,27 @@ impl ItemRow {
         })
     }
 
+    pub fn from_tool_call(record: &ToolCallRecord) -> Result<ItemRow, StoreError> {
+        Ok(ItemRow {
+            id: record.id.clone(),
+            thread_id: record.thread_id.clone(),
+            kind: TOOL_CALL_KIND.to_owned(),
+            visibility: Visibility::ModelOnly.as_str().to_owned(),
+            status: Some(if record.is_error { "error" } else { "ok" }.to_owned()),
+            created_at: to_db_time(record.created_at),
+            data: serde_json::to_string(record)?,
+        })
+    }
+
     pub fn into_item(self) -> Result<ThreadItem, StoreError> {
         Ok(serde_json::from_str(&self.data)?)
+    }
+
+    pub fn into_entry(self) -> Result<HistoryEntry, StoreError> {
+        Ok(if self.kind == TOOL_CALL_KIND {
+            HistoryEntry::ToolCall(serde_json::from_str(&self.data)?)
+        } else {
+            HistoryEntry::Item(serde_json::from_str(&self.data)?)
+        })
     }
 }

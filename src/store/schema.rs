@@ -90,3 +90,21 @@ diesel::allow_tables_to_appear_in_same_query!(
     feedback,
     attachments
 );
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        thread_id -> Text,
+        status -> Text,
+        model -> Nullable<Text>,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        partial_text -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(runs -> threads (thread_id));
+diesel::allow_tables_to_appear_in_same_query!(runs, threads);

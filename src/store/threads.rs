@@ -134,6 +134,28 @@ impl Store {
         .await
     }
 
+    /// Sets the title unless the thread has one (a user's own title is never overwritten);
+    /// `true` when it was set.
+    pub async fn set_title_if_unset(
+        &self,
+        scope: &Scope,
+        id: &str,
+        title: &str,
+    ) -> Result<bool, StoreError> {
+        let (scope, id, title) = (scope.clone(), id.to_owned(), title.to_owned());
+        self.with_conn(move |conn| {
+            find_owned(conn, &scope, &id)?;
+            let set = diesel::update(threads::table.find(&id).filter(threads::title.is_null()))
+                .set((
+                    threads::title.eq(title),
+                    threads::updated_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+            Ok(set > 0)
+        })
+        .await
+    }
+
     /// Deletes the thread and everything in it; `false` when the caller has no such thread.
     pub async fn delete_thread(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());

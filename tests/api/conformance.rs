@@ -8,7 +8,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp, skip, spawn_app, user_input};
+use crate::fake_llm::Reply;
+use crate::helpers::{Db, TestApp, skip, spawn_app, spawn_llm_app, user_input};
 use crate::requests::{put_item, widget_item};
 
 /// Wire records, each with the SDK type it must validate as.
@@ -139,14 +140,107 @@ async fn every_answer_validates_against_the_official_types() {
     rec.json(&app, "empty", "threads.delete", json!({"thread_id": id}))
         .await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let records = dir.path().join("records.jsonl");
-    let mut file = std::fs::File::create(&records).unwrap();
-    for line in &rec.lines {
-        writeln!(file, "{line}").unwrap();
-    }
     assert!(rec.lines.len() >= 24, "the scenario records every answer");
-    validate(&records);
+    rec.validate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_turns_validate_against_the_official_types() {
+    let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("app");
+    let mut rec = Recorder::default();
+
+    llm.push(Reply::ToolCalls {
+        text: vec!["Checking. ".into()],
+        calls: vec![("get_current_time".into(), json!({}))],
+    });
+    llm.push(Reply::Text(vec!["It is ".into(), "noon.".into()]));
+    llm.push(Reply::Completion("Time check".into()));
+    let events = rec
+        .stream(
+            &app,
+            "threads.create",
+            json!({"input": user_input("What time is it?")}),
+        )
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    for kind in [
+        "progress_update",
+        "thread.item.added",
+        "thread.item.updated",
+        "thread.updated",
+    ] {
+        assert!(
+            events.iter().any(|e| e["type"] == kind),
+            "the scenario covers {kind}"
+        );
+    }
+
+    llm.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![("get_selection".into(), json!({"what": "all"}))],
+    });
+    let events = rec
+        .stream(
+            &app,
+            "threads.add_user_message",
+            json!({"thread_id": id, "input": user_input("Read it")}),
+        )
+        .await;
+    assert_eq!(events.last().unwrap()["item"]["type"], "client_tool_call");
+    llm.push(Reply::Text(vec!["Read.".into()]));
+    rec.stream(
+        &app,
+        "threads.add_client_tool_output",
+        json!({"thread_id": id, "result": {"text": "x"}}),
+    )
+    .await;
+
+    llm.push(Reply::Error {
+        status: 401,
+        message: "bad key".into(),
+    });
+    rec.stream(
+        &app,
+        "threads.add_user_message",
+        json!({"thread_id": id, "input": user_input("Again")}),
+    )
+    .await;
+    llm.push(Reply::BreakAfter(vec!["half".into()]));
+    rec.stream(
+        &app,
+        "threads.add_user_message",
+        json!({"thread_id": id, "input": user_input("Again")}),
+    )
+    .await;
+
+    rec.json(
+        &app,
+        "thread",
+        "threads.get_by_id",
+        json!({"thread_id": id}),
+    )
+    .await;
+    rec.json(
+        &app,
+        "item_page",
+        "items.list",
+        json!({"thread_id": id, "order": "asc", "limit": 50}),
+    )
+    .await;
+    rec.validate();
+}
+
+impl Recorder {
+    /// Writes the records and has the official types check them.
+    fn validate(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records.jsonl");
+        let mut file = std::fs::File::create(&records).unwrap();
+        for line in &self.lines {
+            writeln!(file, "{line}").unwrap();
+        }
+        validate(&records);
+    }
 }
 
 /// Runs the validator; exit 3 means the official package is not installed here.

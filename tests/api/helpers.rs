@@ -252,3 +252,78 @@ macro_rules! db_test {
         }
     };
 }
+
+/// Variables of a server whose model is the fake at `base_url`.
+pub fn llm_vars(base_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("OPENAI_BASE_URL", base_url.to_owned()),
+        ("OPENAI_API_KEY", "sk-test".to_owned()),
+        ("CHATKIT_MODEL", "fake-model".to_owned()),
+        ("CHATKIT_MODELS", "alt-model".to_owned()),
+        (
+            "CHATKIT_INSTRUCTIONS",
+            "You are a test assistant.".to_owned(),
+        ),
+        ("CHATKIT_LLM_RETRY_BACKOFF_MS", "10".to_owned()),
+        ("CHATKIT_LLM_IDLE_TIMEOUT_SECS", "2".to_owned()),
+        ("CHATKIT_SSE_KEEP_ALIVE_SECS", "1".to_owned()),
+        (
+            "CHATKIT_CLIENT_TOOLS",
+            r#"[{"name": "get_selection", "description": "The text the user selected on the page.",
+                 "parameters": {"type": "object", "properties": {"what": {"type": "string"}}}}]"#
+                .to_owned(),
+        ),
+    ]
+}
+
+/// A server answering with the fake model, on `db`.
+pub async fn spawn_llm_app(db: Db) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
+    let fake = crate::fake_llm::FakeLlm::start().await;
+    let vars = llm_vars(&fake.base_url());
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(db, &vars).await?;
+    Some((app, fake))
+}
+
+/// Like [`db_test!`] for a body `async fn name(app: TestApp, llm: FakeLlm)` whose server talks
+/// to a fresh fake model.
+#[macro_export]
+macro_rules! llm_test {
+    ($name:ident) => {
+        mod $name {
+            use $crate::helpers::{Db, spawn_llm_app};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("sqlite app");
+                super::$name(app, llm).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some((app, llm)) = spawn_llm_app(Db::Postgres).await {
+                    super::$name(app, llm).await;
+                }
+            }
+        }
+    };
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, failing after 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

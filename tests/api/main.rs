@@ -4,9 +4,12 @@
 
 mod helpers;
 
+mod agent_runs;
 mod bad_input;
 mod conformance;
+mod fake_llm;
 mod isolation;
+mod pages;
 mod pagination;
 mod requests;
 mod streams;

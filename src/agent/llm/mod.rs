@@ -1,0 +1,120 @@
+//! Language models behind one small interface, so the run loop does not depend on a provider's
+//! wire format: a Responses-API provider can be added beside the Chat Completions one.
+
+mod openai;
+
+use std::pin::Pin;
+
+use futures_util::Stream;
+use futures_util::future::BoxFuture;
+
+pub use openai::ChatCompletions;
+
+/// One model call: the conversation so far, the tools on offer, and how to use them.
+#[derive(Debug, Clone, Default)]
+pub struct ModelRequest {
+    pub model: String,
+    pub instructions: Option<String>,
+    pub input: Vec<InputItem>,
+    pub tools: Vec<ToolSpec>,
+    /// Force a call of this tool (ChatKit's composer tool menu).
+    pub forced_tool: Option<String>,
+}
+
+/// Provider-neutral conversation items (they map onto both OpenAI APIs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputItem {
+    /// Something the user said, or context given on the user's side.
+    User(Vec<UserPart>),
+    Assistant(String),
+    /// A tool call the model made earlier.
+    ToolCall(ToolCall),
+    /// The result of the call with this `call_id`.
+    ToolResult {
+        call_id: String,
+        output: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserPart {
+    Text(String),
+    /// An image as a URL (often a `data:` URL).
+    Image {
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON schema of the arguments.
+    pub parameters: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub call_id: String,
+    pub name: String,
+    /// The arguments as the model wrote them (a JSON object in text).
+    pub arguments: String,
+}
+
+/// What a streaming model call produces, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelEvent {
+    TextDelta(String),
+    /// A complete tool call (fragments are assembled by the provider).
+    ToolCall(ToolCall),
+    Usage {
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    },
+}
+
+pub type ModelStream = Pin<Box<dyn Stream<Item = Result<ModelEvent, LlmError>> + Send>>;
+
+/// A language model service.
+pub trait Provider: Send + Sync {
+    /// Starts a streaming call; `Ok` once the service accepted it.
+    fn stream<'a>(
+        &'a self,
+        request: &'a ModelRequest,
+    ) -> BoxFuture<'a, Result<ModelStream, LlmError>>;
+
+    /// A short non-streaming completion (thread titles).
+    fn complete<'a>(&'a self, request: &'a ModelRequest)
+    -> BoxFuture<'a, Result<String, LlmError>>;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    /// 401/403: the operator's credentials are wrong; retrying cannot help.
+    #[error(
+        "The model service refused this server's credentials (HTTP {status}: {message}). The \
+         operator must check OPENAI_API_KEY."
+    )]
+    Unauthorized { status: u16, message: String },
+    /// 429 and 5xx: worth retrying after a pause.
+    #[error("the model service is unavailable (HTTP {status}): {message}")]
+    Unavailable { status: u16, message: String },
+    /// Any other refusal (e.g. an unknown model).
+    #[error("the model service rejected the request (HTTP {status}): {message}")]
+    Rejected { status: u16, message: String },
+    #[error("cannot reach the model service: {0}")]
+    Connect(String),
+    #[error("the model service sent nothing for {0} s")]
+    IdleTimeout(u64),
+    #[error("the model's stream broke: {0}")]
+    Broken(String),
+    #[error("the model service sent an invalid chunk: {0}")]
+    Malformed(String),
+}
+
+impl LlmError {
+    /// Whether a retry before the first token may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, LlmError::Unavailable { .. } | LlmError::Connect(_))
+    }
+}

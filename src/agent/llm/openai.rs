@@ -1,0 +1,412 @@
+//! The OpenAI Chat Completions API with `stream: true`, as OpenAI and compatible servers (vLLM,
+//! Ollama, llama.cpp server, LiteLLM) speak it: SSE chunks of deltas, tool-call arguments in
+//! fragments, an optional usage chunk, and `[DONE]`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    InputItem, LlmError, ModelEvent, ModelRequest, ModelStream, Provider, ToolCall, UserPart,
+};
+
+/// Most of an error body we keep for the message.
+const ERROR_BODY_LIMIT: usize = 2000;
+
+pub struct ChatCompletions {
+    client: reqwest::Client,
+    url: String,
+    api_key: Option<String>,
+    idle_timeout: Duration,
+}
+
+impl ChatCompletions {
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Result<Self, LlmError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        Ok(ChatCompletions {
+            client,
+            url: format!("{base_url}/chat/completions"),
+            api_key,
+            idle_timeout,
+        })
+    }
+
+    async fn send(&self, body: &Value) -> Result<reqwest::Response, LlmError> {
+        let mut request = self.client.post(&self.url).json(body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = tokio::time::timeout(self.idle_timeout, request.send())
+            .await
+            .map_err(|_| LlmError::IdleTimeout(self.idle_timeout.as_secs()))?
+            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let text = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(ERROR_BODY_LIMIT).collect());
+        Err(match status {
+            401 | 403 => LlmError::Unauthorized { status, message },
+            429 | 500..=599 => LlmError::Unavailable { status, message },
+            _ => LlmError::Rejected { status, message },
+        })
+    }
+}
+
+impl Provider for ChatCompletions {
+    fn stream<'a>(
+        &'a self,
+        request: &'a ModelRequest,
+    ) -> BoxFuture<'a, Result<ModelStream, LlmError>> {
+        async move {
+            let mut body = request_body(request);
+            body["stream"] = json!(true);
+            body["stream_options"] = json!({"include_usage": true});
+            let response = self.send(&body).await?;
+            Ok(chunks(response, self.idle_timeout))
+        }
+        .boxed()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ModelRequest,
+    ) -> BoxFuture<'a, Result<String, LlmError>> {
+        async move {
+            let response = self.send(&request_body(request)).await?;
+            let body: Value = tokio::time::timeout(self.idle_timeout, response.json())
+                .await
+                .map_err(|_| LlmError::IdleTimeout(self.idle_timeout.as_secs()))?
+                .map_err(|e| LlmError::Malformed(e.to_string()))?;
+            body["choices"][0]["message"]["content"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| LlmError::Malformed("the completion has no message content".into()))
+        }
+        .boxed()
+    }
+}
+
+/// The JSON body of a call, without the streaming options.
+fn request_body(request: &ModelRequest) -> Value {
+    let mut messages = Vec::new();
+    if let Some(instructions) = &request.instructions {
+        messages.push(json!({"role": "system", "content": instructions}));
+    }
+    // Results wait until the calls of their step are all out: the API wants each step's calls
+    // in one assistant message (after the step's text), followed by all of their results.
+    let mut results: Vec<Value> = Vec::new();
+    for item in &request.input {
+        if !matches!(item, InputItem::ToolCall(_) | InputItem::ToolResult { .. }) {
+            messages.append(&mut results);
+        }
+        match item {
+            InputItem::User(parts) => {
+                messages.push(json!({"role": "user", "content": user_content(parts)}))
+            }
+            InputItem::Assistant(text) => {
+                messages.push(json!({"role": "assistant", "content": text}))
+            }
+            InputItem::ToolCall(call) => {
+                let call = json!({"id": call.call_id, "type": "function",
+                                  "function": {"name": call.name, "arguments": call.arguments}});
+                // A call after results starts the next step's assistant message.
+                messages.append(&mut results);
+                match messages.last_mut() {
+                    Some(last) if last["role"] == "assistant" => {
+                        if let Some(calls) = last["tool_calls"].as_array_mut() {
+                            calls.push(call);
+                        } else {
+                            last["tool_calls"] = json!([call]);
+                        }
+                    }
+                    _ => messages
+                        .push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+                }
+            }
+            InputItem::ToolResult { call_id, output } => {
+                results.push(json!({"role": "tool", "tool_call_id": call_id, "content": output}));
+            }
+        }
+    }
+    messages.append(&mut results);
+    let mut body = json!({"model": request.model, "messages": messages});
+    if !request.tools.is_empty() {
+        body["tools"] = request
+            .tools
+            .iter()
+            .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+            .collect();
+        if let Some(name) = &request.forced_tool {
+            body["tool_choice"] = json!({"type": "function", "function": {"name": name}});
+        }
+    }
+    body
+}
+
+/// Plain text when there is only text (what every compatible server accepts), else parts.
+fn user_content(parts: &[UserPart]) -> Value {
+    if parts.iter().all(|p| matches!(p, UserPart::Text(_))) {
+        let texts: Vec<&str> = parts
+            .iter()
+            .filter_map(|p| {
+                if let UserPart::Text(t) = p {
+                    Some(t.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        return json!(texts.join("\n\n"));
+    }
+    parts
+        .iter()
+        .map(|part| match part {
+            UserPart::Text(text) => json!({"type": "text", "text": text}),
+            UserPart::Image { url } => json!({"type": "image_url", "image_url": {"url": url}}),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Delta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Delta {
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallDelta>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDelta {
+    index: usize,
+    id: Option<String>,
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct FunctionDelta {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// Reading state of one streamed response.
+struct Reader<S> {
+    events: S,
+    ready: VecDeque<ModelEvent>,
+    /// Tool calls being assembled, by their index.
+    calls: BTreeMap<usize, ToolCall>,
+    finished: bool,
+    done: bool,
+    idle: Duration,
+}
+
+impl<S> Reader<S> {
+    fn flush_calls(&mut self) {
+        let calls = std::mem::take(&mut self.calls);
+        self.ready
+            .extend(calls.into_values().map(ModelEvent::ToolCall));
+    }
+
+    fn take_chunk(&mut self, chunk: Chunk) {
+        if let Some(usage) = chunk.usage {
+            self.ready.push_back(ModelEvent::Usage {
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+            });
+        }
+        for choice in chunk.choices {
+            if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
+                self.ready.push_back(ModelEvent::TextDelta(text));
+            }
+            for fragment in choice.delta.tool_calls {
+                let call = self
+                    .calls
+                    .entry(fragment.index)
+                    .or_insert_with(|| ToolCall {
+                        call_id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
+                if let Some(id) = fragment.id {
+                    call.call_id = id;
+                }
+                if let Some(function) = fragment.function {
+                    call.name
+                        .push_str(function.name.as_deref().unwrap_or_default());
+                    call.arguments
+                        .push_str(function.arguments.as_deref().unwrap_or_default());
+                }
+            }
+            if choice.finish_reason.is_some() {
+                self.finished = true;
+                self.flush_calls();
+            }
+        }
+    }
+}
+
+fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
+    let reader = Reader {
+        events: response.bytes_stream().eventsource(),
+        ready: VecDeque::new(),
+        calls: BTreeMap::new(),
+        finished: false,
+        done: false,
+        idle,
+    };
+    Box::pin(futures_util::stream::unfold(reader, |mut r| async move {
+        loop {
+            if let Some(event) = r.ready.pop_front() {
+                return Some((Ok(event), r));
+            }
+            if r.done {
+                return None;
+            }
+            let next = match tokio::time::timeout(r.idle, r.events.next()).await {
+                Err(_) => {
+                    let secs = r.idle.as_secs();
+                    return fail(r, LlmError::IdleTimeout(secs));
+                }
+                Ok(next) => next,
+            };
+            match next {
+                Some(Ok(event)) if event.data.trim() == "[DONE]" => {
+                    r.flush_calls();
+                    r.done = true;
+                }
+                Some(Ok(event)) => match serde_json::from_str::<Chunk>(&event.data) {
+                    Ok(chunk) => r.take_chunk(chunk),
+                    Err(e) => return fail(r, LlmError::Malformed(e.to_string())),
+                },
+                Some(Err(e)) => return fail(r, LlmError::Broken(e.to_string())),
+                // Tolerate servers that end after the finish reason without `[DONE]`.
+                None if r.finished => {
+                    r.flush_calls();
+                    r.done = true;
+                }
+                None => {
+                    return fail(
+                        r,
+                        LlmError::Broken("the stream ended before the answer was complete".into()),
+                    );
+                }
+            }
+        }
+    }))
+}
+
+/// Yields the error and ends the stream.
+fn fail<S>(
+    mut reader: Reader<S>,
+    error: LlmError,
+) -> Option<(Result<ModelEvent, LlmError>, Reader<S>)> {
+    reader.done = true;
+    reader.ready.clear();
+    Some((Err(error), reader))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(id: &str) -> InputItem {
+        InputItem::ToolCall(ToolCall {
+            call_id: id.into(),
+            name: "f".into(),
+            arguments: "{}".into(),
+        })
+    }
+
+    fn result(id: &str) -> InputItem {
+        InputItem::ToolResult {
+            call_id: id.into(),
+            output: id.into(),
+        }
+    }
+
+    #[test]
+    fn tool_calls_follow_their_text_in_one_assistant_message() {
+        let request = ModelRequest {
+            model: "m".into(),
+            instructions: Some("be brief".into()),
+            input: vec![
+                InputItem::User(vec![UserPart::Text("hi".into())]),
+                InputItem::Assistant("checking".into()),
+                call("c1"),
+                call("c2"),
+                result("c1"),
+                result("c2"),
+                InputItem::User(vec![UserPart::Text("thanks".into())]),
+            ],
+            tools: vec![],
+            forced_tool: None,
+        };
+        let body = request_body(&request);
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 6);
+        assert_eq!(
+            messages[0],
+            json!({"role": "system", "content": "be brief"})
+        );
+        assert_eq!(messages[1], json!({"role": "user", "content": "hi"}));
+        assert_eq!(messages[2]["content"], "checking");
+        assert_eq!(messages[2]["tool_calls"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            messages[3],
+            json!({"role": "tool", "tool_call_id": "c1", "content": "c1"})
+        );
+        assert_eq!(messages[4]["tool_call_id"], "c2");
+        assert_eq!(messages[5], json!({"role": "user", "content": "thanks"}));
+        assert!(body.get("tools").is_none(), "no tools, no tools key");
+    }
+
+    #[test]
+    fn images_switch_to_content_parts() {
+        let parts = [
+            UserPart::Text("look".into()),
+            UserPart::Image {
+                url: "data:image/png;base64,AA==".into(),
+            },
+        ];
+        assert_eq!(
+            user_content(&parts),
+            json!([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! Server-rendered pages: the demo page that embeds the ChatKit widget for an agent.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::AppState;
+use super::error::AppError;
+
+#[derive(Template)]
+#[template(path = "chat.html")]
+struct ChatPage<'a> {
+    agent_name: &'a str,
+    api_url: String,
+    script_url: &'a str,
+    domain_key: &'a str,
+}
+
+/// `GET /`: the default agent's chat.
+pub async fn chat_page(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    render_chat(&state, None).await
+}
+
+/// `GET /agents/{slug}/chat`.
+pub async fn agent_chat_page(
+    state: web::Data<AppState>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    render_chat(&state, Some(&slug)).await
+}
+
+async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpResponse, AppError> {
+    let agent = state
+        .auth
+        .agent(slug)
+        .await
+        .map_err(crate::chatkit::error::ChatKitError::from)?;
+    let page = ChatPage {
+        agent_name: &agent.name,
+        api_url: format!("/chatkit?agent={}", agent.slug),
+        script_url: &state.settings.script_url,
+        domain_key: &state.settings.domain_key,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}

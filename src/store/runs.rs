@@ -1,0 +1,90 @@
+//! The record of each assistant turn, for operators: model, tokens, duration, outcome.
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use super::schema::runs;
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+pub struct RunRow {
+    pub id: String,
+    pub thread_id: String,
+    pub status: String,
+    pub model: Option<String>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub started_at: chrono::NaiveDateTime,
+    pub finished_at: Option<chrono::NaiveDateTime>,
+    pub error: Option<String>,
+    pub partial_text: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// `completed`, `failed` or `cancelled`.
+    pub status: &'static str,
+    pub model: Option<String>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub error: Option<String>,
+    /// Assistant text that was streamed but not kept (failed turns).
+    pub partial_text: Option<String>,
+}
+
+fn tokens(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Records that a run started (threads are checked by the caller).
+    pub async fn start_run(&self, run_id: &str, thread_id: &str) -> Result<(), StoreError> {
+        let (run_id, thread_id) = (run_id.to_owned(), thread_id.to_owned());
+        self.with_conn(move |conn| {
+            diesel::insert_into(runs::table)
+                .values((
+                    runs::id.eq(run_id),
+                    runs::thread_id.eq(thread_id),
+                    runs::status.eq("running"),
+                    runs::started_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn finish_run(&self, run_id: &str, outcome: RunOutcome) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        self.with_conn(move |conn| {
+            diesel::update(runs::table.find(run_id))
+                .set((
+                    runs::status.eq(outcome.status),
+                    runs::model.eq(outcome.model),
+                    runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
+                    runs::completion_tokens.eq(tokens(outcome.completion_tokens)),
+                    runs::finished_at.eq(Utc::now().naive_utc()),
+                    runs::error.eq(outcome.error),
+                    runs::partial_text.eq(outcome.partial_text),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The runs of a thread, oldest first.
+    pub async fn load_runs(&self, thread_id: &str) -> Result<Vec<RunRow>, StoreError> {
+        let thread_id = thread_id.to_owned();
+        self.with_conn(move |conn| {
+            Ok(runs::table
+                .filter(runs::thread_id.eq(thread_id))
+                .order((runs::started_at.asc(), runs::id.asc()))
+                .select(RunRow::as_select())
+                .load(conn)?)
+        })
+        .await
+    }
+}

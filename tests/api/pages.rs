@@ -1,0 +1,57 @@
+//! The demo page, its static files, and the health probes.
+
+use crate::db_test;
+use crate::helpers::TestApp;
+
+async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
+    let response = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
+db_test!(demo_page_embeds_the_widget);
+async fn demo_page_embeds_the_widget(app: TestApp) {
+    let (status, content_type, html) = get(&app, "/").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"));
+    assert!(
+        html.contains(r#"<openai-chatkit id="chat" data-api-url="/chatkit?agent=default""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"src="/static/chat.js""#));
+    assert!(
+        html.contains("chatkit.js"),
+        "loads the ChatKit web component"
+    );
+
+    let (status, _, html) = get(&app, "/agents/default/chat").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Assistant</h1>"));
+    let (status, content_type, _) = get(&app, "/agents/ghost/chat").await;
+    assert_eq!((status, content_type.as_str()), (404, "application/json"));
+
+    let (status, content_type, js) = get(&app, "/static/chat.js").await;
+    assert_eq!(status, 200);
+    assert!(content_type.contains("javascript"), "{content_type}");
+    assert!(js.contains("X-ChatKit-User"));
+}
+
+db_test!(health_probes_answer);
+async fn health_probes_answer(app: TestApp) {
+    assert_eq!(get(&app, "/healthz").await.0, 200);
+    let (status, _, body) = get(&app, "/readyz").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ready"}"#));
+    let (status, _, body) = get(&app, "/nowhere").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not_found"));
+}
