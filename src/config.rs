@@ -28,6 +28,8 @@ pub struct Settings {
     pub llm: Option<LlmSettings>,
     /// Tools the default agent declares for the client to run (`CHATKIT_CLIENT_TOOLS`).
     pub client_tools: Vec<ClientToolSettings>,
+    /// MCP servers whose tools the default agent uses (`CHATKIT_MCP_SERVERS`).
+    pub mcp_servers: Vec<McpServerSettings>,
     /// Where the demo page loads the ChatKit web component from.
     pub script_url: String,
     /// The domain key the demo page gives the ChatKit client (`CHATKIT_DOMAIN_KEY`, alias
@@ -59,6 +61,58 @@ pub struct LlmSettings {
     pub max_steps: u32,
     /// Whether threads get an automatic title after their first exchange.
     pub auto_titles: bool,
+}
+
+/// An MCP server reached over streamable HTTP.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerSettings {
+    /// Names the server in logs, in tool-name clashes, and to operators.
+    pub name: String,
+    pub url: String,
+    /// Extra HTTP headers, e.g. `{"Authorization": "Bearer …"}`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When given, only these tools are offered to the model.
+    #[serde(default)]
+    pub allowed_tools: Option<Vec<String>>,
+    /// Longest wait for one request (connect, list, call).
+    #[serde(
+        default = "default_mcp_timeout",
+        rename = "timeout_ms",
+        deserialize_with = "millis"
+    )]
+    pub timeout: Duration,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Take a bare widget root in `structuredContent` for a widget (mcp-chatkit-widget style).
+    #[serde(default)]
+    pub structured_widgets: bool,
+    /// `auto` (default) detects the protocol era; `legacy` always uses the `initialize`
+    /// handshake, for servers whose modern-era support misbehaves.
+    #[serde(default)]
+    pub protocol: McpProtocol,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum McpProtocol {
+    #[default]
+    Auto,
+    Legacy,
+}
+
+fn default_mcp_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let ms: u64 = serde::Deserialize::deserialize(deserializer)?;
+    Ok(Duration::from_millis(ms))
 }
 
 /// A tool the ChatKit client runs (`onClientTool`).
@@ -180,6 +234,35 @@ impl Settings {
             ));
         }
 
+        let mcp_servers: Vec<McpServerSettings> = match get("CHATKIT_MCP_SERVERS") {
+            None => Vec::new(),
+            Some(raw) => serde_json::from_str(&raw).map_err(|e| {
+                ConfigError::new(
+                    "CHATKIT_MCP_SERVERS",
+                    format!("not a JSON list of {{name, url, headers?, allowed_tools?, timeout_ms?}}: {e}"),
+                )
+            })?,
+        };
+        for (i, server) in mcp_servers.iter().enumerate() {
+            if !(server.url.starts_with("http://") || server.url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "CHATKIT_MCP_SERVERS",
+                    format!("'{}' is not an http(s) URL", server.url),
+                ));
+            }
+            if !valid_tool_name(&server.name)
+                || mcp_servers[..i].iter().any(|s| s.name == server.name)
+            {
+                return Err(ConfigError::new(
+                    "CHATKIT_MCP_SERVERS",
+                    format!(
+                        "server names must be unique letters, digits, _ and - ('{}')",
+                        server.name
+                    ),
+                ));
+            }
+        }
+
         Ok(Settings {
             database_url,
             database_max_connections,
@@ -189,6 +272,7 @@ impl Settings {
             sse_keep_alive,
             llm,
             client_tools,
+            mcp_servers,
             script_url: get("CHATKIT_SCRIPT_URL").unwrap_or_else(|| {
                 "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js".into()
             }),
@@ -380,6 +464,29 @@ mod tests {
                 .var,
             "CHATKIT_CLIENT_TOOLS"
         );
+    }
+
+    #[test]
+    fn mcp_servers() {
+        let servers = settings(&[(
+            "CHATKIT_MCP_SERVERS",
+            r#"[{"name": "weather", "url": "http://127.0.0.1:9/mcp", "timeout_ms": 1500, "headers": {"Authorization": "Bearer t"}}]"#,
+        )])
+        .unwrap()
+        .mcp_servers;
+        assert_eq!(servers[0].timeout, Duration::from_millis(1500));
+        assert!(servers[0].enabled && !servers[0].structured_widgets);
+        for bad in [
+            r#"[{"name": "a", "url": "ftp://x"}]"#,
+            r#"[{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]"#,
+            r#"[{"name": "a", "url": "http://x", "timeout": 3}]"#,
+        ] {
+            assert_eq!(
+                settings(&[("CHATKIT_MCP_SERVERS", bad)]).unwrap_err().var,
+                "CHATKIT_MCP_SERVERS",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

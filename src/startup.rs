@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::agent::llm::{ChatCompletions, LlmError, ToolSpec};
+use crate::agent::mcp::McpServer;
 use crate::agent::tools::{CurrentTime, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
@@ -108,7 +109,13 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
     };
-    Ok(Agent::new(Arc::new(provider), agent_settings, tools))
+    let mcp = settings
+        .mcp_servers
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(McpServer::new(s)))
+        .collect();
+    Ok(Agent::new(Arc::new(provider), agent_settings, tools, mcp))
 }
 
 /// Opens the database and applies migrations, off the async executor.

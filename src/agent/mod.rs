@@ -4,7 +4,9 @@
 
 mod input;
 pub mod llm;
+pub mod mcp;
 pub mod tools;
+pub mod widgets;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,12 +17,17 @@ use serde_json::Value;
 
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
+use crate::chatkit::types::WidgetItem;
 use crate::chatkit::types::{
     AssistantMessageContent, AssistantMessageItem, ClientToolCallItem, ClientToolCallStatus,
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
+use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
+use mcp::McpServer;
+use tokio::sync::mpsc;
 use tools::{Resolved, ToolOutput, ToolRegistry};
+use widgets::Ui;
 
 /// Where the agent sends what its turn produces.
 pub trait Emit: Send {
@@ -61,6 +68,20 @@ pub enum TurnInput {
     Continue,
     /// A widget action with no built-in handler.
     Action { action_type: String },
+    /// A widget action that names one of the agent's tools: call it and show its widgets,
+    /// the first in place of the sending widget.
+    ToolAction {
+        sender: Option<ThreadItem>,
+        tool: String,
+        arguments: serde_json::Map<String, Value>,
+    },
+}
+
+/// What a tool action produced: the widget events to stream and the call's record.
+#[derive(Debug)]
+pub struct ActionOutcome {
+    pub events: Vec<ThreadStreamEvent>,
+    pub record: ToolCallRecord,
 }
 
 /// Failures of a turn, each shown to the user as a ChatKit `error` event.
@@ -78,6 +99,8 @@ pub enum AgentError {
     ModelNotAllowed(String),
     #[error("The assistant stopped after {0} tool steps without an answer.")]
     TooManySteps(u32),
+    #[error("The action failed: {0}")]
+    ActionFailed(String),
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error(transparent)]
@@ -100,16 +123,55 @@ pub struct AgentSettings {
 #[derive(Clone, Default)]
 pub struct Agent {
     model: Option<(Arc<dyn Provider>, AgentSettings)>,
+    /// Built-in and client tools.
     tools: ToolRegistry,
+    /// Servers whose tools are listed at the start of each run.
+    mcp: Vec<Arc<McpServer>>,
 }
 
 impl Agent {
     /// An agent that answers with `provider`.
-    pub fn new(provider: Arc<dyn Provider>, settings: AgentSettings, tools: ToolRegistry) -> Self {
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        settings: AgentSettings,
+        tools: ToolRegistry,
+        mcp: Vec<Arc<McpServer>>,
+    ) -> Self {
         Agent {
             model: Some((provider, settings)),
             tools,
+            mcp,
         }
+    }
+
+    /// The tools of this run: ours, and those of every MCP server that answers. A server that
+    /// is down costs only its own tools; the returned notes tell the model which are missing.
+    async fn run_tools_registry(&self) -> (ToolRegistry, Vec<String>) {
+        let listings = futures_util::future::join_all(
+            self.mcp
+                .iter()
+                .filter(|s| s.settings().enabled)
+                .map(|server| async move { (server.clone(), server.list_tools().await) }),
+        )
+        .await;
+        let mut registry = self.tools.clone();
+        let mut listed = Vec::new();
+        let mut notes = Vec::new();
+        for (server, tools) in listings {
+            match tools {
+                Ok(tools) => listed.push((server, tools)),
+                Err(e) => {
+                    log::warn!("{e}");
+                    notes.push(format!(
+                        "The tools of the '{}' service are unavailable right now ({e}); tell the \
+                         user if they need them.",
+                        server.settings().name
+                    ));
+                }
+            }
+        }
+        registry.add_mcp_tools(listed);
+        (registry, notes)
     }
 
     /// This agent with another model or instructions where an agent's own settings give them.
@@ -126,6 +188,58 @@ impl Agent {
         agent
     }
 
+    /// Calls the tool a widget action names, outside any model turn. Its first widget replaces
+    /// the sender (same id and place); further widgets are new items.
+    pub async fn tool_action(
+        &self,
+        thread_id: &str,
+        sender: Option<&ThreadItem>,
+        tool: &str,
+        arguments: serde_json::Map<String, Value>,
+    ) -> Result<ActionOutcome, AgentError> {
+        let (tools, _) = self.run_tools_registry().await;
+        let Resolved::Server(_) = tools.resolve(tool) else {
+            return Err(AgentError::ActionFailed(format!(
+                "there is no tool named '{tool}'"
+            )));
+        };
+        let call = ToolCall {
+            call_id: ids::new_id(IdKind::ToolCall),
+            name: tool.to_owned(),
+            arguments: Value::Object(arguments).to_string(),
+        };
+        let (progress, _) = mpsc::unbounded_channel();
+        let (output, duration_ms) = call_tool(&tools, &call, progress).await;
+        if output.is_error && output.ui.is_empty() {
+            return Err(AgentError::ActionFailed(output.text));
+        }
+        let mut events = Vec::new();
+        for (n, ui) in output.ui.iter().enumerate() {
+            let mut item = widget_item(thread_id, ui, &output.text);
+            match sender {
+                Some(sender) if n == 0 => {
+                    item.id = sender.id.clone();
+                    item.created_at = sender.created_at;
+                    events.push(ThreadStreamEvent::ItemReplaced { item });
+                }
+                _ => events.push(ThreadStreamEvent::ItemDone { item }),
+            }
+        }
+        let record = ToolCallRecord {
+            id: ids::new_id(IdKind::ToolCall),
+            thread_id: thread_id.to_owned(),
+            created_at: ids::now(),
+            call_id: call.call_id,
+            name: call.name,
+            arguments: call.arguments,
+            output: output.text,
+            is_error: output.is_error,
+            content: output.content,
+            duration_ms,
+        };
+        Ok(ActionOutcome { events, record })
+    }
+
     /// Runs one turn over `history` (which already holds the turn's user message).
     pub async fn respond<S: Emit>(
         &self,
@@ -133,8 +247,24 @@ impl Agent {
         history: &[HistoryEntry],
         input: &TurnInput,
     ) -> Result<(), AgentError> {
-        if let TurnInput::Action { action_type } = input {
-            return Err(AgentError::NoActionHandler(action_type.clone()));
+        match input {
+            TurnInput::Action { action_type } => {
+                return Err(AgentError::NoActionHandler(action_type.clone()));
+            }
+            TurnInput::ToolAction {
+                sender,
+                tool,
+                arguments,
+            } => {
+                let outcome = self
+                    .tool_action(sink.thread_id(), sender.as_ref(), tool, arguments.clone())
+                    .await?;
+                for event in outcome.events {
+                    sink.emit(event).await?;
+                }
+                return Ok(sink.record_tool_call(outcome.record).await?);
+            }
+            TurnInput::UserMessage(_) | TurnInput::Continue => {}
         }
         let Some((provider, settings)) = &self.model else {
             return Err(AgentError::NoModel);
@@ -149,15 +279,28 @@ impl Agent {
             Some(asked) => asked,
             None => settings.model.clone(),
         };
+        // Known before any token: a failed run still says which model it used.
+        sink.record_usage(&model, 0, 0);
+        let (tools, notes) = self.run_tools_registry().await;
+        let instructions = match (&settings.instructions, notes.is_empty()) {
+            (base, true) => base.clone(),
+            (base, false) => Some(
+                base.iter()
+                    .cloned()
+                    .chain(notes)
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            ),
+        };
         let mut request = ModelRequest {
             model,
-            instructions: settings.instructions.clone(),
+            instructions,
             input: input::model_input(history),
-            tools: self.tools.specs(),
+            tools: tools.specs(),
             forced_tool: options
                 .tool_choice
                 .map(|c| c.id)
-                .filter(|id| self.tools.contains(id)),
+                .filter(|id| tools.contains(id)),
         };
 
         for _step in 0..settings.max_steps {
@@ -170,7 +313,7 @@ impl Agent {
                     .await;
                 return Ok(());
             }
-            if !self.run_tools(calls, &mut request.input, sink).await? {
+            if !run_tools(&tools, calls, &mut request.input, sink).await? {
                 return Ok(()); // a client tool call ends the turn
             }
         }
@@ -244,105 +387,6 @@ impl Agent {
         Ok(calls)
     }
 
-    /// Runs the calls of one step: server tools in parallel, each announced with a progress
-    /// update and recorded; a client tool becomes a pending item that ends the turn. Returns
-    /// whether the loop goes on.
-    async fn run_tools<S: Emit>(
-        &self,
-        calls: Vec<ToolCall>,
-        input: &mut Vec<InputItem>,
-        sink: &mut S,
-    ) -> Result<bool, AgentError> {
-        let mut client_call = None;
-        let mut server_calls = Vec::new();
-        for call in calls {
-            match self.tools.resolve(&call.name) {
-                Resolved::Client(_) if client_call.is_none() => client_call = Some(call),
-                _ => server_calls.push(call),
-            }
-        }
-        for call in &server_calls {
-            if let Resolved::Server(tool) = self.tools.resolve(&call.name) {
-                let progress = tool.progress(&parse_arguments(&call.arguments));
-                sink.emit(ThreadStreamEvent::ProgressUpdate {
-                    icon: Some(progress.icon.into()),
-                    text: progress.text,
-                })
-                .await?;
-            }
-        }
-        let outputs =
-            futures_util::future::join_all(server_calls.iter().map(|call| self.call_tool(call)))
-                .await;
-        input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
-        for (call, (output, duration_ms)) in server_calls.into_iter().zip(outputs) {
-            input.push(InputItem::ToolResult {
-                call_id: call.call_id.clone(),
-                output: output.text.clone(),
-            });
-            sink.record_tool_call(ToolCallRecord {
-                id: ids::new_id(IdKind::ToolCall),
-                thread_id: sink.thread_id().to_owned(),
-                created_at: ids::now(),
-                call_id: call.call_id,
-                name: call.name,
-                arguments: call.arguments,
-                output: output.text,
-                is_error: output.is_error,
-                content: output.content,
-                duration_ms,
-            })
-            .await?;
-        }
-        let Some(call) = client_call else {
-            return Ok(true);
-        };
-        let arguments = match parse_arguments(&call.arguments) {
-            Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
-        let item = ThreadItem {
-            id: ids::new_id(IdKind::ToolCall),
-            thread_id: sink.thread_id().to_owned(),
-            created_at: ids::now(),
-            body: ItemBody::ClientToolCall(ClientToolCallItem {
-                status: ClientToolCallStatus::Pending,
-                call_id: call.call_id,
-                name: call.name,
-                arguments,
-                output: None,
-            }),
-        };
-        sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
-        Ok(false)
-    }
-
-    async fn call_tool(&self, call: &ToolCall) -> (ToolOutput, u64) {
-        let started = Instant::now();
-        let output = match self.tools.resolve(&call.name) {
-            Resolved::Server(tool) => {
-                match serde_json::from_str::<Value>(if call.arguments.trim().is_empty() {
-                    "{}"
-                } else {
-                    &call.arguments
-                }) {
-                    Ok(arguments) => tool.call(arguments).await,
-                    Err(e) => ToolOutput::error(format!("The arguments are not valid JSON: {e}")),
-                }
-            }
-            Resolved::Client(_) => {
-                ToolOutput::error("Only one client tool can run at a time; call it again later.")
-            }
-            Resolved::Unknown => {
-                ToolOutput::error(format!("There is no tool named '{}'.", call.name))
-            }
-        };
-        (
-            output,
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        )
-    }
-
     /// Names an untitled thread after its first exchange; a failure only costs the title.
     async fn maybe_title<S: Emit>(
         &self,
@@ -390,6 +434,153 @@ impl Agent {
             }
             Err(e) => log::warn!("thread {}: no title: {e}", sink.thread_id()),
         }
+    }
+}
+
+/// Runs the calls of one step: server tools in parallel, each announced with a progress update
+/// (and the tool's own progress reports), recorded, and shown as widgets where the result has
+/// some; a client tool becomes a pending item that ends the turn. Returns whether the loop
+/// goes on.
+async fn run_tools<S: Emit>(
+    tools: &ToolRegistry,
+    calls: Vec<ToolCall>,
+    input: &mut Vec<InputItem>,
+    sink: &mut S,
+) -> Result<bool, AgentError> {
+    let mut client_call = None;
+    let mut server_calls = Vec::new();
+    for call in calls {
+        match tools.resolve(&call.name) {
+            Resolved::Client(_) if client_call.is_none() => client_call = Some(call),
+            _ => server_calls.push(call),
+        }
+    }
+    for call in &server_calls {
+        if let Resolved::Server(tool) = tools.resolve(&call.name) {
+            let progress = tool.progress(&parse_arguments(&call.arguments));
+            sink.emit(ThreadStreamEvent::ProgressUpdate {
+                icon: Some(progress.icon.into()),
+                text: progress.text,
+            })
+            .await?;
+        }
+    }
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let outputs = {
+        let calls = futures_util::future::join_all(
+            server_calls
+                .iter()
+                .map(|call| call_tool(tools, call, progress_tx.clone())),
+        );
+        drop(progress_tx);
+        tokio::pin!(calls);
+        loop {
+            tokio::select! {
+                outputs = &mut calls => break outputs,
+                Some(text) = progress_rx.recv() => {
+                    sink.emit(ThreadStreamEvent::ProgressUpdate { icon: Some("bolt".into()), text }).await?;
+                }
+            }
+        }
+    };
+    input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
+    for (call, (output, duration_ms)) in server_calls.into_iter().zip(outputs) {
+        input.push(InputItem::ToolResult {
+            call_id: call.call_id.clone(),
+            output: output.text.clone(),
+        });
+        for ui in &output.ui {
+            let item = widget_item(sink.thread_id(), ui, &output.text);
+            sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
+        }
+        sink.record_tool_call(ToolCallRecord {
+            id: ids::new_id(IdKind::ToolCall),
+            thread_id: sink.thread_id().to_owned(),
+            created_at: ids::now(),
+            call_id: call.call_id,
+            name: call.name,
+            arguments: call.arguments,
+            output: output.text,
+            is_error: output.is_error,
+            content: output.content,
+            duration_ms,
+        })
+        .await?;
+    }
+    let Some(call) = client_call else {
+        return Ok(true);
+    };
+    let arguments = match parse_arguments(&call.arguments) {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::ToolCall),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::ClientToolCall(ClientToolCallItem {
+            status: ClientToolCallStatus::Pending,
+            call_id: call.call_id,
+            name: call.name,
+            arguments,
+            output: None,
+        }),
+    };
+    sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
+    Ok(false)
+}
+
+/// Runs one call and times it; every failure is a result the model reads.
+async fn call_tool(
+    tools: &ToolRegistry,
+    call: &ToolCall,
+    progress: mpsc::UnboundedSender<String>,
+) -> (ToolOutput, u64) {
+    let started = Instant::now();
+    let output = match tools.resolve(&call.name) {
+        Resolved::Server(tool) => {
+            let raw = if call.arguments.trim().is_empty() {
+                "{}"
+            } else {
+                &call.arguments
+            };
+            match serde_json::from_str::<Value>(raw) {
+                Ok(arguments) => tool.call(arguments, progress).await,
+                Err(e) => ToolOutput::error(format!("The arguments are not valid JSON: {e}")),
+            }
+        }
+        Resolved::Client(_) => {
+            ToolOutput::error("Only one client tool can run at a time; call it again later.")
+        }
+        Resolved::Unknown => ToolOutput::error(format!("There is no tool named '{}'.", call.name)),
+    };
+    (
+        output,
+        u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    )
+}
+
+/// The widget item of a tool result's UI. An HTML view is not rendered: the item says it
+/// exists and carries the tool's text to copy.
+fn widget_item(thread_id: &str, ui: &Ui, tool_text: &str) -> ThreadItem {
+    let (widget, copy_text) = match ui {
+        Ui::Widget(w) => (w.widget.clone(), w.copy_text.clone()),
+        Ui::HtmlView { uri } => (
+            WidgetRoot::card(vec![
+                WidgetComponent::new("Title").with_prop("value", "Interactive view available"),
+                WidgetComponent::new("Text").with_prop(
+                    "value",
+                    format!("The tool offered an interactive view ({uri}) that this chat cannot display."),
+                ),
+            ]),
+            Some(tool_text.to_owned()),
+        ),
+    };
+    ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: thread_id.to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem { widget, copy_text }),
     }
 }
 

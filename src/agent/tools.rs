@@ -1,12 +1,16 @@
 //! The tools an agent offers the model: tools the server runs (built-in now, MCP tools later)
 //! behind one trait, and client tools the ChatKit page runs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 
 use super::llm::ToolSpec;
+use super::mcp::{McpResult, McpServer, McpToolInfo};
+use super::widgets::{self, Ui};
 
 /// What a tool call gave back.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +20,8 @@ pub struct ToolOutput {
     pub is_error: bool,
     /// The raw result (e.g. an MCP content array) kept for operators.
     pub content: Option<Value>,
+    /// What the result shows the user (widgets, or HTML views that stay unrendered).
+    pub ui: Vec<Ui>,
 }
 
 impl ToolOutput {
@@ -24,6 +30,7 @@ impl ToolOutput {
             text: text.into(),
             is_error: false,
             content: None,
+            ui: Vec::new(),
         }
     }
 
@@ -32,6 +39,7 @@ impl ToolOutput {
             text: text.into(),
             is_error: true,
             content: None,
+            ui: Vec::new(),
         }
     }
 }
@@ -55,8 +63,13 @@ pub trait Tool: Send + Sync {
         }
     }
 
-    /// Runs the call; failures are results with `is_error`, never a dead run.
-    fn call<'a>(&'a self, arguments: Value) -> BoxFuture<'a, ToolOutput>;
+    /// Runs the call; failures are results with `is_error`, never a dead run. Progress
+    /// messages the tool reports go to `progress`.
+    fn call<'a>(
+        &'a self,
+        arguments: Value,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput>;
 }
 
 /// What a model's tool name refers to.
@@ -100,6 +113,237 @@ impl ToolRegistry {
     pub fn contains(&self, name: &str) -> bool {
         !matches!(self.resolve(name), Resolved::Unknown)
     }
+
+    /// Adds MCP tools, naming each so that names stay unique: a tool keeps its own name unless
+    /// another tool has it too, then it becomes `<server>__<tool>`.
+    pub fn add_mcp_tools(&mut self, listed: Vec<(Arc<McpServer>, Vec<McpToolInfo>)>) {
+        let offered: Vec<(Arc<McpServer>, Vec<McpToolInfo>)> = listed
+            .into_iter()
+            .map(|(server, tools)| {
+                let allowed = server.settings().allowed_tools.clone();
+                let tools = tools
+                    .into_iter()
+                    .filter(|t| {
+                        allowed
+                            .as_ref()
+                            .is_none_or(|allowed| allowed.contains(&t.name))
+                    })
+                    .collect();
+                (server, tools)
+            })
+            .collect();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let ours = self
+            .server
+            .iter()
+            .map(|t| t.spec().name.clone())
+            .chain(self.client.iter().map(|t| t.name.clone()));
+        let theirs = offered
+            .iter()
+            .flat_map(|(_, tools)| tools.iter().map(|t| model_name(&t.name)));
+        for name in ours.chain(theirs) {
+            *seen.entry(name).or_default() += 1;
+        }
+        for (server, tools) in offered {
+            for tool in tools {
+                let plain = model_name(&tool.name);
+                let name = if seen.get(&plain).copied().unwrap_or(0) > 1 {
+                    model_name(&format!("{}__{}", server.settings().name, tool.name))
+                } else {
+                    plain
+                };
+                let spec = ToolSpec {
+                    name,
+                    description: tool.description.clone(),
+                    parameters: tool.input_schema.clone(),
+                };
+                self.server.push(Arc::new(McpTool {
+                    server: server.clone(),
+                    tool: tool.name,
+                    spec,
+                }));
+            }
+        }
+    }
+}
+
+/// A name the model accepts: letters, digits, `_` and `-`, at most 64.
+fn model_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+/// A tool of an MCP server.
+struct McpTool {
+    server: Arc<McpServer>,
+    /// The server's name for it.
+    tool: String,
+    spec: ToolSpec,
+}
+
+/// Most resource links of one result that are followed to find widgets.
+const MAX_LINK_READS: usize = 4;
+
+impl Tool for McpTool {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn call<'a>(
+        &'a self,
+        arguments: Value,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async move {
+            let arguments = match arguments {
+                Value::Object(map) => map,
+                Value::Null => Map::new(),
+                other => {
+                    return ToolOutput::error(format!(
+                        "The arguments must be a JSON object, not {other}"
+                    ));
+                }
+            };
+            match self
+                .server
+                .call_tool(&self.tool, arguments, &progress)
+                .await
+            {
+                Ok(result) => self.output(result).await,
+                Err(e) => {
+                    log::warn!("{e}");
+                    ToolOutput::error(format!("The tool could not run: {e}"))
+                }
+            }
+        })
+    }
+}
+
+impl McpTool {
+    /// What the model and the user get from a result: the model reads text (never widget
+    /// JSON), the user sees the widgets.
+    async fn output(&self, result: McpResult) -> ToolOutput {
+        let first_text = result
+            .content
+            .iter()
+            .find_map(|b| (b["type"] == "text").then(|| b["text"].as_str()).flatten());
+        let mut ui = widgets::from_content(&result.content, first_text);
+        let mut read = 0;
+        for block in &result.content {
+            let is_widget_link = block["type"] == "resource_link"
+                && widgets::is_widget_mime(block["mimeType"].as_str().unwrap_or_default());
+            if !is_widget_link || read >= MAX_LINK_READS {
+                continue;
+            }
+            read += 1;
+            let uri = block["uri"].as_str().unwrap_or_default();
+            match self.server.read_resource(uri).await {
+                Ok(contents) => ui.extend(
+                    contents
+                        .iter()
+                        .filter_map(|c| widgets::from_resource_contents(c, first_text))
+                        .map(Ui::Widget),
+                ),
+                Err(e) => log::warn!("widget link {uri}: {e}"),
+            }
+        }
+        if self.server.settings().structured_widgets
+            && ui.is_empty()
+            && let Some(widget) = result
+                .structured
+                .as_ref()
+                .and_then(|s| widgets::from_structured(s, None))
+        {
+            ui.push(Ui::Widget(widget));
+        }
+        let text = model_text(&result, &ui);
+        let mut content = Value::Array(result.content);
+        if let Some(structured) = result.structured {
+            content = serde_json::json!({"content": content, "structuredContent": structured});
+        }
+        ToolOutput {
+            text,
+            is_error: result.is_error,
+            content: Some(content),
+            ui,
+        }
+    }
+}
+
+/// The result as text for the model: text blocks, structured content as JSON, resource texts,
+/// a line per image, and for each widget its copy text instead of its JSON.
+fn model_text(result: &McpResult, ui: &[Ui]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for block in &result.content {
+        match block["type"].as_str() {
+            Some("text") => {
+                let text = block["text"].as_str().unwrap_or_default();
+                // A widget's own JSON (mcp-chatkit-widget style) is for the user, not the model.
+                let widget_json = !ui.is_empty()
+                    && result.structured.as_ref().is_some_and(|s| {
+                        serde_json::from_str::<Value>(text).is_ok_and(|v| &v == s)
+                    });
+                if !widget_json {
+                    parts.push(text.to_owned());
+                }
+            }
+            Some("image") | Some("audio") => parts.push(format!(
+                "[{} {}]",
+                block["type"].as_str().unwrap_or_default(),
+                block["mimeType"].as_str().unwrap_or("of unknown type")
+            )),
+            Some("resource") => {
+                let resource = &block["resource"];
+                let uri = resource["uri"].as_str().unwrap_or_default();
+                if !uri.starts_with("ui://")
+                    && let Some(text) = resource["text"].as_str()
+                {
+                    parts.push(format!("[resource {uri}]\n{text}"));
+                }
+            }
+            Some("resource_link")
+                if !widgets::is_widget_mime(block["mimeType"].as_str().unwrap_or_default()) =>
+            {
+                parts.push(format!(
+                    "[resource link {}]",
+                    block["uri"].as_str().unwrap_or_default()
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(structured) = &result.structured
+        && ui.is_empty()
+        && !parts
+            .iter()
+            .any(|p| serde_json::from_str::<Value>(p).is_ok_and(|v| &v == structured))
+    {
+        parts.push(structured.to_string());
+    }
+    for item in ui {
+        match item {
+            Ui::Widget(w) => parts.push(format!(
+                "[Shown to the user as a widget: {}]",
+                w.copy_text.as_deref().unwrap_or("(no description)")
+            )),
+            Ui::HtmlView { .. } => parts.push(
+                "[The tool offered an interactive view, which this chat cannot show.]".into(),
+            ),
+        }
+    }
+    if parts.is_empty() {
+        "(no output)".into()
+    } else {
+        parts.join("\n")
+    }
 }
 
 /// Built-in: the current date and time, which a model cannot know on its own.
@@ -131,7 +375,11 @@ impl Tool for CurrentTime {
         }
     }
 
-    fn call<'a>(&'a self, _arguments: Value) -> BoxFuture<'a, ToolOutput> {
+    fn call<'a>(
+        &'a self,
+        _arguments: Value,
+        _progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async {
             ToolOutput::ok(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
         })

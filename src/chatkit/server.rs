@@ -119,21 +119,7 @@ impl ChatKitServer {
             ChatKitRequest::InputTranscribe(_) => Err(ChatKitError::Unsupported(
                 "speech-to-text is not configured on this server".into(),
             )),
-            ChatKitRequest::ThreadsSyncCustomAction(p) => {
-                let item = self
-                    .store
-                    .load_item(&ctx.scope, &p.thread_id, required_item(&p)?)
-                    .await?;
-                if !matches!(item.body, ItemBody::Widget(_)) {
-                    return Err(ChatKitError::Invalid(
-                        "actions can only be sent from widget items".into(),
-                    ));
-                }
-                Err(ChatKitError::Unsupported(format!(
-                    "no handler for action type '{}'",
-                    p.action.type_
-                )))
-            }
+            ChatKitRequest::ThreadsSyncCustomAction(p) => self.sync_custom_action(ctx, p).await,
             ChatKitRequest::ThreadsCreate(p) => self.create_thread(ctx, p.input).await,
             ChatKitRequest::ThreadsAddUserMessage(p) => self.add_user_message(ctx, p).await,
             ChatKitRequest::ThreadsAddClientToolOutput(p) => {
@@ -370,29 +356,56 @@ impl ChatKitServer {
         }))
     }
 
+    /// A widget action, routed by what it asks for (ARCHITECTURE section 6): `human.*` to the
+    /// human-interaction service, a payload naming a tool to that tool, anything else to the
+    /// agent as hidden context.
     async fn custom_action(
         &self,
         ctx: RequestContext,
         p: CustomActionParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        if let Some(item_id) = &p.item_id {
-            let item = self
-                .store
-                .load_item(&ctx.scope, &thread.id, item_id)
-                .await?;
-            if !matches!(item.body, ItemBody::Widget(_)) {
-                // The SDK answers an action from a non-widget item with a lone error event.
-                return Ok(Processed::Stream(EventStream::events(&[
-                    ThreadStreamEvent::stream_error(false),
-                ])));
+        let sender = match &p.item_id {
+            Some(item_id) => {
+                let item = self
+                    .store
+                    .load_item(&ctx.scope, &thread.id, item_id)
+                    .await?;
+                if !matches!(item.body, ItemBody::Widget(_)) {
+                    // The SDK answers an action from a non-widget item with a lone error event.
+                    return Ok(Processed::Stream(EventStream::events(&[
+                        ThreadStreamEvent::stream_error(false),
+                    ])));
+                }
+                Some(item)
             }
-        }
+            None => None,
+        };
         let Ok(slot) = self.runs.reserve(&thread.id) else {
             return Ok(busy());
         };
-        let input = TurnInput::Action {
-            action_type: p.action.type_,
+        let (input, leading) = match ActionRoute::of(&p.action) {
+            ActionRoute::Human => (
+                TurnInput::Action {
+                    action_type: p.action.type_,
+                },
+                vec![],
+            ),
+            ActionRoute::Tool { tool, arguments } => (
+                TurnInput::ToolAction {
+                    sender,
+                    tool,
+                    arguments,
+                },
+                vec![],
+            ),
+            ActionRoute::Context => {
+                let context = action_context(&thread.id, p.item_id.as_deref(), &p.action);
+                (
+                    TurnInput::Continue,
+                    vec![ThreadStreamEvent::ItemDone { item: context }],
+                )
+            }
         };
         let run = self.runs.start(
             slot,
@@ -401,13 +414,71 @@ impl ChatKitServer {
                 scope: ctx.scope,
                 thread,
                 input,
-                leading: vec![],
+                leading,
             },
         );
         Ok(Processed::Stream(EventStream {
             leading: vec![],
             run: Some(run),
         }))
+    }
+
+    /// The non-streaming twin: a tool action answers the replaced widget (saved, unlike in the
+    /// SDK, so it survives a reload); any other action is recorded for the model.
+    async fn sync_custom_action(
+        &self,
+        ctx: RequestContext,
+        p: CustomActionParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let sender = match &p.item_id {
+            Some(item_id) => {
+                let item = self
+                    .store
+                    .load_item(&ctx.scope, &thread.id, item_id)
+                    .await?;
+                if !matches!(item.body, ItemBody::Widget(_)) {
+                    return Err(ChatKitError::Invalid(
+                        "actions can only be sent from widget items".into(),
+                    ));
+                }
+                Some(item)
+            }
+            None => None,
+        };
+        match ActionRoute::of(&p.action) {
+            ActionRoute::Human => Err(ChatKitError::Unsupported(format!(
+                "no handler for action type '{}'",
+                p.action.type_
+            ))),
+            ActionRoute::Tool { tool, arguments } => {
+                let agent = self.runs.agent_for(&ctx.agent);
+                let outcome = agent
+                    .tool_action(&thread.id, sender.as_ref(), &tool, arguments)
+                    .await
+                    .map_err(|e| ChatKitError::Invalid(e.to_string()))?;
+                let mut updated = None;
+                for event in outcome.events {
+                    if let ThreadStreamEvent::ItemReplaced { item }
+                    | ThreadStreamEvent::ItemDone { item } = event
+                    {
+                        self.store.save_item(&ctx.scope, &item).await?;
+                        updated.get_or_insert(item);
+                    }
+                }
+                self.store
+                    .save_tool_call(&ctx.scope, &outcome.record)
+                    .await?;
+                json(&SyncCustomActionResponse {
+                    updated_item: updated,
+                })
+            }
+            ActionRoute::Context => {
+                let context = action_context(&thread.id, p.item_id.as_deref(), &p.action);
+                self.store.save_item(&ctx.scope, &context).await?;
+                json(&SyncCustomActionResponse { updated_item: None })
+            }
+        }
     }
 
     /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`).
@@ -435,10 +506,55 @@ impl ChatKitServer {
     }
 }
 
-fn required_item(p: &CustomActionParams) -> Result<&str, ChatKitError> {
-    p.item_id
-        .as_deref()
-        .ok_or_else(|| ChatKitError::Invalid("item_id is required for this action".into()))
+/// What a widget action asks for.
+enum ActionRoute {
+    /// Our own forms and approvals; a widget from a tool can never reach them another way.
+    Human,
+    /// `{"tool": "...", "arguments": {...}}`: call that tool.
+    Tool {
+        tool: String,
+        arguments: serde_json::Map<String, serde_json::Value>,
+    },
+    /// Anything else: the agent is told and answers.
+    Context,
+}
+
+impl ActionRoute {
+    fn of(action: &Action) -> ActionRoute {
+        if action.type_.starts_with("human.") {
+            return ActionRoute::Human;
+        }
+        match action.payload.get("tool").and_then(|t| t.as_str()) {
+            Some(tool) => ActionRoute::Tool {
+                tool: tool.to_owned(),
+                arguments: action
+                    .payload
+                    .get("arguments")
+                    .and_then(|a| a.as_object())
+                    .cloned()
+                    .unwrap_or_default(),
+            },
+            None => ActionRoute::Context,
+        }
+    }
+}
+
+/// The hidden context item that tells the model what the user did on a widget.
+fn action_context(thread_id: &str, item_id: Option<&str>, action: &Action) -> ThreadItem {
+    let on = item_id
+        .map(|id| format!(" on widget {id}"))
+        .unwrap_or_default();
+    ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: thread_id.to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::HiddenContextItem(HiddenContextItem {
+            content: serde_json::Value::String(format!(
+                "The user triggered the widget action '{}'{on} with payload {}.",
+                action.type_, action.payload
+            )),
+        }),
+    }
 }
 
 /// The answer to a streaming request on a thread whose previous turn is still running.

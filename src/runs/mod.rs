@@ -71,6 +71,12 @@ impl RunManager {
         }
     }
 
+    /// The agent with an agent row's overrides (for work outside a run, e.g. sync actions).
+    pub fn agent_for(&self, row: &AgentRow) -> Agent {
+        self.agent
+            .overridden(row.model.as_deref(), row.instructions.as_deref())
+    }
+
     /// Reserves the thread for a run, or says it is busy.
     pub fn reserve(&self, thread_id: &str) -> Result<RunSlot, Busy> {
         let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
@@ -88,10 +94,7 @@ impl RunManager {
     pub fn start(&self, slot: RunSlot, start: RunStart) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
         let sink = EventSink::new(self.store.clone(), start.scope, start.thread, Some(tx));
-        let agent = self.agent.overridden(
-            start.agent.model.as_deref(),
-            start.agent.instructions.as_deref(),
-        );
+        let agent = self.agent_for(&start.agent);
         let store = self.store.clone();
         tokio::spawn(async move {
             drive(&store, &agent, sink, start.input, start.leading).await;
@@ -169,6 +172,7 @@ async fn drive(
 /// can act on (`custom`), or the client's generic error with a retry button.
 fn error_event(error: &AgentError) -> ThreadStreamEvent {
     match error {
+        AgentError::ActionFailed(_) => ThreadStreamEvent::error_custom(error.to_string(), true),
         AgentError::NoModel
         | AgentError::ModelNotAllowed(_)
         | AgentError::TooManySteps(_)

@@ -566,6 +566,11 @@ async fn unauthorized_upstream_tells_the_operator(app: TestApp, llm: FakeLlm) {
     assert!(assistant_texts(&app, "ann", &id).await.is_empty());
     let runs = app.store.load_runs(&id).await.unwrap();
     assert_eq!(runs[0].status, "failed");
+    assert_eq!(
+        runs[0].model.as_deref(),
+        Some("fake-model"),
+        "a failed run still names its model"
+    );
 
     llm.push(text(&["Working again"]));
     app.stream(

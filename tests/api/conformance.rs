@@ -9,7 +9,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::fake_llm::Reply;
-use crate::helpers::{Db, TestApp, skip, spawn_app, spawn_llm_app, user_input};
+use crate::helpers::{Db, TestApp, skip, spawn_app, spawn_llm_app, spawn_mcp_app, user_input};
+use crate::mcp_server::TestMcpServer;
 use crate::requests::{put_item, widget_item};
 
 /// Wire records, each with the SDK type it must validate as.
@@ -227,6 +228,48 @@ async fn agent_turns_validate_against_the_official_types() {
         json!({"thread_id": id, "order": "asc", "limit": 50}),
     )
     .await;
+    rec.validate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn widget_items_validate_against_the_official_types() {
+    let mcp = TestMcpServer::start().await;
+    let servers = json!([{"name": "weather", "url": mcp.url}]);
+    let (app, llm) = spawn_mcp_app(Db::Sqlite, servers).await.expect("app");
+    let mut rec = Recorder::default();
+    llm.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![("weather".into(), json!({"city": "Oslo"}))],
+    });
+    llm.push(Reply::Text(vec!["Here.".into()]));
+    let events = rec
+        .stream(
+            &app,
+            "threads.create",
+            json!({"input": user_input("Weather?")}),
+        )
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let widget = events
+        .iter()
+        .find(|e| e["item"]["type"] == "widget")
+        .unwrap()["item"]
+        .clone();
+    let action = widget["widget"]["children"][1]["onClickAction"].clone();
+    let params = json!({"thread_id": id, "item_id": widget["id"], "action": action});
+    let events = rec
+        .stream(&app, "threads.custom_action", params.clone())
+        .await;
+    assert_eq!(events[1]["type"], "thread.item.replaced");
+    rec.json(
+        &app,
+        "sync_custom_action",
+        "threads.sync_custom_action",
+        params,
+    )
+    .await;
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
     rec.validate();
 }
 

@@ -327,3 +327,107 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Defines a test body `async fn name(db: Db)` that sets up its own servers, as two tests
+/// (`name::sqlite`, `name::postgres`); bodies return early when [`spawn_app_with`] gives `None`.
+#[macro_export]
+macro_rules! db_case {
+    ($name:ident) => {
+        mod $name {
+            use $crate::helpers::Db;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Db::Postgres).await;
+            }
+        }
+    };
+}
+
+/// A server on `db` whose model is a fresh fake and whose MCP servers are `servers` (the JSON
+/// of `CHATKIT_MCP_SERVERS`).
+pub async fn spawn_mcp_app(
+    db: Db,
+    servers: serde_json::Value,
+) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
+    let fake = crate::fake_llm::FakeLlm::start().await;
+    let mut vars = llm_vars(&fake.base_url());
+    vars.push(("CHATKIT_MCP_SERVERS", servers.to_string()));
+    vars.push(("CHATKIT_AUTO_TITLES", "false".to_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(db, &vars).await?;
+    Some((app, fake))
+}
+
+/// The Python MCP anchor server (official MCP Python SDK), started on a free loopback port;
+/// killed when dropped.
+pub struct PythonMcp {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Drop for PythonMcp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl PythonMcp {
+    /// `None` (after saying why) when Python, the `mcp` package or the anchor is missing.
+    pub async fn start() -> Option<PythonMcp> {
+        let python = std::env::var("CHATKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/anchors/mcp_test_server.py");
+        if !script.exists() {
+            skip(&format!(
+                "Python MCP anchor: {} is not here",
+                script.display()
+            ));
+            return None;
+        }
+        let has_mcp = std::process::Command::new(&python)
+            .args(["-c", "import mcp"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has_mcp {
+            skip(
+                "Python MCP anchor: the `mcp` package is missing (pip install mcp==2.3.0 and set CHATKIT_TEST_PYTHON)",
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&python)
+            .arg(&script)
+            .args(["--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the anchor starts");
+        let server = PythonMcp {
+            url: format!("http://127.0.0.1:{port}/mcp"),
+            child,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Python MCP anchor did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Some(server)
+    }
+}

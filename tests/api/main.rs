@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod mcp_server;
 
 mod agent_runs;
 mod bad_input;
 mod conformance;
 mod fake_llm;
 mod isolation;
+mod mcp;
 mod pages;
 mod pagination;
 mod requests;

@@ -202,7 +202,29 @@ async fn sync_custom_action_checks_the_sender(app: TestApp) {
             json!({"thread_id": id, "item_id": "wdg_sync", "action": action}),
         )
         .await;
-    assert_eq!(from_widget.status, 501, "{from_widget:?}");
+    assert_eq!(
+        (from_widget.status, from_widget.json()),
+        (200, json!({})),
+        "recorded for the model"
+    );
+    let scope = app.scope("ann").await;
+    let history = serde_json::to_value(app.store.load_history(&scope, &id).await.unwrap()).unwrap();
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["type"] == "hidden_context_item")
+    );
+    let human = json!({"type": "human.approve", "payload": {}});
+    let from_human = app
+        .send(
+            "ann",
+            "threads.sync_custom_action",
+            json!({"thread_id": id, "item_id": "wdg_sync", "action": human}),
+        )
+        .await;
+    assert_eq!(from_human.status, 501);
     let unknown = app
         .send(
             "ann",

@@ -187,11 +187,39 @@ async fn custom_action_needs_a_widget_sender(app: TestApp) {
         )
         .await;
     assert_eq!(
-        events,
-        [
-            json!({"type": "stream_options", "stream_options": {"allow_cancel": true}}),
-            json!({"type": "error", "code": "stream.error", "allow_retry": true})
-        ]
+        types(&events),
+        ["stream_options", "error"],
+        "the agent is asked (and has no model here)"
+    );
+    assert_no_model_error(&events[1]);
+    let scope = app.scope("ann").await;
+    let history = serde_json::to_value(app.store.load_history(&scope, &id).await.unwrap()).unwrap();
+    let context = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "hidden_context_item")
+        .unwrap();
+    assert!(
+        context["content"]
+            .as_str()
+            .unwrap()
+            .contains("'demo.click' on widget wdg_1"),
+        "{context}"
+    );
+
+    let human = json!({"type": "human.approve", "payload": {}});
+    let events = app
+        .stream(
+            "ann",
+            "threads.custom_action",
+            json!({"thread_id": id, "item_id": "wdg_1", "action": human}),
+        )
+        .await;
+    assert_eq!(
+        events[1],
+        json!({"type": "error", "code": "stream.error", "allow_retry": true}),
+        "no form is pending"
     );
 
     let missing = app

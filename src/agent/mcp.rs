@@ -1,0 +1,299 @@
+//! MCP servers over streamable HTTP, through the official Rust SDK (`rmcp`, pinned). Only this
+//! module sees rmcp's types: the rest of the code gets tools, results and resources as plain
+//! JSON. One session per server, opened on first use (both protocol eras, detected
+//! automatically), shared by every run, and reopened after a failure.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{FutureExt, StreamExt};
+use rmcp::handler::client::progress::ProgressDispatcher;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestParamsMeta,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RoleClient, RunningService,
+};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::config::{McpProtocol, McpServerSettings};
+
+/// How long a server's tool list is trusted without a change notification.
+const TOOLS_TTL: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum McpError {
+    #[error("cannot connect to MCP server '{server}': {message}")]
+    Connect { server: String, message: String },
+    #[error("MCP server '{server}' failed: {message}")]
+    Call { server: String, message: String },
+    #[error("MCP server '{server}' did not answer within {} ms", timeout.as_millis())]
+    Timeout { server: String, timeout: Duration },
+}
+
+/// A tool as a server lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpToolInfo {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+/// A tool call's result: the MCP content array as JSON, `structuredContent`, and `isError`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpResult {
+    pub content: Vec<Value>,
+    pub structured: Option<Value>,
+    pub is_error: bool,
+}
+
+type Session = RunningService<RoleClient, Handler>;
+
+/// Receives what the server sends on its own: progress and list changes.
+#[derive(Clone)]
+struct Handler {
+    info: ClientConfig,
+    progress: ProgressDispatcher,
+    tools_changed: Arc<AtomicBool>,
+}
+
+impl rmcp::ClientHandler for Handler {
+    fn get_info(&self) -> ClientConfig {
+        self.info.clone()
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        self.progress.handle_notification(params).await;
+    }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.tools_changed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a progress notification says: its message, or how far along it is.
+fn progress_text(update: &ProgressNotificationParam) -> String {
+    update
+        .message
+        .clone()
+        .unwrap_or_else(|| match update.total {
+            Some(total) => format!("{:.0} of {total:.0}", update.progress),
+            None => format!("{:.0}", update.progress),
+        })
+}
+
+/// One configured MCP server.
+pub struct McpServer {
+    settings: McpServerSettings,
+    handler: Handler,
+    session: Mutex<Option<Arc<Session>>>,
+    tools: Mutex<Option<(Instant, Vec<McpToolInfo>)>>,
+    next_token: std::sync::atomic::AtomicU64,
+}
+
+impl McpServer {
+    pub fn new(settings: McpServerSettings) -> Self {
+        let info = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("chatkit-server", env!("CARGO_PKG_VERSION")),
+        );
+        let handler = Handler {
+            info,
+            progress: ProgressDispatcher::new(),
+            tools_changed: Arc::default(),
+        };
+        McpServer {
+            settings,
+            handler,
+            session: Mutex::new(None),
+            tools: Mutex::new(None),
+            next_token: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    pub fn settings(&self) -> &McpServerSettings {
+        &self.settings
+    }
+
+    fn connect_error(&self, message: impl ToString) -> McpError {
+        McpError::Connect {
+            server: self.settings.name.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    fn call_error(&self, message: impl ToString) -> McpError {
+        McpError::Call {
+            server: self.settings.name.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The open session, or a new one (probing the modern era first, falling back to the
+    /// `initialize` handshake).
+    async fn session(&self) -> Result<Arc<Session>, McpError> {
+        let mut slot = self.session.lock().await;
+        if let Some(session) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(session.clone());
+        }
+        let mut headers = HashMap::new();
+        for (name, value) in &self.settings.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| self.connect_error(e))?;
+            let value =
+                reqwest::header::HeaderValue::from_str(value).map_err(|e| self.connect_error(e))?;
+            headers.insert(name, value);
+        }
+        let config = StreamableHttpClientTransportConfig::with_uri(self.settings.url.as_str())
+            .custom_headers(headers);
+        let transport = StreamableHttpClientTransport::from_config(config);
+        let lifecycle = match self.settings.protocol {
+            McpProtocol::Auto => ClientLifecycleMode::Auto {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                legacy_version: None,
+            },
+            McpProtocol::Legacy => ClientLifecycleMode::Initialize,
+        };
+        let connecting = self
+            .handler
+            .clone()
+            .serve_with_lifecycle(transport, lifecycle);
+        let session = tokio::time::timeout(self.settings.timeout, connecting)
+            .await
+            .map_err(|_| self.connect_error("timed out"))?
+            .map_err(|e| self.connect_error(e))?;
+        let session = Arc::new(session);
+        *slot = Some(session.clone());
+        // A new session may see a different tool list.
+        *self.tools.lock().await = None;
+        Ok(session)
+    }
+
+    /// Forgets a session that failed, so the next call opens a new one.
+    async fn drop_session(&self) {
+        self.session.lock().await.take();
+    }
+
+    /// Every tool the server lists (all pages), from a cache kept until the server says its
+    /// list changed or the cache is a few minutes old.
+    pub async fn list_tools(&self) -> Result<Vec<McpToolInfo>, McpError> {
+        let changed = self.handler.tools_changed.swap(false, Ordering::Relaxed);
+        if !changed
+            && let Some((at, tools)) = self.tools.lock().await.as_ref()
+            && at.elapsed() < TOOLS_TTL
+        {
+            return Ok(tools.clone());
+        }
+        let session = self.session().await?;
+        let listed =
+            match tokio::time::timeout(self.settings.timeout, session.list_all_tools()).await {
+                Err(_) => return Err(self.timeout()),
+                Ok(Err(e)) => {
+                    self.drop_session().await;
+                    return Err(self.call_error(e));
+                }
+                Ok(Ok(tools)) => tools,
+            };
+        let tools: Vec<McpToolInfo> = listed
+            .into_iter()
+            .map(|tool| McpToolInfo {
+                name: tool.name.to_string(),
+                description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
+                input_schema: Value::Object((*tool.input_schema).clone()),
+            })
+            .collect();
+        *self.tools.lock().await = Some((Instant::now(), tools.clone()));
+        Ok(tools)
+    }
+
+    fn timeout(&self) -> McpError {
+        McpError::Timeout {
+            server: self.settings.name.clone(),
+            timeout: self.settings.timeout,
+        }
+    }
+
+    /// Calls a tool within the server's timeout; progress messages go to `progress`. Dropping
+    /// the future cancels the call on the server.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        progress: &mpsc::UnboundedSender<String>,
+    ) -> Result<McpResult, McpError> {
+        let session = self.session().await?;
+        let token = ProgressToken(rmcp::model::NumberOrString::Number(
+            self.next_token
+                .fetch_add(1, Ordering::Relaxed)
+                .try_into()
+                .unwrap_or(i64::MAX),
+        ));
+        let mut updates = self.handler.progress.subscribe(token.clone()).await;
+        let mut params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
+        params.set_progress_token(token);
+        let call = session.call_tool_once(params);
+        tokio::pin!(call);
+        let deadline = tokio::time::sleep(self.settings.timeout);
+        tokio::pin!(deadline);
+        let response = loop {
+            tokio::select! {
+                response = &mut call => break response,
+                Some(update) = updates.next() => {
+                    let _ = progress.send(progress_text(&update));
+                }
+                () = &mut deadline => return Err(self.timeout()),
+            }
+        };
+        // Notes that arrived with the result still count.
+        while let Some(Some(update)) = updates.next().now_or_never() {
+            let _ = progress.send(progress_text(&update));
+        }
+        match response {
+            Ok(CallToolResponse::Complete(result)) => {
+                let content = result
+                    .content
+                    .iter()
+                    .filter_map(|block| serde_json::to_value(block).ok())
+                    .collect();
+                Ok(McpResult {
+                    content,
+                    structured: result.structured_content,
+                    is_error: result.is_error.unwrap_or(false),
+                })
+            }
+            Ok(_) => Err(self.call_error("the tool asked for input this server cannot give")),
+            Err(e) => {
+                if session.is_closed() {
+                    self.drop_session().await;
+                }
+                Err(self.call_error(e))
+            }
+        }
+    }
+
+    /// The contents of a resource, as JSON objects (`{uri, mimeType?, text | blob}`).
+    pub async fn read_resource(&self, uri: &str) -> Result<Vec<Value>, McpError> {
+        let session = self.session().await?;
+        let params = serde_json::from_value(serde_json::json!({ "uri": uri }))
+            .map_err(|e| self.call_error(e))?;
+        let result = tokio::time::timeout(self.settings.timeout, session.read_resource(params))
+            .await
+            .map_err(|_| self.timeout())?
+            .map_err(|e| self.call_error(e))?;
+        Ok(result
+            .contents
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .collect())
+    }
+}
