@@ -19,6 +19,7 @@ use crate::chatkit::types::{
     AssistantMessageContent, AssistantMessageItem, ClientToolCallItem, ClientToolCallStatus,
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
+pub use input::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use tools::{Resolved, ToolOutput, ToolRegistry};
 
@@ -112,6 +113,11 @@ impl Agent {
         }
     }
 
+    /// Whether a model answers (without one, turns end with [`AgentError::NoModel`]).
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
     /// This agent with another model or instructions where an agent's own settings give them.
     pub fn overridden(&self, model: Option<&str>, instructions: Option<&str>) -> Agent {
         let mut agent = self.clone();
@@ -126,11 +132,13 @@ impl Agent {
         agent
     }
 
-    /// Runs one turn over `history` (which already holds the turn's user message).
+    /// Runs one turn over `history` (which already holds the turn's user message), whose
+    /// attachments the caller loaded into `files`.
     pub async fn respond<S: Emit>(
         &self,
         sink: &mut S,
         history: &[HistoryEntry],
+        files: &ModelFiles,
         input: &TurnInput,
     ) -> Result<(), AgentError> {
         if let TurnInput::Action { action_type } = input {
@@ -152,7 +160,7 @@ impl Agent {
         let mut request = ModelRequest {
             model,
             instructions: settings.instructions.clone(),
-            input: input::model_input(history),
+            input: input::model_input(history, files),
             tools: self.tools.specs(),
             forced_tool: options
                 .tool_choice
