@@ -5,6 +5,7 @@
 mod helpers;
 
 mod agent_runs;
+mod attachments;
 mod bad_input;
 mod conformance;
 mod fake_llm;
