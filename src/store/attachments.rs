@@ -31,14 +31,6 @@ impl AttachmentRow {
     pub fn is_uploaded(&self) -> bool {
         self.state == UploadState::Uploaded.as_str()
     }
-
-    pub fn scope(&self) -> Scope {
-        Scope {
-            account_id: self.account_id.clone(),
-            agent_id: self.agent_id.clone(),
-            user_id: self.user_id.clone(),
-        }
-    }
 }
 
 /// How far an upload got.
@@ -76,7 +68,7 @@ pub enum AttachError {
     OtherThread(String),
 }
 
-/// The caller's attachment `id`, or `NotFound` (also when it is someone else's).
+/// The caller's attachment `id`; `None` also when it is someone else's.
 fn find_owned_attachment(
     conn: &mut AnyConnection,
     scope: &Scope,

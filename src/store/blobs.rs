@@ -136,7 +136,8 @@ enum Message {
     Finish,
 }
 
-/// The writer task: writes and hashes each chunk; removes the file unless told to finish.
+/// The writer task: writes and hashes each chunk until told to finish. A closed queue means
+/// the write was abandoned; the writer's `Drop` then removes the file.
 fn write_all(mut file: File, mut rx: mpsc::Receiver<Message>) -> io::Result<(File, StoredBlob)> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;

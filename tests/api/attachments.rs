@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Answer, TestApp, eventually, start_server};
+use crate::helpers::{Answer, TestApp, add_agent, eventually, start_server};
 use crate::{db_test, llm_test};
 
 /// The signing key of the test servers, so tests can forge expired tokens.
@@ -700,6 +700,70 @@ async fn other_users_attachments_are_out_of_reach(app: TestApp) {
         .send("ann", "attachments.delete", json!({"attachment_id": id}))
         .await;
     assert_eq!(again.status, 404);
+}
+
+db_test!(attachments_belong_to_their_agent, vars = VARS);
+async fn attachments_belong_to_their_agent(app: TestApp) {
+    let other = add_agent(&app, "other").await;
+    let file = app.two_phase("ann", "a.txt", "text/plain", b"abc").await;
+    let id = id_of(&file);
+    let to_other = |kind: &str, params: Value| {
+        app.client
+            .post(format!("{}/chatkit?agent=other", app.address))
+            .header("X-ChatKit-User", "ann")
+            .body(json!({"type": kind, "params": params}).to_string())
+            .send()
+    };
+
+    // Ann talking to another agent cannot use, read or delete the default agent's file.
+    let create = to_other(
+        "threads.create",
+        json!({"input": message_input("x", &[&id])}),
+    );
+    assert_eq!(answer(create.await.unwrap()).await.0.status, 404);
+    let delete = to_other("attachments.delete", json!({"attachment_id": id}));
+    assert_eq!(answer(delete.await.unwrap()).await.0.status, 404);
+    let url = app.content_url(&id);
+    let (elsewhere, _, _) = app
+        .get_content(&format!("{url}?agent=other"), Some("ann"))
+        .await;
+    assert_eq!(elsewhere.status, 404);
+    let (here, _, _) = app
+        .get_content(&format!("{url}?agent=default"), Some("ann"))
+        .await;
+    assert_eq!(here.status, 200);
+
+    // A direct upload for the other agent belongs to it.
+    let (content_type, body) = multipart("file", Some("b.txt"), Some("text/plain"), b"b");
+    let theirs = app
+        .upload_direct_raw("ann", "?agent=other", &content_type, body)
+        .await;
+    assert_eq!(theirs.status, 200, "{theirs:?}");
+    let theirs_id = id_of(&theirs.json());
+    assert!(
+        app.row("ann", &theirs_id).await.is_none(),
+        "not the default agent's"
+    );
+    let refused = app
+        .send(
+            "ann",
+            "threads.create",
+            json!({"input": message_input("x", &[&theirs_id])}),
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    let used = to_other(
+        "threads.create",
+        json!({"input": message_input("x", &[&theirs_id])}),
+    );
+    let (used, _, _) = answer(used.await.unwrap()).await;
+    assert_eq!(used.status, 200, "{used:?}");
+    let scope = chatkit_server::store::Scope {
+        agent_id: other,
+        ..app.scope("ann").await
+    };
+    let row = app.store.load_attachment(&scope, &theirs_id).await.unwrap();
+    assert!(row.thread_id.is_some());
 }
 
 db_test!(messages_carry_checked_attachments, vars = VARS);

@@ -381,6 +381,36 @@ macro_rules! llm_test {
     };
 }
 
+/// Runs one SQL statement on the test database (for data no API creates yet).
+pub fn execute_sql(db_url: &str, sql: &str) {
+    use chatkit_server::store::Backend;
+    use chatkit_server::store::db::sqlite_path;
+    let done = match Backend::of_url(db_url) {
+        Backend::Postgres => {
+            diesel::sql_query(sql).execute(&mut PgConnection::establish(db_url).expect("connect"))
+        }
+        Backend::Sqlite => diesel::sql_query(sql).execute(
+            &mut diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect"),
+        ),
+    };
+    done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Adds an enabled agent `slug` to the default account; returns its id.
+pub async fn add_agent(app: &TestApp, slug: &str) -> String {
+    let (account, _) = app.store.ensure_defaults().await.expect("defaults");
+    let id = format!("agt_{slug}");
+    execute_sql(
+        &app.db_url,
+        &format!(
+            "INSERT INTO agents (id, account_id, slug, name, enabled, created_at) \
+             VALUES ('{id}', '{}', '{slug}', '{slug}', TRUE, '2026-01-01 00:00:00')",
+            account.id
+        ),
+    );
+    id
+}
+
 /// Polls `check` every 20 ms until it returns `Some`, failing after 10 s.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
