@@ -2,6 +2,7 @@
 //! start; a bad value stops the start with one line naming the variable and the problem.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How ChatKit requests are authenticated.
@@ -37,7 +38,64 @@ pub struct Settings {
     pub domain_key: String,
     /// Folder served under `/static`.
     pub static_dir: std::path::PathBuf,
+    /// File uploads: where they live, what is accepted, how their URLs are signed.
+    pub attachments: AttachmentSettings,
+    /// Key of signed URLs (`CHATKIT_SECRET_KEY`); `None` makes startup generate a random one,
+    /// so signed URLs then die with the process.
+    pub secret_key: Option<Vec<u8>>,
+    /// Absolute base of the URLs we hand out (`CHATKIT_PUBLIC_URL`, no trailing slash);
+    /// `None` means `http://` + the bound address, known only once the port is bound.
+    pub public_url: Option<String>,
 }
+
+/// Attachment storage and limits.
+#[derive(Debug, Clone)]
+pub struct AttachmentSettings {
+    /// `CHATKIT_STORAGE_DIR`: where the bytes are kept.
+    pub storage_dir: PathBuf,
+    /// `CHATKIT_UPLOAD_MAX_BYTES`: largest accepted file.
+    pub max_bytes: u64,
+    /// `CHATKIT_ALLOWED_MIME_TYPES`: `type/subtype` or `type/*` patterns, lower case.
+    pub allowed_mime_types: Vec<String>,
+    /// `CHATKIT_SIGNED_URL_TTL_SECS`: lifetime of upload and preview URLs.
+    pub signed_url_ttl: Duration,
+    /// `CHATKIT_ATTACHMENT_ORPHAN_HOURS`: age at which an upload never used in a message is
+    /// purged.
+    pub orphan_age: Duration,
+    /// `CHATKIT_ATTACHMENT_SWEEP_SECS`: how often the purge runs.
+    pub sweep_interval: Duration,
+}
+
+/// What a default server accepts: the images the model reads, PDFs, and text and code files.
+pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/markdown",
+    "text/csv",
+    "application/json",
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/typescript",
+    "text/x-python",
+    "text/x-rust",
+    "text/x-go",
+    "text/x-java",
+    "text/x-c",
+    "text/x-c++",
+    "text/x-shellscript",
+    "application/x-sh",
+    "application/sql",
+    "application/xml",
+    "text/xml",
+    "application/yaml",
+    "application/toml",
+];
 
 /// An OpenAI-compatible Chat Completions endpoint and how the default agent uses it.
 #[derive(Debug, Clone)]
@@ -262,8 +320,34 @@ impl Settings {
                 ));
             }
         }
+        let attachments = attachment_settings(&get, &database_url)?;
+        let secret_key = match get("CHATKIT_SECRET_KEY") {
+            None => None,
+            Some(key) if key.len() >= 32 => Some(key.into_bytes()),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "CHATKIT_SECRET_KEY",
+                    "must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+        };
+        let public_url = match get("CHATKIT_PUBLIC_URL") {
+            None => None,
+            Some(url) if absolute_http_url(&url) => Some(url.trim_end_matches('/').to_owned()),
+            Some(url) => {
+                return Err(ConfigError::new(
+                    "CHATKIT_PUBLIC_URL",
+                    format!(
+                        "'{url}' is not an absolute http(s) URL such as https://chat.example.com"
+                    ),
+                ));
+            }
+        };
 
         Ok(Settings {
+            attachments,
+            secret_key,
+            public_url,
             database_url,
             database_max_connections,
             bind,
@@ -284,6 +368,113 @@ impl Settings {
                 .into(),
         })
     }
+}
+
+fn attachment_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    database_url: &str,
+) -> Result<AttachmentSettings, ConfigError> {
+    let storage_dir = match get("CHATKIT_STORAGE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => default_storage_dir(database_url),
+    };
+    let max_bytes = parse_number(
+        get,
+        "CHATKIT_UPLOAD_MAX_BYTES",
+        25 * 1024 * 1024u64,
+        1,
+        1024 * 1024 * 1024 * 1024,
+    )?;
+    let allowed_mime_types = match get("CHATKIT_ALLOWED_MIME_TYPES") {
+        None => DEFAULT_ALLOWED_MIME_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+        Some(raw) => {
+            let patterns: Vec<String> = raw
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if let Some(bad) = patterns.iter().find(|t| !valid_mime_pattern(t)) {
+                return Err(ConfigError::new(
+                    "CHATKIT_ALLOWED_MIME_TYPES",
+                    format!("'{bad}' is not a MIME type such as text/plain or image/*"),
+                ));
+            }
+            if patterns.is_empty() {
+                return Err(ConfigError::new(
+                    "CHATKIT_ALLOWED_MIME_TYPES",
+                    "names no type (leave it unset for the defaults)",
+                ));
+            }
+            patterns
+        }
+    };
+    let signed_url_ttl = Duration::from_secs(parse_number(
+        get,
+        "CHATKIT_SIGNED_URL_TTL_SECS",
+        3600u64,
+        10,
+        7 * 24 * 3600,
+    )?);
+    // Hours, fractions allowed (0.5 = 30 minutes), down to one second.
+    let orphan_hours = parse_number(
+        get,
+        "CHATKIT_ATTACHMENT_ORPHAN_HOURS",
+        24f64,
+        1.0 / 3600.0,
+        24.0 * 3650.0,
+    )?;
+    let sweep_interval = Duration::from_secs(parse_number(
+        get,
+        "CHATKIT_ATTACHMENT_SWEEP_SECS",
+        600u64,
+        1,
+        7 * 24 * 3600,
+    )?);
+    Ok(AttachmentSettings {
+        storage_dir,
+        max_bytes,
+        allowed_mime_types,
+        signed_url_ttl,
+        orphan_age: Duration::from_secs_f64(orphan_hours * 3600.0),
+        sweep_interval,
+    })
+}
+
+/// `attachments` beside the SQLite file, or in the working directory for Postgres.
+fn default_storage_dir(database_url: &str) -> PathBuf {
+    use crate::store::{Backend, db::sqlite_path};
+    if Backend::of_url(database_url) == Backend::Postgres {
+        return PathBuf::from("attachments");
+    }
+    let file = Path::new(sqlite_path(database_url));
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("attachments"),
+        _ => PathBuf::from("attachments"),
+    }
+}
+
+/// `type/subtype` or `type/*`, in the characters MIME allows.
+fn valid_mime_pattern(pattern: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    };
+    match pattern.split_once('/') {
+        Some((kind, "*")) => token(kind),
+        Some((kind, sub)) => token(kind) && token(sub),
+        None => false,
+    }
+}
+
+fn absolute_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    matches!(rest, Some(host) if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace))
 }
 
 /// The model is configured when an API key or a base URL is given (local servers such as
@@ -486,6 +677,50 @@ mod tests {
                 "CHATKIT_MCP_SERVERS",
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn attachment_settings() {
+        let s = settings(&[("DATABASE_URL", "sqlite:///var/lib/ck/chat.db")]).unwrap();
+        assert_eq!(
+            s.attachments.storage_dir,
+            PathBuf::from("/var/lib/ck/attachments")
+        );
+        assert_eq!(s.attachments.max_bytes, 26_214_400);
+        assert!(
+            s.attachments
+                .allowed_mime_types
+                .contains(&"image/png".to_owned())
+        );
+        assert_eq!(s.attachments.orphan_age, Duration::from_secs(24 * 3600));
+        assert!(s.secret_key.is_none() && s.public_url.is_none());
+        let s = settings(&[("DATABASE_URL", "sqlite://chatkit.db")]).unwrap();
+        assert_eq!(s.attachments.storage_dir, PathBuf::from("attachments"));
+        let s = settings(&[("DATABASE_URL", "postgres://db/x")]).unwrap();
+        assert_eq!(s.attachments.storage_dir, PathBuf::from("attachments"));
+
+        let s = settings(&[
+            ("CHATKIT_ALLOWED_MIME_TYPES", "image/*, Text/Plain"),
+            ("CHATKIT_ATTACHMENT_ORPHAN_HOURS", "0.5"),
+            ("CHATKIT_PUBLIC_URL", "https://chat.example.com/"),
+            ("CHATKIT_SECRET_KEY", &"k".repeat(32)),
+        ])
+        .unwrap();
+        assert_eq!(s.attachments.allowed_mime_types, ["image/*", "text/plain"]);
+        assert_eq!(s.attachments.orphan_age, Duration::from_secs(1800));
+        assert_eq!(s.public_url.as_deref(), Some("https://chat.example.com"));
+
+        for (var, value) in [
+            ("CHATKIT_ALLOWED_MIME_TYPES", "png"),
+            ("CHATKIT_ALLOWED_MIME_TYPES", " , "),
+            ("CHATKIT_UPLOAD_MAX_BYTES", "0"),
+            ("CHATKIT_ATTACHMENT_ORPHAN_HOURS", "0"),
+            ("CHATKIT_ATTACHMENT_SWEEP_SECS", "x"),
+            ("CHATKIT_PUBLIC_URL", "chat.example.com"),
+            ("CHATKIT_SECRET_KEY", "short"),
+        ] {
+            assert_eq!(settings(&[(var, value)]).unwrap_err().var, var, "{value}");
         }
     }
 

@@ -1,8 +1,9 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -12,11 +13,13 @@ use crate::agent::mcp::McpServer;
 use crate::agent::tools::{CurrentTime, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
+use crate::auth::signed::UrlSigner;
+use crate::chatkit::attachments::AttachmentService;
 use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
-use crate::store::{Store, StoreError};
+use crate::store::{BlobStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -24,6 +27,11 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("cannot set up the model client: {0}")]
     Llm(#[from] LlmError),
+    #[error("cannot use the attachment folder {dir}: {source}")]
+    Storage {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -42,8 +50,6 @@ impl Application {
         let store = open_store(&settings).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(settings.auth.clone(), store.clone(), account, agent);
-        let runs = RunManager::new(store.clone(), Arc::new(build_agent(&settings)?));
-        let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs);
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
@@ -52,12 +58,23 @@ impl Application {
         let addr = settings.bind;
         let bind_error = |source| StartupError::Bind { addr, source };
         let port = listener.local_addr().map_err(bind_error)?.port();
+
+        let attachments = attachment_service(&settings, &store, &auth, port)?;
+        let runs = RunManager::new(
+            store.clone(),
+            attachments.blobs().clone(),
+            Arc::new(build_agent(&settings)?),
+        );
+        let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs, attachments.clone());
+        spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
+
         let static_dir = settings.static_dir.clone();
         let state = web::Data::new(AppState {
             settings,
             store,
             auth,
             chatkit,
+            attachments,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -77,6 +94,57 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The attachment service: the storage folder, the URL signing key (a random one, with a
+/// warning, when none is configured) and the public base of the URLs it hands out.
+fn attachment_service(
+    settings: &Settings,
+    store: &Store,
+    auth: &Authenticator,
+    port: u16,
+) -> Result<AttachmentService, StartupError> {
+    let dir = &settings.attachments.storage_dir;
+    let blobs = BlobStore::open(dir).map_err(|source| StartupError::Storage {
+        dir: dir.clone(),
+        source,
+    })?;
+    let key = match &settings.secret_key {
+        Some(key) => key.clone(),
+        None => {
+            log::warn!(
+                "CHATKIT_SECRET_KEY is not set: using a random key, so upload and preview URLs \
+                 stop working when the server restarts"
+            );
+            UrlSigner::random_key()
+        }
+    };
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", SocketAddr::new(settings.bind.ip(), port)));
+    Ok(AttachmentService::new(
+        store.clone(),
+        blobs,
+        auth.clone(),
+        UrlSigner::new(key),
+        settings.attachments.clone(),
+        public_url,
+    ))
+}
+
+/// Purges unused uploads now and then, for as long as the process runs.
+fn spawn_sweep(attachments: AttachmentService, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = attachments.sweep().await {
+                log::error!("attachment sweep failed: {e}");
+            }
+        }
+    });
 }
 
 /// The default agent: the configured model (if any), the built-in tools and the client tools.

@@ -18,6 +18,14 @@
           headers.set("X-ChatKit-User", user);
           return fetch(input, Object.assign({}, init, { headers: headers }));
         },
+        // attachments.create, then the bytes to the signed upload URL it returns.
+        uploadStrategy: { type: "two_phase" },
+      },
+      composer: {
+        attachments: {
+          enabled: true,
+          maxSize: Number(el.dataset.uploadMaxBytes) || undefined,
+        },
       },
       history: { enabled: true },
     });

@@ -1,14 +1,42 @@
-//! Turns a thread's history into model input: what the user said (text, tags, quoted text),
-//! what the assistant said, tool calls and results, hidden context, and widgets as their copy
-//! text.
+//! Turns a thread's history into model input: what the user said (text, tags, quoted text,
+//! attached files), what the assistant said, tool calls and results, hidden context, and
+//! widgets as their copy text.
+
+use std::collections::HashMap;
 
 use super::llm::{InputItem, ToolCall, UserPart};
 use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::{
-    ClientToolCallStatus, ItemBody, StructuredInputKind, UserMessageContent, UserMessageItem,
+    Attachment, ClientToolCallStatus, ItemBody, StructuredInputKind, UserMessageContent,
+    UserMessageItem,
 };
 
-pub fn model_input(history: &[HistoryEntry]) -> Vec<InputItem> {
+/// Most bytes of a text file given to the model.
+pub const TEXT_INLINE_CAP: u64 = 32 * 1024;
+
+/// What the run loaded of the attachments in a history, by attachment id. The agent never
+/// reads storage itself: whoever runs it loads this first.
+pub type ModelFiles = HashMap<String, ModelFile>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    pub name: String,
+    pub mime_type: String,
+    pub size: u64,
+    pub content: FileContent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileContent {
+    /// An image the model sees, as a `data:` URL.
+    Image { data_url: String },
+    /// The start of a text file, at most [`TEXT_INLINE_CAP`] bytes.
+    Text { text: String, truncated: bool },
+    /// Only the name, type and size are given (binary, or unreadable).
+    Described,
+}
+
+pub fn model_input(history: &[HistoryEntry], files: &ModelFiles) -> Vec<InputItem> {
     let mut input = Vec::new();
     // Consecutive records are taken as one step: their calls first, then their results.
     let mut results = Vec::new();
@@ -27,7 +55,7 @@ pub fn model_input(history: &[HistoryEntry]) -> Vec<InputItem> {
             }
             HistoryEntry::Item(item) => {
                 input.append(&mut results);
-                push_item(&mut input, &item.body);
+                push_item(&mut input, &item.body, files);
             }
         }
     }
@@ -35,9 +63,9 @@ pub fn model_input(history: &[HistoryEntry]) -> Vec<InputItem> {
     input
 }
 
-fn push_item(input: &mut Vec<InputItem>, body: &ItemBody) {
+fn push_item(input: &mut Vec<InputItem>, body: &ItemBody, files: &ModelFiles) {
     match body {
-        ItemBody::UserMessage(message) => input.push(InputItem::User(user_parts(message))),
+        ItemBody::UserMessage(message) => input.push(InputItem::User(user_parts(message, files))),
         ItemBody::AssistantMessage(message) => {
             let text: String = message.content.iter().map(|c| c.text.as_str()).collect();
             if !text.is_empty() {
@@ -108,8 +136,9 @@ fn context(content: &str) -> InputItem {
     ))])
 }
 
-/// The user's words with tags as `@name`, each tag's data as context, and the quoted text.
-fn user_parts(message: &UserMessageItem) -> Vec<UserPart> {
+/// The user's words with tags as `@name`, each tag's data as context, the quoted text, and
+/// the attached files.
+fn user_parts(message: &UserMessageItem, files: &ModelFiles) -> Vec<UserPart> {
     let mut text = String::new();
     let mut tags = Vec::new();
     for part in &message.content {
@@ -148,5 +177,42 @@ fn user_parts(message: &UserMessageItem) -> Vec<UserPart> {
             tags.join("\n")
         )));
     }
+    for attachment in &message.attachments {
+        parts.push(file_part(attachment, files.get(attachment.id())));
+    }
     parts
+}
+
+/// One attached file as the model gets it.
+fn file_part(attachment: &Attachment, file: Option<&ModelFile>) -> UserPart {
+    let Some(file) = file else {
+        let (name, mime) = match attachment {
+            Attachment::File(f) => (&f.name, &f.mime_type),
+            Attachment::Image(i) => (&i.name, &i.mime_type),
+        };
+        return UserPart::Text(format!(
+            "[The user attached the file \"{name}\" ({mime}); it is no longer available.]"
+        ));
+    };
+    let (name, mime, size) = (&file.name, &file.mime_type, file.size);
+    match &file.content {
+        FileContent::Image { data_url } => UserPart::Image {
+            url: data_url.clone(),
+        },
+        FileContent::Text { text, truncated } => {
+            let note = if *truncated {
+                format!(
+                    "\n[Truncated: only the first {TEXT_INLINE_CAP} of {size} bytes are shown.]"
+                )
+            } else {
+                String::new()
+            };
+            UserPart::Text(format!(
+                "<File name=\"{name}\" type=\"{mime}\" size=\"{size} bytes\">\n{text}{note}\n</File>"
+            ))
+        }
+        FileContent::Described => UserPart::Text(format!(
+            "[The user attached the file \"{name}\" ({mime}, {size} bytes); its content cannot be shown to you.]"
+        )),
+    }
 }

@@ -23,6 +23,7 @@ use crate::chatkit::types::{
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
+pub use input::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use mcp::McpServer;
 use tokio::sync::mpsc;
@@ -174,6 +175,11 @@ impl Agent {
         (registry, notes)
     }
 
+    /// Whether a model answers (without one, turns end with [`AgentError::NoModel`]).
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
     /// This agent with another model or instructions where an agent's own settings give them.
     pub fn overridden(&self, model: Option<&str>, instructions: Option<&str>) -> Agent {
         let mut agent = self.clone();
@@ -241,10 +247,13 @@ impl Agent {
     }
 
     /// Runs one turn over `history` (which already holds the turn's user message).
+    /// Runs one turn over `history` (which already holds the turn's user message), whose
+    /// attachments the caller loaded into `files`.
     pub async fn respond<S: Emit>(
         &self,
         sink: &mut S,
         history: &[HistoryEntry],
+        files: &ModelFiles,
         input: &TurnInput,
     ) -> Result<(), AgentError> {
         match input {
@@ -295,7 +304,7 @@ impl Agent {
         let mut request = ModelRequest {
             model,
             instructions,
-            input: input::model_input(history),
+            input: input::model_input(history, files),
             tools: tools.specs(),
             forced_tool: options
                 .tool_choice

@@ -1,6 +1,8 @@
 //! Who is calling: turns what a ChatKit request carries into the [`RequestContext`] every
 //! service call is scoped by.
 
+pub mod signed;
+
 use crate::config::AuthMode;
 use crate::store::{AccountRow, AgentRow, Scope, Store, StoreError};
 

@@ -2,6 +2,7 @@
 //! `routes::error` maps them to HTTP statuses once; failures after a stream has started are
 //! `error` events instead (see `runs`).
 
+use super::attachments::AttachmentError;
 use super::types::RequestError;
 use crate::auth::AuthError;
 use crate::store::StoreError;
@@ -21,14 +22,28 @@ pub enum ChatKitError {
     Unsupported(String),
     #[error(transparent)]
     Auth(AuthError),
+    /// An upload, download or use of an attachment that is refused.
+    #[error(transparent)]
+    Attachment(AttachmentError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<AttachmentError> for ChatKitError {
+    fn from(error: AttachmentError) -> Self {
+        match error {
+            AttachmentError::Auth(e) => ChatKitError::Auth(e),
+            AttachmentError::Store(e) => ChatKitError::Store(e),
+            other => ChatKitError::Attachment(other),
+        }
+    }
 }
 
 impl From<StoreError> for ChatKitError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound(what) => ChatKitError::NotFound(what),
+            StoreError::Attach(e) => ChatKitError::Attachment(AttachmentError::Attach(e)),
             StoreError::InvalidCursor(cursor) => {
                 ChatKitError::Invalid(format!("'after' names no item of this list: {cursor}"))
             }

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::attachments::AttachmentService;
 use super::error::ChatKitError;
 use super::ids::{self, IdKind};
 use super::types::*;
@@ -45,6 +46,7 @@ pub struct ChatKitServer {
     store: Store,
     auth: Authenticator,
     runs: RunManager,
+    attachments: AttachmentService,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
@@ -61,8 +63,18 @@ fn page_size(limit: Option<u32>) -> usize {
 }
 
 impl ChatKitServer {
-    pub fn new(store: Store, auth: Authenticator, runs: RunManager) -> Self {
-        ChatKitServer { store, auth, runs }
+    pub fn new(
+        store: Store,
+        auth: Authenticator,
+        runs: RunManager,
+        attachments: AttachmentService,
+    ) -> Self {
+        ChatKitServer {
+            store,
+            auth,
+            runs,
+            attachments,
+        }
     }
 
     /// Handles one request body from `credentials`.
@@ -83,7 +95,7 @@ impl ChatKitServer {
                 json(&page)
             }
             ChatKitRequest::ItemsList(p) => {
-                let page = self
+                let mut page = self
                     .store
                     .load_thread_items(
                         &ctx.scope,
@@ -93,6 +105,7 @@ impl ChatKitServer {
                         p.order,
                     )
                     .await?;
+                self.attachments.refresh_previews(&mut page.data);
                 json(&page)
             }
             ChatKitRequest::ThreadsUpdate(p) => {
@@ -102,9 +115,8 @@ impl ChatKitServer {
                 json(&thread)
             }
             ChatKitRequest::ThreadsDelete(p) => {
-                if !self.store.delete_thread(&ctx.scope, &p.thread_id).await? {
-                    return Err(ChatKitError::NotFound("thread"));
-                }
+                let keys = self.store.delete_thread(&ctx.scope, &p.thread_id).await?;
+                self.attachments.remove_blobs(keys).await;
                 json(&serde_json::json!({}))
             }
             ChatKitRequest::ItemsFeedback(p) => {
@@ -113,9 +125,11 @@ impl ChatKitServer {
                     .await?;
                 json(&serde_json::json!({}))
             }
-            ChatKitRequest::AttachmentsCreate(_) | ChatKitRequest::AttachmentsDelete(_) => Err(
-                ChatKitError::Unsupported("file attachments are not enabled on this server".into()),
-            ),
+            ChatKitRequest::AttachmentsCreate(p) => json(&self.attachments.create(&ctx, p).await?),
+            ChatKitRequest::AttachmentsDelete(p) => {
+                self.attachments.delete(&ctx, &p.attachment_id).await?;
+                json(&serde_json::json!({}))
+            }
             ChatKitRequest::InputTranscribe(_) => Err(ChatKitError::Unsupported(
                 "speech-to-text is not configured on this server".into(),
             )),
@@ -142,6 +156,7 @@ impl ChatKitServer {
             .store
             .load_thread_items(&ctx.scope, thread_id, None, DEFAULT_PAGE_SIZE, Order::Asc)
             .await?;
+        self.attachments.refresh_previews(&mut thread.items.data);
         json(&thread)
     }
 
@@ -154,9 +169,10 @@ impl ChatKitServer {
         let slot = self.runs.reserve(&thread.id).map_err(|_| {
             ChatKitError::Invalid("a response is already being generated in this thread".into())
         })?;
-        let message = self.user_message(&ctx, &thread.id, input).await?;
-        self.store.save_new_thread(&ctx.scope, &thread).await?;
-        self.store.save_item(&ctx.scope, &message).await?;
+        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
+        self.store
+            .add_user_message(&ctx.scope, Some(&thread), &message, &attachment_ids)
+            .await?;
         let leading = [
             ThreadStreamEvent::ThreadCreated {
                 thread: thread.clone(),
@@ -190,8 +206,10 @@ impl ChatKitServer {
         let Ok(slot) = self.runs.reserve(&thread.id) else {
             return Ok(busy());
         };
-        let message = self.user_message(&ctx, &thread.id, p.input).await?;
-        self.store.save_item(&ctx.scope, &message).await?;
+        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, p.input).await?;
+        self.store
+            .add_user_message(&ctx.scope, None, &message, &attachment_ids)
+            .await?;
         let leading = [ThreadStreamEvent::ItemDone {
             item: message.clone(),
         }];
@@ -481,28 +499,37 @@ impl ChatKitServer {
         }
     }
 
-    /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`).
+    /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`)
+    /// with its attachments as full objects, and the attachment ids to stamp when it is saved.
+    /// Each id must name an uploaded attachment of the caller that no other thread uses.
     async fn user_message(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         thread_id: &str,
         input: UserMessageInput,
-    ) -> Result<ThreadItem, ChatKitError> {
-        if !input.attachments.is_empty() {
-            // No upload route exists yet, so no attachment id can belong to the caller.
-            return Err(ChatKitError::NotFound("attachment"));
+    ) -> Result<(ThreadItem, Vec<String>), ChatKitError> {
+        let mut attachment_ids = Vec::with_capacity(input.attachments.len());
+        for id in input.attachments {
+            if !attachment_ids.contains(&id) {
+                attachment_ids.push(id);
+            }
         }
-        Ok(ThreadItem {
+        let attachments = self
+            .attachments
+            .for_message(&ctx.scope, thread_id, &attachment_ids)
+            .await?;
+        let message = ThreadItem {
             id: ids::new_id(IdKind::Message),
             thread_id: thread_id.to_owned(),
             created_at: ids::now(),
             body: ItemBody::UserMessage(UserMessageItem {
                 content: input.content,
-                attachments: vec![],
+                attachments,
                 quoted_text: input.quoted_text,
                 inference_options: input.inference_options,
             }),
-        })
+        };
+        Ok((message, attachment_ids))
     }
 }
 

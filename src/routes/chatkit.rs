@@ -4,8 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
 use super::error::AppError;
-use super::{AppState, sse};
-use crate::auth::{Credentials, USER_HEADER};
+use super::{AppState, credentials, sse};
 use crate::chatkit::server::Processed;
 
 #[derive(serde::Deserialize)]
@@ -20,13 +19,7 @@ pub async fn post_chatkit(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let body = read_body(payload, state.settings.max_request_bytes).await?;
-    let credentials = Credentials {
-        user: request
-            .headers()
-            .get(USER_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        agent: query.into_inner().agent,
-    };
+    let credentials = credentials(&request, query.into_inner().agent);
     Ok(match state.chatkit.process(&credentials, &body).await? {
         Processed::Json(body) => HttpResponse::Ok()
             .content_type("application/json")

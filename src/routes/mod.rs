@@ -1,14 +1,16 @@
 //! HTTP: thin actix handlers and the complete route table.
 
+mod attachments;
 mod chatkit;
 pub mod error;
 mod health;
 mod pages;
 mod sse;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Credentials, USER_HEADER};
+use crate::chatkit::attachments::AttachmentService;
 use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
 use crate::store::Store;
@@ -19,16 +21,42 @@ pub struct AppState {
     pub store: Store,
     pub auth: Authenticator,
     pub chatkit: ChatKitServer,
+    pub attachments: AttachmentService,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
     cfg.route("/chatkit", web::post().to(chatkit::post_chatkit))
+        .route(
+            "/chatkit/upload",
+            web::post().to(attachments::upload_direct),
+        )
+        .route(
+            "/chatkit/attachments/{id}/upload",
+            web::route()
+                .guard(actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Put()))
+                .to(attachments::upload_attachment),
+        )
+        .route(
+            "/chatkit/attachments/{id}/content",
+            web::get().to(attachments::attachment_content),
+        )
         .route("/", web::get().to(pages::chat_page))
         .route("/agents/{slug}/chat", web::get().to(pages::agent_chat_page))
         .service(actix_files::Files::new("/static", static_dir))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .default_service(web::to(not_found));
+}
+
+/// What a request says about its caller: the `X-ChatKit-User` header and the `?agent=` slug.
+fn credentials(request: &HttpRequest, agent: Option<String>) -> Credentials {
+    Credentials {
+        user: request
+            .headers()
+            .get(USER_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        agent,
+    }
 }
 
 async fn not_found() -> HttpResponse {

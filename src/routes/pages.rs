@@ -13,6 +13,8 @@ struct ChatPage<'a> {
     api_url: String,
     script_url: &'a str,
     domain_key: &'a str,
+    /// The composer refuses larger files before uploading them.
+    upload_max_bytes: u64,
 }
 
 /// `GET /`: the default agent's chat.
@@ -39,6 +41,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
         api_url: format!("/chatkit?agent={}", agent.slug),
         script_url: &state.settings.script_url,
         domain_key: &state.settings.domain_key,
+        upload_max_bytes: state.settings.attachments.max_bytes,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

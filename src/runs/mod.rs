@@ -3,6 +3,7 @@
 //! the cancel path when that subscriber goes away. A run without a subscriber finishes and
 //! persists on its own.
 
+mod files;
 mod sink;
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use crate::agent::llm::LlmError;
 use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
-use crate::store::{AgentRow, RunOutcome, Scope, Store};
+use crate::store::{AgentRow, BlobStore, RunOutcome, Scope, Store};
 
 /// Frames buffered between a run and a slow client before the run waits for it.
 const SUBSCRIBER_BUFFER: usize = 256;
@@ -31,6 +32,8 @@ pub struct Busy;
 #[derive(Clone)]
 pub struct RunManager {
     store: Store,
+    /// Attachment bytes, which runs read for the model.
+    blobs: BlobStore,
     agent: Arc<Agent>,
     active: Arc<Mutex<HashMap<String, ()>>>,
 }
@@ -63,9 +66,10 @@ pub struct RunStart {
 }
 
 impl RunManager {
-    pub fn new(store: Store, agent: Arc<Agent>) -> Self {
+    pub fn new(store: Store, blobs: BlobStore, agent: Arc<Agent>) -> Self {
         RunManager {
             store,
+            blobs,
             agent,
             active: Arc::default(),
         }
@@ -95,9 +99,9 @@ impl RunManager {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
         let sink = EventSink::new(self.store.clone(), start.scope, start.thread, Some(tx));
         let agent = self.agent_for(&start.agent);
-        let store = self.store.clone();
+        let (store, blobs) = (self.store.clone(), self.blobs.clone());
         tokio::spawn(async move {
-            drive(&store, &agent, sink, start.input, start.leading).await;
+            drive(&store, &blobs, &agent, sink, start.input, start.leading).await;
             drop(slot);
         });
         rx
@@ -108,6 +112,7 @@ impl RunManager {
 /// nothing more, the cancel path, or one `error` event; finally the run's record.
 async fn drive(
     store: &Store,
+    blobs: &BlobStore,
     agent: &Agent,
     mut sink: EventSink,
     input: TurnInput,
@@ -131,9 +136,16 @@ async fn drive(
             .load_model_history(&scope, &thread_id)
             .await
             .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+        let files = if agent.has_model() {
+            files::load_model_files(store, blobs, &scope, &history)
+                .await
+                .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?
+        } else {
+            Default::default()
+        };
         let closed = sink.closed();
         tokio::select! {
-            result = agent.respond(&mut sink, &history, &input) => result,
+            result = agent.respond(&mut sink, &history, &files, &input) => result,
             // Covers the moments the agent waits on something other than the sink.
             () = closed => Err(AgentError::Stopped(Stop::Disconnected)),
         }

@@ -2,12 +2,13 @@
 
 use diesel::prelude::*;
 
+use super::attachments::attach_to_thread;
 use super::models::{ItemRow, Visibility};
-use super::schema::items;
-use super::threads::{find_owned, page_window};
+use super::schema::{items, threads};
+use super::threads::{find_owned, new_thread_row, page_window};
 use super::{Scope, Store, StoreError, db::AnyConnection, page_of};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
-use crate::chatkit::types::{Order, Page, ThreadItem};
+use crate::chatkit::types::{Order, Page, Thread, ThreadItem};
 
 /// Insert, or replace the item with the same id (the SDK's `add_thread_item` may be called for
 /// an id that exists, and `save_item` is an upsert).
@@ -30,6 +31,36 @@ fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
 }
 
 impl Store {
+    /// Saves a new user message: creates its thread first when `new_thread` is given, and
+    /// stamps the thread on the message's attachments, all in one transaction, so a refused
+    /// attachment ([`StoreError::Attach`]) leaves neither thread nor message behind.
+    pub async fn add_user_message(
+        &self,
+        scope: &Scope,
+        new_thread: Option<&Thread>,
+        item: &ThreadItem,
+        attachment_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        let thread_row = new_thread.map(|t| new_thread_row(&scope, t)).transpose()?;
+        let row = ItemRow::from_item(item)?;
+        let attachment_ids = attachment_ids.to_vec();
+        self.with_conn(move |conn| {
+            conn.transaction(|conn| {
+                if let Some(thread_row) = &thread_row {
+                    diesel::insert_into(threads::table)
+                        .values(thread_row)
+                        .execute(conn)?;
+                } else {
+                    find_owned(conn, &scope, &row.thread_id)?;
+                }
+                attach_to_thread(conn, &scope, &row.thread_id, &attachment_ids)?;
+                upsert(conn, &row)
+            })
+        })
+        .await
+    }
+
     /// Saves an item (insert or replace in place), checking the thread is the caller's.
     pub async fn save_item(&self, scope: &Scope, item: &ThreadItem) -> Result<(), StoreError> {
         let scope = scope.clone();

@@ -4,6 +4,8 @@
 //! protocol can map them one to one.
 
 mod accounts;
+mod attachments;
+pub mod blobs;
 pub mod db;
 mod feedback;
 mod items;
@@ -17,6 +19,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
+pub use attachments::{AttachError, AttachmentRow, UploadState};
+pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
 pub use runs::{RunOutcome, RunRow};
 
@@ -25,6 +29,9 @@ pub use runs::{RunOutcome, RunRow};
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Attachments that cannot go into a message.
+    #[error(transparent)]
+    Attach(#[from] AttachError),
     #[error("invalid pagination cursor: {0}")]
     InvalidCursor(String),
     #[error("database error: {0}")]

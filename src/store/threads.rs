@@ -3,6 +3,7 @@
 use chrono::Utc;
 use diesel::prelude::*;
 
+use super::attachments::delete_thread_attachments;
 use super::models::ThreadRow;
 use super::schema::threads;
 use super::{Scope, Store, StoreError, db::AnyConnection, page_of, to_db_time};
@@ -25,24 +26,29 @@ pub(super) fn find_owned(
         .ok_or(StoreError::NotFound("thread"))
 }
 
+/// The row of a new thread of `scope`.
+pub(super) fn new_thread_row(scope: &Scope, thread: &Thread) -> Result<ThreadRow, StoreError> {
+    Ok(ThreadRow {
+        id: thread.id.clone(),
+        account_id: scope.account_id.clone(),
+        agent_id: scope.agent_id.clone(),
+        user_id: scope.user_id.clone(),
+        title: thread.title.clone(),
+        status: serde_json::to_string(&thread.status)?,
+        allowed_image_domains: thread
+            .allowed_image_domains
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?,
+        metadata: serde_json::to_string(&thread.metadata)?,
+        created_at: to_db_time(thread.created_at),
+        updated_at: to_db_time(thread.created_at),
+    })
+}
+
 impl Store {
     pub async fn save_new_thread(&self, scope: &Scope, thread: &Thread) -> Result<(), StoreError> {
-        let row = ThreadRow {
-            id: thread.id.clone(),
-            account_id: scope.account_id.clone(),
-            agent_id: scope.agent_id.clone(),
-            user_id: scope.user_id.clone(),
-            title: thread.title.clone(),
-            status: serde_json::to_string(&thread.status)?,
-            allowed_image_domains: thread
-                .allowed_image_domains
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?,
-            metadata: serde_json::to_string(&thread.metadata)?,
-            created_at: to_db_time(thread.created_at),
-            updated_at: to_db_time(thread.created_at),
-        };
+        let row = new_thread_row(scope, thread)?;
         self.with_conn(move |conn| {
             diesel::insert_into(threads::table)
                 .values(&row)
@@ -156,19 +162,17 @@ impl Store {
         .await
     }
 
-    /// Deletes the thread and everything in it; `false` when the caller has no such thread.
-    pub async fn delete_thread(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the thread and everything in it, its attachments included; `NotFound` when the
+    /// caller has no such thread. Returns the attachments' storage keys to remove.
+    pub async fn delete_thread(&self, scope: &Scope, id: &str) -> Result<Vec<String>, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.with_conn(move |conn| {
-            let deleted = diesel::delete(
-                threads::table
-                    .filter(threads::id.eq(&id))
-                    .filter(threads::account_id.eq(&scope.account_id))
-                    .filter(threads::agent_id.eq(&scope.agent_id))
-                    .filter(threads::user_id.eq(&scope.user_id)),
-            )
-            .execute(conn)?;
-            Ok(deleted > 0)
+            conn.transaction(|conn| {
+                find_owned(conn, &scope, &id)?;
+                let keys = delete_thread_attachments(conn, &id)?;
+                diesel::delete(threads::table.find(&id)).execute(conn)?;
+                Ok(keys)
+            })
         })
         .await
     }

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
+use crate::attachments::PNG;
 use crate::fake_llm::Reply;
 use crate::helpers::{Db, TestApp, skip, spawn_app, spawn_llm_app, spawn_mcp_app, user_input};
 use crate::mcp_server::TestMcpServer;
@@ -142,6 +143,76 @@ async fn every_answer_validates_against_the_official_types() {
         .await;
 
     assert!(rec.lines.len() >= 24, "the scenario records every answer");
+    rec.validate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_validate_against_the_official_types() {
+    let app = spawn_app(Db::Sqlite).await.expect("app");
+    let mut rec = Recorder::default();
+
+    // Two-phase: as created (with upload_descriptor, and preview_url for the image), then as
+    // the upload answers it.
+    let file = rec
+        .json(
+            &app,
+            "attachment",
+            "attachments.create",
+            json!({"name": "notes.txt", "size": 5, "mime_type": "text/plain"}),
+        )
+        .await;
+    let image = rec
+        .json(
+            &app,
+            "attachment",
+            "attachments.create",
+            json!({"name": "cat.png", "size": PNG.len(), "mime_type": "image/png"}),
+        )
+        .await;
+    for (created, bytes) in [(&file, b"hello".as_slice()), (&image, PNG)] {
+        let url = created["upload_descriptor"]["url"].as_str().unwrap();
+        let uploaded = app.upload_to(url, bytes).await;
+        assert_eq!(uploaded.status, 200, "{uploaded:?}");
+        rec.record("attachment", &uploaded.json(), "two-phase upload");
+    }
+    // Direct.
+    for (name, mime, bytes) in [
+        ("d.png", "image/png", PNG),
+        ("d.json", "application/json", b"{}".as_slice()),
+    ] {
+        let direct = app.upload_direct("ann", name, Some(mime), bytes).await;
+        assert_eq!(direct.status, 200, "{direct:?}");
+        rec.record("attachment", &direct.json(), "direct upload");
+    }
+
+    // Messages carrying them: the stream, the thread, the item pages.
+    let ids = [&file, &image].map(|a| a["id"].as_str().unwrap().to_owned());
+    let input = json!({"content": [{"type": "input_text", "text": "Look"}], "attachments": ids,
+                       "inference_options": {}});
+    let events = rec
+        .stream(&app, "threads.create", json!({"input": input}))
+        .await;
+    assert_eq!(
+        events[1]["item"]["attachments"].as_array().unwrap().len(),
+        2
+    );
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    rec.json(
+        &app,
+        "thread",
+        "threads.get_by_id",
+        json!({"thread_id": id}),
+    )
+    .await;
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
+    rec.json(
+        &app,
+        "empty",
+        "attachments.delete",
+        json!({"attachment_id": ids[0]}),
+    )
+    .await;
     rec.validate();
 }
 

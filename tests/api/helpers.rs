@@ -79,6 +79,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A second handle on the server's database, for asserting what was stored.
     pub store: Store,
+    /// The database URL, for starting another server on the same data.
+    pub db_url: String,
+    /// The attachment folder (`CHATKIT_STORAGE_DIR`): a temporary one unless the test gave one.
+    pub storage_dir: std::path::PathBuf,
+    _storage: tempfile::TempDir,
     _db: TestDb,
 }
 
@@ -99,18 +104,37 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     let (test_db, db_url) = TestDb::create(db)?;
-    let app = Application::build(test_settings(&db_url, extra))
-        .await
-        .expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    // Never the default `./attachments`: every server stores its files in its own folder.
+    let storage = tempfile::tempdir().expect("storage dir");
+    let storage_dir = match extra.iter().find(|(k, _)| *k == "CHATKIT_STORAGE_DIR") {
+        Some((_, dir)) => std::path::PathBuf::from(dir),
+        None => storage.path().to_path_buf(),
+    };
+    let storage_var = storage_dir.display().to_string();
+    let mut vars = vec![("CHATKIT_STORAGE_DIR", storage_var.as_str())];
+    vars.extend_from_slice(extra);
+    let address = start_server(&db_url, &vars).await;
     let store = Store::connect(&db_url, 2).expect("test store");
     Some(TestApp {
         address,
         client: reqwest::Client::new(),
         store,
+        db_url,
+        storage_dir,
+        _storage: storage,
         _db: test_db,
     })
+}
+
+/// Builds and starts a server on `db_url` with the variables `vars` (later ones win);
+/// returns its base URL.
+pub async fn start_server(db_url: &str, vars: &[(&str, &str)]) -> String {
+    let app = Application::build(test_settings(db_url, vars))
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
 }
 
 /// An HTTP answer, read whole.
@@ -232,6 +256,8 @@ pub fn user_input(text: &str) -> Value {
 
 /// Defines a test body `async fn name(app: TestApp)` as two tests, `name::sqlite` and
 /// `name::postgres`; the second skips (or fails in strict mode) without `TEST_DATABASE_URL`.
+/// `db_test!(name, vars = VARS)` starts the servers with the extra variables of the constant
+/// `VARS: &[(&str, &str)]` defined beside the test.
 #[macro_export]
 macro_rules! db_test {
     ($name:ident) => {
@@ -246,6 +272,24 @@ macro_rules! db_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(app) = spawn_app(Db::Postgres).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    };
+    ($name:ident, vars = $vars:ident) => {
+        mod $name {
+            use $crate::helpers::{Db, spawn_app_with};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = spawn_app_with(Db::Sqlite, super::$vars).await;
+                super::$name(app.expect("sqlite app")).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = spawn_app_with(Db::Postgres, super::$vars).await {
                     super::$name(app).await;
                 }
             }
@@ -278,9 +322,18 @@ pub fn llm_vars(base_url: &str) -> Vec<(&'static str, String)> {
 
 /// A server answering with the fake model, on `db`.
 pub async fn spawn_llm_app(db: Db) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
+    spawn_llm_app_with(db, &[]).await
+}
+
+/// Like [`spawn_llm_app`], with more variables.
+pub async fn spawn_llm_app_with(
+    db: Db,
+    extra: &[(&str, &str)],
+) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
     let fake = crate::fake_llm::FakeLlm::start().await;
     let vars = llm_vars(&fake.base_url());
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.extend_from_slice(extra);
     let app = spawn_app_with(db, &vars).await?;
     Some((app, fake))
 }
@@ -289,6 +342,25 @@ pub async fn spawn_llm_app(db: Db) -> Option<(TestApp, crate::fake_llm::FakeLlm)
 /// to a fresh fake model.
 #[macro_export]
 macro_rules! llm_test {
+    ($name:ident, vars = $vars:ident) => {
+        mod $name {
+            use $crate::helpers::{Db, spawn_llm_app_with};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let started = spawn_llm_app_with(Db::Sqlite, super::$vars).await;
+                let (app, llm) = started.expect("sqlite app");
+                super::$name(app, llm).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some((app, llm)) = spawn_llm_app_with(Db::Postgres, super::$vars).await {
+                    super::$name(app, llm).await;
+                }
+            }
+        }
+    };
     ($name:ident) => {
         mod $name {
             use $crate::helpers::{Db, spawn_llm_app};
@@ -307,6 +379,36 @@ macro_rules! llm_test {
             }
         }
     };
+}
+
+/// Runs one SQL statement on the test database (for data no API creates yet).
+pub fn execute_sql(db_url: &str, sql: &str) {
+    use chatkit_server::store::Backend;
+    use chatkit_server::store::db::sqlite_path;
+    let done = match Backend::of_url(db_url) {
+        Backend::Postgres => {
+            diesel::sql_query(sql).execute(&mut PgConnection::establish(db_url).expect("connect"))
+        }
+        Backend::Sqlite => diesel::sql_query(sql).execute(
+            &mut diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect"),
+        ),
+    };
+    done.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Adds an enabled agent `slug` to the default account; returns its id.
+pub async fn add_agent(app: &TestApp, slug: &str) -> String {
+    let (account, _) = app.store.ensure_defaults().await.expect("defaults");
+    let id = format!("agt_{slug}");
+    execute_sql(
+        &app.db_url,
+        &format!(
+            "INSERT INTO agents (id, account_id, slug, name, enabled, created_at) \
+             VALUES ('{id}', '{}', '{slug}', '{slug}', TRUE, '2026-01-01 00:00:00')",
+            account.id
+        ),
+    );
+    id
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, failing after 10 s.

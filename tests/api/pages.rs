@@ -44,6 +44,8 @@ async fn demo_page_embeds_the_widget(app: TestApp) {
     assert_eq!(status, 200);
     assert!(content_type.contains("javascript"), "{content_type}");
     assert!(js.contains("X-ChatKit-User"));
+    assert!(js.contains("two_phase"), "attachments are on");
+    assert!(html.contains(r#"data-upload-max-bytes="26214400""#));
 }
 
 db_test!(health_probes_answer);

@@ -152,17 +152,6 @@ async fn feedback_is_recorded_per_item_and_user(app: TestApp) {
 
 db_test!(unsupported_capabilities_answer_501);
 async fn unsupported_capabilities_answer_501(app: TestApp) {
-    let create = app
-        .send(
-            "ann",
-            "attachments.create",
-            json!({"name": "a.txt", "size": 3, "mime_type": "text/plain"}),
-        )
-        .await;
-    assert_eq!(
-        (create.status, create.error_code().as_str()),
-        (501, "unsupported")
-    );
     let transcribe = app
         .send(
             "ann",
