@@ -2,10 +2,11 @@
 
 use diesel::prelude::*;
 
+use super::db::{self, AnyConnection};
 use super::models::{ItemRow, Visibility};
 use super::schema::items;
 use super::threads::{find_owned, page_window};
-use super::{Scope, Store, StoreError, db::AnyConnection, page_of};
+use super::{Scope, Store, StoreError, page_of};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, ThreadItem};
 
@@ -35,7 +36,7 @@ impl Store {
         let scope = scope.clone();
         let row = ItemRow::from_item(item)?;
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
                 upsert(conn, &row)
             })
@@ -165,7 +166,7 @@ impl Store {
         let scope = scope.clone();
         let row = ItemRow::from_tool_call(record)?;
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
                 upsert(conn, &row)
             })
@@ -204,7 +205,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &thread_id)?;
                 let (at, id): (chrono::NaiveDateTime, String) = items::table
                     .filter(items::thread_id.eq(&thread_id))
