@@ -81,6 +81,9 @@ impl Application {
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &static_dir))
         })
+        // SSE frames are small writes spaced by the run's pace: with Nagle's algorithm a frame
+        // waits for the ACK of the previous one, which the client delays by up to 40 ms.
+        .tcp_nodelay(true)
         .listen(listener)
         .map_err(bind_error)?
         .run();

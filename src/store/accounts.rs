@@ -4,7 +4,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{accounts, agents};
-use super::{Store, StoreError};
+use super::{Store, StoreError, db};
 use crate::chatkit::ids;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -39,7 +39,7 @@ impl Store {
     /// Safe to run on every start and from several processes at once.
     pub async fn ensure_defaults(&self) -> Result<(AccountRow, AgentRow), StoreError> {
         self.with_conn(|conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 let now = Utc::now().naive_utc();
                 let account = match accounts::table
                     .filter(accounts::slug.eq(DEFAULT_SLUG))

@@ -5,8 +5,9 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::db::{self, AnyConnection};
 use super::schema::attachments;
-use super::{Scope, Store, StoreError, db::AnyConnection, to_db_time};
+use super::{Scope, Store, StoreError, to_db_time};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
@@ -250,7 +251,7 @@ impl Store {
     pub async fn claim_upload(&self, id: &str) -> Result<Option<AttachmentRow>, StoreError> {
         let id = id.to_owned();
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 let claimed = diesel::update(
                     attachments::table
                         .find(&id)
@@ -282,7 +283,7 @@ impl Store {
         let (id, sha256, key) = (id.to_owned(), sha256.to_owned(), storage_key.to_owned());
         let size = i64::try_from(size).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 let updated = diesel::update(
                     attachments::table
                         .find(&id)
@@ -332,7 +333,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 let row = find_owned_attachment(conn, &scope, &id)?
                     .ok_or(StoreError::NotFound("attachment"))?;
                 delete_rows(conn, vec![row])
@@ -349,7 +350,7 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let cutoff = to_db_time(cutoff);
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 let rows: Vec<AttachmentRow> = attachments::table
                     .filter(attachments::thread_id.is_null())
                     .filter(attachments::created_at.lt(cutoff))

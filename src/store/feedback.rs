@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::models::{Visibility, wire_name};
 use super::schema::{feedback, items};
 use super::threads::find_owned;
-use super::{Scope, Store, StoreError};
+use super::{Scope, Store, StoreError, db};
 use crate::chatkit::types::FeedbackKind;
 
 impl Store {
@@ -21,7 +21,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &thread_id)?;
                 let now = Utc::now().naive_utc();
                 for item_id in &item_ids {

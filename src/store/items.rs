@@ -3,10 +3,11 @@
 use diesel::prelude::*;
 
 use super::attachments::attach_to_thread;
+use super::db::{self, AnyConnection};
 use super::models::{ItemRow, Visibility};
 use super::schema::{items, threads};
 use super::threads::{find_owned, new_thread_row, page_window};
-use super::{Scope, Store, StoreError, db::AnyConnection, page_of};
+use super::{Scope, Store, StoreError, page_of};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, Thread, ThreadItem};
 
@@ -46,7 +47,7 @@ impl Store {
         let row = ItemRow::from_item(item)?;
         let attachment_ids = attachment_ids.to_vec();
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 if let Some(thread_row) = &thread_row {
                     diesel::insert_into(threads::table)
                         .values(thread_row)
@@ -66,7 +67,7 @@ impl Store {
         let scope = scope.clone();
         let row = ItemRow::from_item(item)?;
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
                 upsert(conn, &row)
             })
@@ -196,7 +197,7 @@ impl Store {
         let scope = scope.clone();
         let row = ItemRow::from_tool_call(record)?;
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
                 upsert(conn, &row)
             })
@@ -235,7 +236,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &thread_id)?;
                 let (at, id): (chrono::NaiveDateTime, String) = items::table
                     .filter(items::thread_id.eq(&thread_id))

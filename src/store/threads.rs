@@ -4,9 +4,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use super::attachments::delete_thread_attachments;
+use super::db::{self, AnyConnection};
 use super::models::ThreadRow;
 use super::schema::threads;
-use super::{Scope, Store, StoreError, db::AnyConnection, page_of, to_db_time};
+use super::{Scope, Store, StoreError, page_of, to_db_time};
 use crate::chatkit::types::{Order, Page, Thread};
 
 /// The scoped thread `id`, or `NotFound` (also when it belongs to someone else).
@@ -167,7 +168,7 @@ impl Store {
     pub async fn delete_thread(&self, scope: &Scope, id: &str) -> Result<Vec<String>, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());
         self.with_conn(move |conn| {
-            conn.transaction(|conn| {
+            db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &id)?;
                 let keys = delete_thread_attachments(conn, &id)?;
                 diesel::delete(threads::table.find(&id)).execute(conn)?;
