@@ -151,10 +151,9 @@ impl ChatKitServer {
         ctx: &RequestContext,
         thread_id: &str,
     ) -> Result<Processed, ChatKitError> {
-        let mut thread = self.store.load_thread(&ctx.scope, thread_id).await?;
-        thread.items = self
+        let mut thread = self
             .store
-            .load_thread_items(&ctx.scope, thread_id, None, DEFAULT_PAGE_SIZE, Order::Asc)
+            .load_thread_with_items(&ctx.scope, thread_id, DEFAULT_PAGE_SIZE)
             .await?;
         self.attachments.refresh_previews(&mut thread.items.data);
         json(&thread)

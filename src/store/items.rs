@@ -111,42 +111,24 @@ impl Store {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.with_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
-            let mut query = items::table
-                .filter(items::thread_id.eq(&thread_id))
-                .filter(items::visibility.eq(Visibility::Visible.as_str()))
-                .select(ItemRow::as_select())
-                .into_boxed();
-            if let Some(after) = &after {
-                let (at, id): (chrono::NaiveDateTime, String) = items::table
-                    .filter(items::thread_id.eq(&thread_id))
-                    .filter(items::id.eq(after))
-                    .select((items::created_at, items::id))
-                    .first(conn)
-                    .optional()?
-                    .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
-                query = match order {
-                    Order::Asc => query.filter(
-                        items::created_at
-                            .gt(at)
-                            .or(items::created_at.eq(at).and(items::id.gt(id))),
-                    ),
-                    Order::Desc => query.filter(
-                        items::created_at
-                            .lt(at)
-                            .or(items::created_at.eq(at).and(items::id.lt(id))),
-                    ),
-                };
-            }
-            query = match order {
-                Order::Asc => query.order((items::created_at.asc(), items::id.asc())),
-                Order::Desc => query.order((items::created_at.desc(), items::id.desc())),
-            };
-            let rows: Vec<ItemRow> = query.limit(page_window(limit)).load(conn)?;
-            let items = rows
-                .into_iter()
-                .map(ItemRow::into_item)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(items, limit, |item| item.id.clone()))
+            items_page(conn, &thread_id, after.as_deref(), limit, order)
+        })
+        .await
+    }
+
+    /// The thread with its first `limit` visible items, oldest first (`threads.get_by_id`), in
+    /// one trip to the database.
+    pub async fn load_thread_with_items(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        limit: usize,
+    ) -> Result<Thread, StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
+        self.with_conn(move |conn| {
+            let mut thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
+            thread.items = items_page(conn, &thread_id, None, limit, Order::Asc)?;
+            Ok(thread)
         })
         .await
     }
@@ -271,4 +253,50 @@ impl Store {
         })
         .await
     }
+}
+
+/// A page of a thread's visible items, strictly after `after` in `order`.
+fn items_page(
+    conn: &mut AnyConnection,
+    thread_id: &str,
+    after: Option<&str>,
+    limit: usize,
+    order: Order,
+) -> Result<Page<ThreadItem>, StoreError> {
+    let mut query = items::table
+        .filter(items::thread_id.eq(thread_id))
+        .filter(items::visibility.eq(Visibility::Visible.as_str()))
+        .select(ItemRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        let (at, id): (chrono::NaiveDateTime, String) = items::table
+            .filter(items::thread_id.eq(thread_id))
+            .filter(items::id.eq(after))
+            .select((items::created_at, items::id))
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| StoreError::InvalidCursor(after.to_owned()))?;
+        query = match order {
+            Order::Asc => query.filter(
+                items::created_at
+                    .gt(at)
+                    .or(items::created_at.eq(at).and(items::id.gt(id))),
+            ),
+            Order::Desc => query.filter(
+                items::created_at
+                    .lt(at)
+                    .or(items::created_at.eq(at).and(items::id.lt(id))),
+            ),
+        };
+    }
+    query = match order {
+        Order::Asc => query.order((items::created_at.asc(), items::id.asc())),
+        Order::Desc => query.order((items::created_at.desc(), items::id.desc())),
+    };
+    let rows: Vec<ItemRow> = query.limit(page_window(limit)).load(conn)?;
+    let items = rows
+        .into_iter()
+        .map(ItemRow::into_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page_of(items, limit, |item| item.id.clone()))
 }
