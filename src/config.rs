@@ -37,6 +37,10 @@ pub struct Settings {
     pub domain_key: String,
     /// Folder served under `/static`.
     pub static_dir: std::path::PathBuf,
+    /// Whether agents get the built-in `request_human_input` tool (`CHATKIT_HUMAN_INPUT`).
+    pub human_input: bool,
+    /// How long a question to a person stays answerable (`CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`).
+    pub human_input_timeout: Duration,
 }
 
 /// An OpenAI-compatible Chat Completions endpoint and how the default agent uses it.
@@ -263,7 +267,18 @@ impl Settings {
             }
         }
 
+        let human_input = parse_flag(&get, "CHATKIT_HUMAN_INPUT", true)?;
+        let human_input_timeout = Duration::from_secs(parse_number(
+            &get,
+            "CHATKIT_HUMAN_INPUT_TIMEOUT_SECS",
+            86_400u64,
+            1,
+            365 * 86_400,
+        )?);
+
         Ok(Settings {
+            human_input,
+            human_input_timeout,
             database_url,
             database_max_connections,
             bind,
@@ -408,6 +423,21 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.auth, AuthMode::Dev);
         assert_eq!(s.sse_keep_alive, Duration::from_secs(15));
+        assert!(s.human_input);
+        assert_eq!(s.human_input_timeout, Duration::from_secs(86_400));
+        let s = settings(&[
+            ("CHATKIT_HUMAN_INPUT", "false"),
+            ("CHATKIT_HUMAN_INPUT_TIMEOUT_SECS", "5"),
+        ])
+        .unwrap();
+        assert!(!s.human_input);
+        assert_eq!(s.human_input_timeout, Duration::from_secs(5));
+        assert_eq!(
+            settings(&[("CHATKIT_HUMAN_INPUT_TIMEOUT_SECS", "0")])
+                .unwrap_err()
+                .var,
+            "CHATKIT_HUMAN_INPUT_TIMEOUT_SECS"
+        );
     }
 
     #[test]

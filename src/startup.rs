@@ -9,7 +9,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::agent::llm::{ChatCompletions, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
-use crate::agent::tools::{CurrentTime, ToolRegistry};
+use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
 use crate::chatkit::server::ChatKitServer;
@@ -35,6 +35,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    chatkit: ChatKitServer,
 }
 
 impl Application {
@@ -42,8 +43,13 @@ impl Application {
         let store = open_store(&settings).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(settings.auth.clone(), store.clone(), account, agent);
-        let runs = RunManager::new(store.clone(), Arc::new(build_agent(&settings)?));
+        let runs = RunManager::new(
+            store.clone(),
+            Arc::new(build_agent(&settings)?),
+            settings.human_input_timeout,
+        );
         let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs);
+        let service = chatkit.clone();
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
@@ -67,11 +73,25 @@ impl Application {
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            chatkit: service,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The ChatKit service, for callers inside the process (the admin console, tests).
+    pub fn chatkit(&self) -> ChatKitServer {
+        self.chatkit.clone()
+    }
+
+    /// A handle that stops the HTTP server.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -99,7 +119,11 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
             parameters: t.parameters.clone(),
         })
         .collect();
-    let tools = ToolRegistry::new(vec![Arc::new(CurrentTime::default())], client_tools);
+    let mut server_tools: Vec<Arc<dyn Tool>> = vec![Arc::new(CurrentTime::default())];
+    if settings.human_input {
+        server_tools.push(Arc::new(HumanInput::default()));
+    }
+    let tools = ToolRegistry::new(server_tools, client_tools);
     let agent_settings = AgentSettings {
         model: llm.model.clone(),
         allowed_models: llm.allowed_models.clone(),

@@ -23,6 +23,7 @@ use crate::chatkit::types::{
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
+use crate::human::{self, FormSpec};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use mcp::McpServer;
 use tokio::sync::mpsc;
@@ -38,6 +39,13 @@ pub trait Emit: Send {
     fn record_tool_call(
         &mut self,
         record: ToolCallRecord,
+    ) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    /// Keeps a question for a person (the interaction row), then shows its form item. The
+    /// turn ends after this; an answer resumes the run.
+    fn open_interaction(
+        &mut self,
+        pending: PendingInteraction,
     ) -> impl Future<Output = Result<(), Stop>> + Send;
 
     /// Sets the thread's title unless it has one, and tells the client.
@@ -57,6 +65,22 @@ pub enum Stop {
     Disconnected,
     #[error("saving the event failed: {0}")]
     Persist(String),
+}
+
+/// A question for a person that a tool call raised, before it is stored.
+#[derive(Debug, Clone)]
+pub struct PendingInteraction {
+    pub id: String,
+    /// The form's widget item.
+    pub item: ThreadItem,
+    /// The model's call that asked.
+    pub call: ToolCall,
+    /// `form`, `approval` or `elicitation`.
+    pub kind: &'static str,
+    /// What was asked (a [`crate::human::FormSpec`] as JSON).
+    pub schema: Value,
+    /// Before the form item, so that in the model's history the call precedes the form.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What started the turn.
@@ -448,10 +472,21 @@ async fn run_tools<S: Emit>(
     sink: &mut S,
 ) -> Result<bool, AgentError> {
     let mut client_call = None;
+    let mut human_call = None;
     let mut server_calls = Vec::new();
     for call in calls {
         match tools.resolve(&call.name) {
-            Resolved::Client(_) if client_call.is_none() => client_call = Some(call),
+            Resolved::Client(_) if client_call.is_none() && human_call.is_none() => {
+                client_call = Some(call)
+            }
+            Resolved::Server(tool)
+                if tool.asks_human()
+                    && human_call.is_none()
+                    && client_call.is_none()
+                    && FormSpec::parse(&parse_arguments(&call.arguments)).is_ok() =>
+            {
+                human_call = Some(call)
+            }
             _ => server_calls.push(call),
         }
     }
@@ -507,6 +542,10 @@ async fn run_tools<S: Emit>(
         })
         .await?;
     }
+    if let Some(call) = human_call {
+        ask_human(call, sink).await?;
+        return Ok(false);
+    }
     let Some(call) = client_call else {
         return Ok(true);
     };
@@ -528,6 +567,37 @@ async fn run_tools<S: Emit>(
     };
     sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
     Ok(false)
+}
+
+/// Shows the form a `request_human_input` call asks for and keeps the question; its record
+/// is written when the answer comes, so the model never sees a call without a result.
+async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
+    let arguments = parse_arguments(&call.arguments);
+    let spec = FormSpec::parse(&arguments).map_err(AgentError::ActionFailed)?;
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let widget = human::form_widget(&id, &spec, &Value::Null, &Default::default());
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget,
+            copy_text: Some(human::copy_text(&spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(&spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "form",
+        schema,
+        created_at,
+    })
+    .await?;
+    Ok(())
 }
 
 /// Runs one call and times it; every failure is a result the model reads.

@@ -63,6 +63,12 @@ pub trait Tool: Send + Sync {
         }
     }
 
+    /// Whether a call asks a person (`request_human_input`): the loop then shows a form and
+    /// ends the turn instead of calling [`Tool::call`].
+    fn asks_human(&self) -> bool {
+        false
+    }
+
     /// Runs the call; failures are results with `is_error`, never a dead run. Progress
     /// messages the tool reports go to `progress`.
     fn call<'a>(
@@ -382,6 +388,54 @@ impl Tool for CurrentTime {
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async {
             ToolOutput::ok(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        })
+    }
+}
+
+/// Built-in: asks the user to fill in a form. The loop handles a valid call itself (see
+/// [`Tool::asks_human`]); `call` only runs for calls it could not take, and says why.
+pub struct HumanInput {
+    spec: ToolSpec,
+}
+
+impl Default for HumanInput {
+    fn default() -> Self {
+        HumanInput {
+            spec: ToolSpec {
+                name: crate::human::TOOL_NAME.into(),
+                description: "Ask the user to fill in a form when you need information or a \
+                              decision only they can give. The conversation pauses until they \
+                              answer; the answer (or that they want you to use your best \
+                              judgement, or cancelled) comes back as this tool's result."
+                    .into(),
+                parameters: crate::human::FormSpec::tool_parameters(),
+            },
+        }
+    }
+}
+
+impl Tool for HumanInput {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn asks_human(&self) -> bool {
+        true
+    }
+
+    fn call<'a>(
+        &'a self,
+        arguments: Value,
+        _progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async move {
+            match crate::human::FormSpec::parse(&arguments) {
+                Err(problem) => ToolOutput::error(problem),
+                Ok(_) => ToolOutput::error(
+                    "Only one request for human input can be open at a time; ask again after \
+                     the answer.",
+                ),
+            }
         })
     }
 }

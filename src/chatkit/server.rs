@@ -2,6 +2,10 @@
 //! the store, and turns streaming requests into runs. It knows nothing of HTTP; the route maps
 //! [`Processed`] and [`ChatKitError`] to responses.
 
+mod human;
+
+pub use human::{HumanAnswer, HumanError};
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -187,14 +191,19 @@ impl ChatKitServer {
         p: AddUserMessageParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let mut leading = match self.check_pending(&ctx.scope, &thread.id).await? {
+            Ok(leading) => leading,
+            // A form waits for its answer: the message is not kept and no run starts.
+            Err(notice) => return Ok(notice),
+        };
         let Ok(slot) = self.runs.reserve(&thread.id) else {
             return Ok(busy());
         };
         let message = self.user_message(&ctx, &thread.id, p.input).await?;
         self.store.save_item(&ctx.scope, &message).await?;
-        let leading = [ThreadStreamEvent::ItemDone {
+        leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
-        }];
+        });
         let run = self.runs.start(
             slot,
             RunStart {
@@ -381,16 +390,8 @@ impl ChatKitServer {
             }
             None => None,
         };
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
         let (input, leading) = match ActionRoute::of(&p.action) {
-            ActionRoute::Human => (
-                TurnInput::Action {
-                    action_type: p.action.type_,
-                },
-                vec![],
-            ),
+            ActionRoute::Human => return self.human_action(ctx, thread, sender, p.action).await,
             ActionRoute::Tool { tool, arguments } => (
                 TurnInput::ToolAction {
                     sender,
@@ -406,6 +407,9 @@ impl ChatKitServer {
                     vec![ThreadStreamEvent::ItemDone { item: context }],
                 )
             }
+        };
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
         };
         let run = self.runs.start(
             slot,

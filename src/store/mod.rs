@@ -6,6 +6,7 @@
 mod accounts;
 pub mod db;
 mod feedback;
+mod human;
 mod items;
 mod models;
 mod runs;
@@ -18,6 +19,7 @@ use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
 pub use db::Backend;
+pub use human::{InteractionRow, PENDING};
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.

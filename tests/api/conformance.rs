@@ -273,6 +273,49 @@ async fn widget_items_validate_against_the_official_types() {
     rec.validate();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_forms_validate_against_the_official_types() {
+    use crate::human::{action, ask, form_of, valid_values};
+    let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("app");
+    let mut rec = Recorder::default();
+    ask(&llm);
+    let events = rec
+        .stream(&app, "threads.create", json!({"input": user_input("Book")}))
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let (item, interaction) = form_of(&events);
+    let events = rec
+        .stream(
+            &app,
+            "threads.add_user_message",
+            json!({"thread_id": id, "input": user_input("hello?")}),
+        )
+        .await;
+    assert_eq!(events[0]["type"], "notice");
+    let invalid = json!({"__interaction": interaction, "nights": "x", "from": "soon"});
+    let events = rec
+        .stream(
+            &app,
+            "threads.custom_action",
+            action(&id, &item, "human.form_submit", invalid),
+        )
+        .await;
+    assert_eq!(events[0]["type"], "thread.item.replaced");
+    llm.push(Reply::Text(vec!["Booked.".into()]));
+    llm.push(Reply::Completion("Booking".into()));
+    let events = rec
+        .stream(
+            &app,
+            "threads.custom_action",
+            action(&id, &item, "human.form_submit", valid_values(&interaction)),
+        )
+        .await;
+    assert_eq!(events[1]["type"], "thread.item.replaced");
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
+    rec.validate();
+}
+
 impl Recorder {
     /// Writes the records and has the official types check them.
     fn validate(&self) {

@@ -48,7 +48,7 @@ impl Drop for TestDb {
 
 impl TestDb {
     /// A fresh database and its URL, or `None` when Postgres is asked for but not configured.
-    fn create(db: Db) -> Option<(TestDb, String)> {
+    pub fn create(db: Db) -> Option<(TestDb, String)> {
         match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -79,7 +79,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A second handle on the server's database, for asserting what was stored.
     pub store: Store,
-    _db: TestDb,
+    /// The server's ChatKit service, for in-process callers (operator answers).
+    pub chatkit: chatkit_server::chatkit::server::ChatKitServer,
+    /// Stops the HTTP server.
+    pub stop: actix_web::dev::ServerHandle,
+    _db: Option<TestDb>,
 }
 
 /// Settings of a test server: loopback port 0 and the given database, plus `extra` variables.
@@ -99,18 +103,27 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     let (test_db, db_url) = TestDb::create(db)?;
-    let app = Application::build(test_settings(&db_url, extra))
+    Some(serve(&db_url, extra, Some(test_db)).await)
+}
+
+/// Starts a server on an existing database; it owns `test_db` (and removes it) when given.
+pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>) -> TestApp {
+    let app = Application::build(test_settings(db_url, extra))
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let chatkit = app.chatkit();
+    let stop = app.stop_handle();
     tokio::spawn(app.run_until_stopped());
-    let store = Store::connect(&db_url, 2).expect("test store");
-    Some(TestApp {
+    let store = Store::connect(db_url, 2).expect("test store");
+    TestApp {
         address,
         client: reqwest::Client::new(),
         store,
+        chatkit,
+        stop,
         _db: test_db,
-    })
+    }
 }
 
 /// An HTTP answer, read whole.

@@ -9,6 +9,7 @@ mod agent_runs;
 mod bad_input;
 mod conformance;
 mod fake_llm;
+mod human;
 mod isolation;
 mod mcp;
 mod pages;
