@@ -37,6 +37,9 @@ pub struct Settings {
     pub domain_key: String,
     /// Folder served under `/static`.
     pub static_dir: std::path::PathBuf,
+    /// Tools (as the model names them) that wait for the user's approval before they run
+    /// (`CHATKIT_APPROVAL_TOOLS`, a comma list).
+    pub approval_tools: Vec<String>,
     /// Whether agents get the built-in `request_human_input` tool (`CHATKIT_HUMAN_INPUT`).
     pub human_input: bool,
     /// How long a question to a person stays answerable (`CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`).
@@ -276,7 +279,17 @@ impl Settings {
             365 * 86_400,
         )?);
 
+        let approval_tools = get("CHATKIT_APPROVAL_TOOLS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
         Ok(Settings {
+            approval_tools,
             human_input,
             human_input_timeout,
             database_url,
@@ -432,6 +445,8 @@ mod tests {
         .unwrap();
         assert!(!s.human_input);
         assert_eq!(s.human_input_timeout, Duration::from_secs(5));
+        let s = settings(&[("CHATKIT_APPROVAL_TOOLS", "delete_file, deploy ,")]).unwrap();
+        assert_eq!(s.approval_tools, ["delete_file", "deploy"]);
         assert_eq!(
             settings(&[("CHATKIT_HUMAN_INPUT_TIMEOUT_SECS", "0")])
                 .unwrap_err()

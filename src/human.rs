@@ -488,6 +488,48 @@ fn field_widget(
         .with_children(parts)
 }
 
+/// What an approval asks, kept as the interaction's schema (a form without fields).
+pub fn approval_spec(tool: &str, arguments: &Value) -> FormSpec {
+    FormSpec {
+        title: format!("Allow {tool}?"),
+        description: Some(format!("Arguments: {}", compact(arguments))),
+        fields: vec![],
+    }
+}
+
+fn compact(arguments: &Value) -> String {
+    match arguments {
+        Value::Null => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The Approve / Deny form shown before a tool that needs approval runs.
+pub fn approval_widget(interaction_id: &str, tool: &str, arguments: &Value) -> WidgetRoot {
+    let shown = serde_json::to_string_pretty(arguments).unwrap_or_else(|_| compact(arguments));
+    let approve = WidgetComponent::new("Button")
+        .with_prop("label", "Approve")
+        .with_prop("submit", true)
+        .with_prop("style", "primary");
+    let deny = button("Deny", DENY_ACTION, interaction_id);
+    let form = WidgetComponent::new("Form")
+        .with_prop("direction", "col")
+        .with_prop("gap", 3)
+        .with_prop(
+            "onSubmitAction",
+            ActionConfig::new(APPROVE_ACTION).with_payload(id_payload(interaction_id)),
+        )
+        .with_children(vec![
+            WidgetComponent::new("Title").with_prop("value", "Approve this action?"),
+            text(format!("The assistant wants to run the tool {tool} with:")),
+            WidgetComponent::new("Markdown").with_prop("value", format!("```json\n{shown}\n```")),
+            WidgetComponent::new("Row")
+                .with_prop("gap", 2)
+                .with_children(vec![approve, deny]),
+        ]);
+    WidgetRoot::card(vec![form])
+}
+
 /// The read-only card that replaces an answered form.
 pub fn summary_widget(spec: &FormSpec, outcome: &Outcome, by_operator: bool) -> WidgetRoot {
     let mut children = vec![WidgetComponent::new("Title").with_prop("value", spec.title.clone())];
@@ -516,7 +558,12 @@ pub fn summary_widget(spec: &FormSpec, outcome: &Outcome, by_operator: bool) -> 
                 );
             }
         }
-        other => children.push(text(summary_line(other))),
+        other => {
+            if let Some(description) = &spec.description {
+                children.push(text(description.clone()).with_prop("size", "sm"));
+            }
+            children.push(text(summary_line(other)));
+        }
     }
     let by = if by_operator {
         "Answered by an operator."

@@ -132,6 +132,7 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         max_retries: llm.max_retries,
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
+        approval_tools: settings.approval_tools.clone(),
     };
     let mcp = settings
         .mcp_servers

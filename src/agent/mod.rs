@@ -92,6 +92,12 @@ pub enum TurnInput {
     Continue,
     /// A widget action with no built-in handler.
     Action { action_type: String },
+    /// A tool call the user approved: run it, then continue the turn.
+    Approved {
+        call: ToolCall,
+        /// When the model asked; the call's record is dated then.
+        asked_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A widget action that names one of the agent's tools: call it and show its widgets,
     /// the first in place of the sending widget.
     ToolAction {
@@ -141,6 +147,8 @@ pub struct AgentSettings {
     pub max_retries: u32,
     pub retry_backoff: std::time::Duration,
     pub auto_titles: bool,
+    /// Tools (as the model names them) that wait for the user's approval before they run.
+    pub approval_tools: Vec<String>,
 }
 
 /// Produces assistant turns.
@@ -288,7 +296,7 @@ impl Agent {
                 }
                 return Ok(sink.record_tool_call(outcome.record).await?);
             }
-            TurnInput::UserMessage(_) | TurnInput::Continue => {}
+            TurnInput::UserMessage(_) | TurnInput::Continue | TurnInput::Approved { .. } => {}
         }
         let Some((provider, settings)) = &self.model else {
             return Err(AgentError::NoModel);
@@ -327,6 +335,9 @@ impl Agent {
                 .filter(|id| tools.contains(id)),
         };
 
+        if let TurnInput::Approved { call, asked_at } = input {
+            run_approved(&tools, call, *asked_at, &mut request.input, sink).await?;
+        }
         for _step in 0..settings.max_steps {
             let calls = self
                 .model_step(provider.as_ref(), settings, &mut request, sink)
@@ -337,7 +348,15 @@ impl Agent {
                     .await;
                 return Ok(());
             }
-            if !run_tools(&tools, calls, &mut request.input, sink).await? {
+            if !run_tools(
+                &tools,
+                &settings.approval_tools,
+                calls,
+                &mut request.input,
+                sink,
+            )
+            .await?
+            {
                 return Ok(()); // a client tool call ends the turn
             }
         }
@@ -467,22 +486,30 @@ impl Agent {
 /// goes on.
 async fn run_tools<S: Emit>(
     tools: &ToolRegistry,
+    approval_tools: &[String],
     calls: Vec<ToolCall>,
     input: &mut Vec<InputItem>,
     sink: &mut S,
 ) -> Result<bool, AgentError> {
     let mut client_call = None;
     let mut human_call = None;
+    let mut approval_call = None;
+    let mut refused = Vec::new();
     let mut server_calls = Vec::new();
     for call in calls {
+        let paused = client_call.is_some() || human_call.is_some() || approval_call.is_some();
         match tools.resolve(&call.name) {
-            Resolved::Client(_) if client_call.is_none() && human_call.is_none() => {
-                client_call = Some(call)
+            Resolved::Server(tool)
+                if !tool.asks_human() && !paused && approval_tools.contains(&call.name) =>
+            {
+                approval_call = Some(call)
             }
+            // Only one pause per step: a further call that needs approval is refused.
+            Resolved::Server(_) if approval_tools.contains(&call.name) => refused.push(call),
+            Resolved::Client(_) if !paused => client_call = Some(call),
             Resolved::Server(tool)
                 if tool.asks_human()
-                    && human_call.is_none()
-                    && client_call.is_none()
+                    && !paused
                     && FormSpec::parse(&parse_arguments(&call.arguments)).is_ok() =>
             {
                 human_call = Some(call)
@@ -542,8 +569,34 @@ async fn run_tools<S: Emit>(
         })
         .await?;
     }
+    for call in refused {
+        let text = "This tool needs the user's approval, one call at a time; call it again \
+                    after the pending approval is answered.";
+        input.push(InputItem::ToolCall(call.clone()));
+        input.push(InputItem::ToolResult {
+            call_id: call.call_id.clone(),
+            output: text.into(),
+        });
+        sink.record_tool_call(ToolCallRecord {
+            id: ids::new_id(IdKind::ToolCall),
+            thread_id: sink.thread_id().to_owned(),
+            created_at: ids::now(),
+            call_id: call.call_id,
+            name: call.name,
+            arguments: call.arguments,
+            output: text.into(),
+            is_error: true,
+            content: None,
+            duration_ms: 0,
+        })
+        .await?;
+    }
     if let Some(call) = human_call {
         ask_human(call, sink).await?;
+        return Ok(false);
+    }
+    if let Some(call) = approval_call {
+        ask_approval(call, sink).await?;
         return Ok(false);
     }
     let Some(call) = client_call else {
@@ -595,6 +648,79 @@ async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentErr
         kind: "form",
         schema,
         created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Shows the Approve / Deny form of a call that needs the user's approval, and keeps it.
+async fn ask_approval<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let arguments = parse_arguments(&call.arguments);
+    let spec = human::approval_spec(&call.name, &arguments);
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget: human::approval_widget(&id, &call.name, &arguments),
+            copy_text: Some(human::copy_text(&spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(&spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "approval",
+        schema,
+        created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs a call the user approved, shows its widgets, records it (dated when the model asked)
+/// and adds it to the model's input.
+async fn run_approved<S: Emit>(
+    tools: &ToolRegistry,
+    call: &ToolCall,
+    asked_at: chrono::DateTime<chrono::Utc>,
+    input: &mut Vec<InputItem>,
+    sink: &mut S,
+) -> Result<(), AgentError> {
+    if let Resolved::Server(tool) = tools.resolve(&call.name) {
+        let progress = tool.progress(&parse_arguments(&call.arguments));
+        sink.emit(ThreadStreamEvent::ProgressUpdate {
+            icon: Some(progress.icon.into()),
+            text: progress.text,
+        })
+        .await?;
+    }
+    let (progress, _) = mpsc::unbounded_channel();
+    let (output, duration_ms) = call_tool(tools, call, progress).await;
+    input.push(InputItem::ToolCall(call.clone()));
+    input.push(InputItem::ToolResult {
+        call_id: call.call_id.clone(),
+        output: output.text.clone(),
+    });
+    for ui in &output.ui {
+        let item = widget_item(sink.thread_id(), ui, &output.text);
+        sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
+    }
+    sink.record_tool_call(ToolCallRecord {
+        id: ids::new_id(IdKind::ToolCall),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: asked_at,
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+        output: output.text,
+        is_error: output.is_error,
+        content: output.content,
+        duration_ms,
     })
     .await?;
     Ok(())

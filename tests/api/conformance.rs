@@ -316,6 +316,45 @@ async fn human_forms_validate_against_the_official_types() {
     rec.validate();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_validate_against_the_official_types() {
+    use crate::human::{action, approval_of, call_time};
+    let llm = crate::fake_llm::FakeLlm::start().await;
+    let mut vars = crate::helpers::llm_vars(&llm.base_url());
+    vars.push(("CHATKIT_APPROVAL_TOOLS", "get_current_time".into()));
+    vars.push(("CHATKIT_AUTO_TITLES", "false".into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::helpers::spawn_app_with(Db::Sqlite, &vars)
+        .await
+        .expect("app");
+    let mut rec = Recorder::default();
+    call_time(&llm);
+    let events = rec
+        .stream(
+            &app,
+            "threads.create",
+            json!({"input": user_input("Time?")}),
+        )
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let (item, interaction) = approval_of(&events);
+    llm.push(Reply::Text(vec!["Noon.".into()]));
+    rec.stream(
+        &app,
+        "threads.custom_action",
+        action(
+            &id,
+            &item,
+            "human.approve",
+            json!({"__interaction": interaction}),
+        ),
+    )
+    .await;
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
+    rec.validate();
+}
+
 impl Recorder {
     /// Writes the records and has the official types check them.
     fn validate(&self) {

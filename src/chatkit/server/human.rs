@@ -8,6 +8,9 @@
 //! chat, in the background for an operator. Everything lives in the database, so any server
 //! process can take the answer, before or after a restart.
 //!
+//! Approvals (`CHATKIT_APPROVAL_TOOLS`) use the same rows: approve resumes the run with the
+//! call itself ([`TurnInput::Approved`]), deny records "The user denied this tool call.".
+//!
 //! Expiry is lazy: an interaction past its `expires_at` is closed as "no answer" the next time
 //! someone touches it (an answer from the chat or an operator, or a new message in its
 //! thread); the model is then told "The user did not answer in time.".
@@ -18,6 +21,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::agent::llm::ToolCall;
 use crate::chatkit::records::ToolCallRecord;
 use crate::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::runs::RunSlot;
@@ -99,7 +103,25 @@ fn outcome(
             .map_err(HumanError::Invalid),
         ("form", HumanAnswer::BestJudgement) => Ok(Outcome::BestJudgement),
         ("form", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
+        ("approval", HumanAnswer::Approve) => Ok(Outcome::Approved),
+        ("approval", HumanAnswer::Deny) => Ok(Outcome::Denied),
         (kind, _) => Err(HumanError::WrongAnswer(kind.to_owned())),
+    }
+}
+
+/// How the run goes on after an answer: an approved call runs first; anything else is
+/// already recorded as the call's result.
+fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
+    match outcome {
+        Outcome::Approved => TurnInput::Approved {
+            call: ToolCall {
+                call_id: row.call_id.clone(),
+                name: row.tool_name.clone(),
+                arguments: row.arguments.clone(),
+            },
+            asked_at: row.created_at.and_utc(),
+        },
+        _ => TurnInput::Continue,
     }
 }
 
@@ -163,6 +185,7 @@ impl ChatKitServer {
             }
         };
         let by = (outcome != Outcome::Expired).then_some("user");
+        let input = resume_input(&row, &outcome);
         let summary = match self.resolve(&ctx.scope, &row, &spec, outcome, by).await {
             Ok(summary) => summary,
             Err(HumanError::Store(e)) => return Err(e.into()),
@@ -182,7 +205,7 @@ impl ChatKitServer {
                 agent: ctx.agent,
                 scope: ctx.scope,
                 thread,
-                input: TurnInput::Continue,
+                input,
                 leading: vec![ThreadStreamEvent::ItemReplaced { item: summary }],
             },
         );
@@ -213,13 +236,16 @@ impl ChatKitServer {
         if is_due(&row) {
             self.resolve(&scope, &row, &spec, Outcome::Expired, None)
                 .await?;
-            self.resume_detached(scope, agent, &row.thread_id).await?;
+            self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
+                .await?;
             return Err(HumanError::Expired);
         }
         let outcome = outcome(&row, &spec, answer)?;
+        let input = resume_input(&row, &outcome);
         self.resolve(&scope, &row, &spec, outcome, Some("operator"))
             .await?;
-        self.resume_detached(scope, agent, &row.thread_id).await
+        self.resume_detached(scope, agent, &row.thread_id, input)
+            .await
     }
 
     /// Before a new message: `Some(events)` to answer with instead (a notice while a form
@@ -281,6 +307,10 @@ impl ChatKitServer {
             ..form
         };
         self.store.save_item(scope, &summary).await?;
+        if outcome == Outcome::Approved {
+            // The resumed run calls the tool and records the real result.
+            return Ok(summary);
+        }
         let asked_at = row.created_at.and_utc();
         let waited = (chrono::Utc::now() - asked_at).num_milliseconds();
         let record = ToolCallRecord {
@@ -306,6 +336,7 @@ impl ChatKitServer {
         scope: Scope,
         agent: AgentRow,
         thread_id: &str,
+        input: TurnInput,
     ) -> Result<(), HumanError> {
         let thread = self.store.load_thread(&scope, thread_id).await?;
         let slot = self.reserve_soon(thread_id).await.ok_or(HumanError::Busy)?;
@@ -315,7 +346,7 @@ impl ChatKitServer {
                 scope,
                 agent,
                 thread,
-                input: TurnInput::Continue,
+                input,
                 leading: vec![],
             },
         );
