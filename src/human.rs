@@ -20,6 +20,7 @@ pub const BEST_JUDGEMENT_ACTION: &str = "human.best_judgement";
 pub const CANCEL_ACTION: &str = "human.cancel";
 pub const APPROVE_ACTION: &str = "human.approve";
 pub const DENY_ACTION: &str = "human.deny";
+pub const DECLINE_ACTION: &str = "human.decline";
 
 pub const BEST_JUDGEMENT_TEXT: &str = "The user asked you to use your best judgement.";
 pub const CANCELLED_TEXT: &str = "The user cancelled the request.";
@@ -147,6 +148,8 @@ pub enum Outcome {
     Expired,
     Approved,
     Denied,
+    /// An elicitation the user declined.
+    Declined,
 }
 
 impl Outcome {
@@ -157,7 +160,7 @@ impl Outcome {
             Outcome::BestJudgement => "best_judgement",
             Outcome::Cancelled => "cancelled",
             Outcome::Expired => "expired",
-            Outcome::Denied => "denied",
+            Outcome::Denied | Outcome::Declined => "denied",
         }
     }
 
@@ -180,6 +183,7 @@ impl Outcome {
             Outcome::Expired => EXPIRED_TEXT.into(),
             Outcome::Approved => "The user approved this tool call.".into(),
             Outcome::Denied => DENIED_TEXT.into(),
+            Outcome::Declined => "The user declined to answer.".into(),
         }
     }
 }
@@ -323,6 +327,7 @@ fn button(label: &str, action: &str, interaction_id: &str) -> WidgetComponent {
 /// answer) and `errors` the messages to show beside the fields.
 pub fn form_widget(
     interaction_id: &str,
+    kind: &str,
     spec: &FormSpec,
     values: &Value,
     errors: &BTreeMap<String, String>,
@@ -339,6 +344,16 @@ pub fn form_widget(
             text("Some answers need fixing; see the messages above.").with_prop("color", "danger"),
         );
     }
+    // An MCP server's question can be declined; the agent's own can be left to the agent.
+    let second = if kind == "elicitation" {
+        button("Decline", DECLINE_ACTION, interaction_id)
+    } else {
+        button(
+            "Use your best judgement",
+            BEST_JUDGEMENT_ACTION,
+            interaction_id,
+        )
+    };
     let submit = WidgetComponent::new("Button")
         .with_prop("label", "Submit")
         .with_prop("submit", true)
@@ -348,11 +363,7 @@ pub fn form_widget(
             .with_prop("gap", 2)
             .with_children(vec![
                 submit,
-                button(
-                    "Use your best judgement",
-                    BEST_JUDGEMENT_ACTION,
-                    interaction_id,
-                ),
+                second,
                 button("Cancel", CANCEL_ACTION, interaction_id),
             ]),
     );
@@ -488,6 +499,118 @@ fn field_widget(
         .with_children(parts)
 }
 
+/// An MCP server's question, as a form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elicitation {
+    /// The server's key for the request, under which the answer goes back.
+    pub key: String,
+    pub spec: FormSpec,
+    pub requested_schema: Value,
+    pub request_state: Option<String>,
+}
+
+impl Elicitation {
+    /// What the interaction row keeps beside the form, to answer the server.
+    pub fn details(&self) -> Value {
+        json!({"key": self.key, "request_state": self.request_state,
+               "requested_schema": self.requested_schema})
+    }
+}
+
+/// Reads an `input_required` result: one form-mode `elicitation/create` request, whose flat
+/// schema of primitives becomes a form. The error says what cannot be shown.
+pub fn elicitation_of(
+    tool: &str,
+    requests: &[(String, Value)],
+    request_state: Option<String>,
+) -> Result<Elicitation, String> {
+    let [(key, request)] = requests else {
+        return Err(format!(
+            "The tool asked for {} inputs at once; this chat answers one.",
+            requests.len()
+        ));
+    };
+    if request["method"] != "elicitation/create" {
+        return Err(format!(
+            "The tool asked for '{}', which this chat cannot give.",
+            request["method"].as_str().unwrap_or("an unknown request")
+        ));
+    }
+    let params = &request["params"];
+    if params["mode"].as_str().is_some_and(|m| m != "form") {
+        return Err(
+            "The tool asked for input through a web page, which this chat cannot open.".into(),
+        );
+    }
+    let schema = &params["requestedSchema"];
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::new();
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let options = |p: &Value| -> Vec<String> {
+            if let Some(values) = p["enum"].as_array() {
+                return values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+            }
+            p["oneOf"]
+                .as_array()
+                .or_else(|| p["anyOf"].as_array())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|o| o["const"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (kind, options) = match property["type"].as_str() {
+            Some("string") if !options(property).is_empty() => {
+                (FieldKind::Select, options(property))
+            }
+            Some("string") if property["format"] == "date" => (FieldKind::Date, vec![]),
+            Some("string") if property["maxLength"].as_u64().is_some_and(|n| n > 200) => {
+                (FieldKind::LongText, vec![])
+            }
+            Some("string") => (FieldKind::String, vec![]),
+            Some("number" | "integer") => (FieldKind::Number, vec![]),
+            Some("boolean") => (FieldKind::Boolean, vec![]),
+            Some("array") if !options(&property["items"]).is_empty() => {
+                (FieldKind::MultiSelect, options(&property["items"]))
+            }
+            _ => {
+                return Err(format!(
+                    "The tool asked for '{name}' in a form this chat cannot show."
+                ));
+            }
+        };
+        fields.push(Field {
+            name: name.clone(),
+            label: property["title"].as_str().map(str::to_owned),
+            kind,
+            required: required.contains(&name.as_str()),
+            options,
+            description: property["description"].as_str().map(str::to_owned),
+        });
+    }
+    let message = params["message"]
+        .as_str()
+        .unwrap_or("The tool needs your input.");
+    let spec = FormSpec::parse(&json!({
+        "title": message,
+        "description": format!("Asked by the tool {tool}."),
+        "fields": fields,
+    }))?;
+    Ok(Elicitation {
+        key: key.clone(),
+        spec,
+        requested_schema: schema.clone(),
+        request_state,
+    })
+}
+
 /// What an approval asks, kept as the interaction's schema (a form without fields).
 pub fn approval_spec(tool: &str, arguments: &Value) -> FormSpec {
     FormSpec {
@@ -587,6 +710,7 @@ fn summary_line(outcome: &Outcome) -> &'static str {
         Outcome::Expired => "No answer was given in time.",
         Outcome::Approved => "Approved.",
         Outcome::Denied => "Denied.",
+        Outcome::Declined => "Declined.",
         Outcome::Answered(_) => "Answered.",
     }
 }
@@ -648,6 +772,42 @@ mod tests {
             errors.keys().collect::<Vec<_>>(),
             ["city", "extras", "from", "nights", "room"]
         );
+    }
+
+    #[test]
+    fn elicitation_schemas_become_forms() {
+        let request = json!({"method": "elicitation/create", "params": {"message": "Deploy?",
+            "requestedSchema": {"type": "object", "required": ["ok"], "properties": {
+                "ok": {"type": "boolean", "title": "Go ahead?"},
+                "count": {"type": "integer"},
+                "env": {"type": "string", "enum": ["staging", "prod"]},
+                "tier": {"type": "string", "oneOf": [{"const": "a", "title": "A"}]},
+                "tags": {"type": "array", "items": {"type": "string", "enum": ["x", "y"]}},
+                "when": {"type": "string", "format": "date"},
+                "note": {"type": "string"}}}}});
+        let e = elicitation_of("deploy", &[("k".into(), request)], Some("s".into())).unwrap();
+        assert_eq!(
+            (e.key.as_str(), e.request_state.as_deref()),
+            ("k", Some("s"))
+        );
+        assert_eq!(e.spec.title, "Deploy?");
+        let kinds: Vec<(&str, FieldKind, bool)> = e
+            .spec
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.kind, f.required))
+            .collect();
+        assert!(kinds.contains(&("ok", FieldKind::Boolean, true)));
+        assert!(kinds.contains(&("count", FieldKind::Number, false)));
+        assert!(kinds.contains(&("env", FieldKind::Select, false)));
+        assert!(kinds.contains(&("tier", FieldKind::Select, false)));
+        assert!(kinds.contains(&("tags", FieldKind::MultiSelect, false)));
+        assert!(kinds.contains(&("when", FieldKind::Date, false)));
+        assert!(kinds.contains(&("note", FieldKind::String, false)));
+        let url = json!({"method": "elicitation/create", "params": {"mode": "url", "message": "m", "url": "https://x"}});
+        assert!(elicitation_of("t", &[("k".into(), url)], None).is_err());
+        let sampling = json!({"method": "sampling/createMessage", "params": {}});
+        assert!(elicitation_of("t", &[("k".into(), sampling)], None).is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::chatkit::types::{
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
 use crate::human::{self, FormSpec};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
-use mcp::McpServer;
+use mcp::{InputAnswers, McpServer};
 use tokio::sync::mpsc;
 use tools::{Resolved, ToolOutput, ToolRegistry};
 use widgets::Ui;
@@ -79,6 +79,8 @@ pub struct PendingInteraction {
     pub kind: &'static str,
     /// What was asked (a [`crate::human::FormSpec`] as JSON).
     pub schema: Value,
+    /// Kind-specific data, e.g. an MCP server's input key and `requestState`.
+    pub details: Option<Value>,
     /// Before the form item, so that in the model's history the call precedes the form.
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -97,6 +99,13 @@ pub enum TurnInput {
         call: ToolCall,
         /// When the model asked; the call's record is dated then.
         asked_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// The user answered an MCP server's question: call the tool again with the answers,
+    /// then continue the turn.
+    Elicited {
+        call: ToolCall,
+        asked_at: chrono::DateTime<chrono::Utc>,
+        answers: InputAnswers,
     },
     /// A widget action that names one of the agent's tools: call it and show its widgets,
     /// the first in place of the sending widget.
@@ -241,7 +250,12 @@ impl Agent {
             arguments: Value::Object(arguments).to_string(),
         };
         let (progress, _) = mpsc::unbounded_channel();
-        let (output, duration_ms) = call_tool(&tools, &call, progress).await;
+        let (output, duration_ms) = call_tool(&tools, &call, None, progress).await;
+        if output.input_required.is_some() {
+            return Err(AgentError::ActionFailed(
+                "the tool asks for the user's input, which a widget action cannot give".into(),
+            ));
+        }
         if output.is_error && output.ui.is_empty() {
             return Err(AgentError::ActionFailed(output.text));
         }
@@ -296,7 +310,10 @@ impl Agent {
                 }
                 return Ok(sink.record_tool_call(outcome.record).await?);
             }
-            TurnInput::UserMessage(_) | TurnInput::Continue | TurnInput::Approved { .. } => {}
+            TurnInput::UserMessage(_)
+            | TurnInput::Continue
+            | TurnInput::Approved { .. }
+            | TurnInput::Elicited { .. } => {}
         }
         let Some((provider, settings)) = &self.model else {
             return Err(AgentError::NoModel);
@@ -335,8 +352,19 @@ impl Agent {
                 .filter(|id| tools.contains(id)),
         };
 
-        if let TurnInput::Approved { call, asked_at } = input {
-            run_approved(&tools, call, *asked_at, &mut request.input, sink).await?;
+        let resumed = match input {
+            TurnInput::Approved { call, asked_at } => Some((call, *asked_at, None)),
+            TurnInput::Elicited {
+                call,
+                asked_at,
+                answers,
+            } => Some((call, *asked_at, Some(answers.clone()))),
+            _ => None,
+        };
+        if let Some((call, asked_at, answers)) = resumed
+            && !run_resumed(&tools, call, asked_at, answers, &mut request.input, sink).await?
+        {
+            return Ok(()); // the tool asked again
         }
         for _step in 0..settings.max_steps {
             let calls = self
@@ -532,7 +560,7 @@ async fn run_tools<S: Emit>(
         let calls = futures_util::future::join_all(
             server_calls
                 .iter()
-                .map(|call| call_tool(tools, call, progress_tx.clone())),
+                .map(|call| call_tool(tools, call, None, progress_tx.clone())),
         );
         drop(progress_tx);
         tokio::pin!(calls);
@@ -545,8 +573,26 @@ async fn run_tools<S: Emit>(
             }
         }
     };
+    let paused = human_call.is_some() || approval_call.is_some() || client_call.is_some();
+    let mut elicited = None;
     input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
-    for (call, (output, duration_ms)) in server_calls.into_iter().zip(outputs) {
+    for (call, (mut output, duration_ms)) in server_calls.into_iter().zip(outputs) {
+        if let Some(required) = output.input_required.take() {
+            match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+                Ok(elicitation) if !paused && elicited.is_none() => {
+                    // Recorded once the user answered and the tool was called again.
+                    elicited = Some((call, elicitation));
+                    continue;
+                }
+                Ok(_) => {
+                    output = ToolOutput::error(
+                        "The tool asked for the user's input while another question was open; \
+                         call it again after that one is answered.",
+                    )
+                }
+                Err(problem) => output = ToolOutput::error(problem),
+            }
+        }
         input.push(InputItem::ToolResult {
             call_id: call.call_id.clone(),
             output: output.text.clone(),
@@ -591,6 +637,10 @@ async fn run_tools<S: Emit>(
         })
         .await?;
     }
+    if let Some((call, elicitation)) = elicited {
+        ask_elicitation(call, elicitation, sink).await?;
+        return Ok(false);
+    }
     if let Some(call) = human_call {
         ask_human(call, sink).await?;
         return Ok(false);
@@ -629,7 +679,7 @@ async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentErr
     let spec = FormSpec::parse(&arguments).map_err(AgentError::ActionFailed)?;
     let id = ids::new_id(IdKind::Interaction);
     let created_at = ids::now();
-    let widget = human::form_widget(&id, &spec, &Value::Null, &Default::default());
+    let widget = human::form_widget(&id, "form", &spec, &Value::Null, &Default::default());
     let item = ThreadItem {
         id: ids::new_id(IdKind::Message),
         thread_id: sink.thread_id().to_owned(),
@@ -647,6 +697,7 @@ async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentErr
         call,
         kind: "form",
         schema,
+        details: None,
         created_at,
     })
     .await?;
@@ -676,21 +727,57 @@ async fn ask_approval<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), Agent
         call,
         kind: "approval",
         schema,
+        details: None,
         created_at,
     })
     .await?;
     Ok(())
 }
 
-/// Runs a call the user approved, shows its widgets, records it (dated when the model asked)
-/// and adds it to the model's input.
-async fn run_approved<S: Emit>(
+/// Shows an MCP server's question as a form and keeps it with what the re-call needs.
+async fn ask_elicitation<S: Emit>(
+    call: ToolCall,
+    elicitation: human::Elicitation,
+    sink: &mut S,
+) -> Result<(), AgentError> {
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let spec = &elicitation.spec;
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget: human::form_widget(&id, "elicitation", spec, &Value::Null, &Default::default()),
+            copy_text: Some(human::copy_text(spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "elicitation",
+        schema,
+        details: Some(elicitation.details()),
+        created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs a call the user approved (or calls again one whose question they answered), shows
+/// its widgets, records it (dated when the model asked) and adds it to the model's input.
+/// Returns `false` when the tool asked another question (shown; the turn ends).
+async fn run_resumed<S: Emit>(
     tools: &ToolRegistry,
     call: &ToolCall,
     asked_at: chrono::DateTime<chrono::Utc>,
+    answers: Option<InputAnswers>,
     input: &mut Vec<InputItem>,
     sink: &mut S,
-) -> Result<(), AgentError> {
+) -> Result<bool, AgentError> {
     if let Resolved::Server(tool) = tools.resolve(&call.name) {
         let progress = tool.progress(&parse_arguments(&call.arguments));
         sink.emit(ThreadStreamEvent::ProgressUpdate {
@@ -700,7 +787,16 @@ async fn run_approved<S: Emit>(
         .await?;
     }
     let (progress, _) = mpsc::unbounded_channel();
-    let (output, duration_ms) = call_tool(tools, call, progress).await;
+    let (mut output, duration_ms) = call_tool(tools, call, answers, progress).await;
+    if let Some(required) = output.input_required.take() {
+        match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+            Ok(elicitation) => {
+                ask_elicitation(call.clone(), elicitation, sink).await?;
+                return Ok(false);
+            }
+            Err(problem) => output = ToolOutput::error(problem),
+        }
+    }
     input.push(InputItem::ToolCall(call.clone()));
     input.push(InputItem::ToolResult {
         call_id: call.call_id.clone(),
@@ -723,13 +819,14 @@ async fn run_approved<S: Emit>(
         duration_ms,
     })
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Runs one call and times it; every failure is a result the model reads.
 async fn call_tool(
     tools: &ToolRegistry,
     call: &ToolCall,
+    answers: Option<InputAnswers>,
     progress: mpsc::UnboundedSender<String>,
 ) -> (ToolOutput, u64) {
     let started = Instant::now();
@@ -741,7 +838,10 @@ async fn call_tool(
                 &call.arguments
             };
             match serde_json::from_str::<Value>(raw) {
-                Ok(arguments) => tool.call(arguments, progress).await,
+                Ok(arguments) => match answers {
+                    Some(answers) => tool.call_with_answers(arguments, answers, progress).await,
+                    None => tool.call(arguments, progress).await,
+                },
                 Err(e) => ToolOutput::error(format!("The arguments are not valid JSON: {e}")),
             }
         }

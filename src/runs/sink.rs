@@ -207,7 +207,7 @@ impl Emit for EventSink {
             status: PENDING.to_owned(),
             answer: None,
             answered_by: None,
-            details: None,
+            details: pending.details.map(|d| d.to_string()),
             created_at: pending.created_at.naive_utc(),
             answered_at: None,
             expires_at: (pending.created_at + timeout).naive_utc(),

@@ -709,3 +709,123 @@ async fn approvals_run_the_tool_or_tell_the_model_it_was_denied(db: Db) {
     let results = messages.iter().filter(|m| m["role"] == "tool").count();
     assert_eq!((calls, results), (2, 2));
 }
+
+// The Python anchor in the 2026-07-28 era: `ask_human` returns `input_required`; the form is
+// shown, and the answer goes back as `inputResponses` with the echoed `requestState`.
+db_case!(mcp_elicitation_ask_human_modern_era);
+async fn mcp_elicitation_ask_human_modern_era(db: Db) {
+    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
+        return;
+    };
+    let servers = json!([{"name": "py", "url": anchor.url}]);
+    let Some((app, llm)) = crate::helpers::spawn_mcp_app(db, servers).await else {
+        return;
+    };
+    llm.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![("ask_human".into(), json!({"question": "Deploy to prod?"}))],
+    });
+    let (thread, events) = app.create_thread("ann", "Deploy it").await;
+    let (item, id) = form_of(&events);
+    let shown = events.last().unwrap()["item"]["widget"].to_string();
+    assert!(
+        shown.contains("Deploy to prod?") && shown.contains("human.decline"),
+        "{shown}"
+    );
+    let row = app.store.load_interaction(&id).await.unwrap();
+    assert_eq!(row.kind, "elicitation");
+    let details: Value = serde_json::from_str(row.details.as_deref().unwrap()).unwrap();
+    assert!(details["request_state"].is_string(), "{details}");
+
+    llm.push(Reply::Text(vec!["Deployed.".into()]));
+    let answer = json!({"__interaction": id, "approved": "true", "comment": "go"});
+    let events = app
+        .stream(
+            "ann",
+            "threads.custom_action",
+            action(&thread, &item, "human.form_submit", answer),
+        )
+        .await;
+    assert_eq!(events[1]["type"], "thread.item.replaced", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["item"]["content"][0]["text"] == "Deployed."),
+        "{events:?}"
+    );
+    let requests = llm.wait_for_requests(2).await;
+    let result: Value =
+        serde_json::from_str(tool_result(&requests, 1)["content"].as_str().unwrap()).unwrap();
+    assert_eq!(result["action"], "accept", "{result}");
+    assert_eq!(result["answer"]["approved"], true);
+    assert_eq!(result["answer"]["comment"], "go");
+    assert_eq!(result["protocol_version"], "2026-07-28");
+    assert_eq!(status(&app, &id).await.0, "answered");
+}
+
+db_case!(mcp_elicitation_confirm_action_modern_era);
+async fn mcp_elicitation_confirm_action_modern_era(db: Db) {
+    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
+        return;
+    };
+    let servers = json!([{"name": "py", "url": anchor.url}]);
+    let Some((app, llm)) = crate::helpers::spawn_mcp_app(db, servers).await else {
+        return;
+    };
+    let confirm = || Reply::ToolCalls {
+        text: vec![],
+        calls: vec![(
+            "confirm_action".into(),
+            json!({"action": "delete the logs"}),
+        )],
+    };
+    llm.push(confirm());
+    let (thread, events) = app.create_thread("ann", "Clean up").await;
+    let (item, id) = form_of(&events);
+    llm.push(Reply::Text(vec!["Not deleting.".into()]));
+    app.stream(
+        "ann",
+        "threads.custom_action",
+        action(
+            &thread,
+            &item,
+            "human.decline",
+            json!({"__interaction": id}),
+        ),
+    )
+    .await;
+    assert_eq!(status(&app, &id).await.0, "denied");
+    let requests = llm.wait_for_requests(2).await;
+    let result = tool_result(&requests, 1)["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(result.starts_with("declined\n"), "{result}");
+
+    llm.push(confirm());
+    let events = app
+        .stream(
+            "ann",
+            "threads.add_user_message",
+            json!({"thread_id": thread, "input": user_input("Do it")}),
+        )
+        .await;
+    let (item, id) = form_of(&events);
+    llm.push(Reply::Text(vec!["Deleted.".into()]));
+    let answer = json!({"__interaction": id, "ok": "true"});
+    app.stream(
+        "ann",
+        "threads.custom_action",
+        action(&thread, &item, "human.form_submit", answer),
+    )
+    .await;
+    let requests = llm.wait_for_requests(4).await;
+    let result = tool_result(&requests, 3)["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        result.starts_with("confirmed: delete the logs\n"),
+        "{result}"
+    );
+}

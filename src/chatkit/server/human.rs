@@ -11,6 +11,10 @@
 //! Approvals (`CHATKIT_APPROVAL_TOOLS`) use the same rows: approve resumes the run with the
 //! call itself ([`TurnInput::Approved`]), deny records "The user denied this tool call.".
 //!
+//! MCP elicitation (2026-07-28 `input_required`) uses them too: the row keeps the server's
+//! input key and `requestState`; an answer resumes the run with [`TurnInput::Elicited`], which
+//! calls the tool again with `inputResponses` (accept with the content, decline, or cancel).
+//!
 //! Expiry is lazy: an interaction past its `expires_at` is closed as "no answer" the next time
 //! someone touches it (an answer from the chat or an operator, or a new message in its
 //! thread); the model is then told "The user did not answer in time.".
@@ -22,6 +26,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::agent::llm::ToolCall;
+use crate::agent::mcp::InputAnswers;
 use crate::chatkit::records::ToolCallRecord;
 use crate::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::runs::RunSlot;
@@ -68,6 +73,8 @@ pub enum HumanAnswer {
     Cancel,
     Approve,
     Deny,
+    /// Declines an MCP server's question.
+    Decline,
 }
 
 impl HumanAnswer {
@@ -78,6 +85,7 @@ impl HumanAnswer {
             human::CANCEL_ACTION => HumanAnswer::Cancel,
             human::APPROVE_ACTION => HumanAnswer::Approve,
             human::DENY_ACTION => HumanAnswer::Deny,
+            human::DECLINE_ACTION => HumanAnswer::Decline,
             _ => return None,
         })
     }
@@ -105,6 +113,11 @@ fn outcome(
         ("form", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
         ("approval", HumanAnswer::Approve) => Ok(Outcome::Approved),
         ("approval", HumanAnswer::Deny) => Ok(Outcome::Denied),
+        ("elicitation", HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
+            .map(Outcome::Answered)
+            .map_err(HumanError::Invalid),
+        ("elicitation", HumanAnswer::Decline) => Ok(Outcome::Declined),
+        ("elicitation", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
         (kind, _) => Err(HumanError::WrongAnswer(kind.to_owned())),
     }
 }
@@ -121,6 +134,39 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
             },
             asked_at: row.created_at.and_utc(),
         },
+        Outcome::Expired => TurnInput::Continue,
+        answered if row.kind == "elicitation" => {
+            let details: Value = row
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default();
+            let mut response = serde_json::Map::new();
+            let action = match answered {
+                Outcome::Answered(values) => {
+                    response.insert("content".into(), Value::Object(values.clone()));
+                    "accept"
+                }
+                Outcome::Declined => "decline",
+                _ => "cancel",
+            };
+            response.insert("action".into(), action.into());
+            let key = details["key"].as_str().unwrap_or_default().to_owned();
+            let mut responses = serde_json::Map::new();
+            responses.insert(key, Value::Object(response));
+            TurnInput::Elicited {
+                call: ToolCall {
+                    call_id: row.call_id.clone(),
+                    name: row.tool_name.clone(),
+                    arguments: row.arguments.clone(),
+                },
+                asked_at: row.created_at.and_utc(),
+                answers: InputAnswers {
+                    responses,
+                    request_state: details["request_state"].as_str().map(str::to_owned),
+                },
+            }
+        }
         _ => TurnInput::Continue,
     }
 }
@@ -170,7 +216,13 @@ impl ChatKitServer {
                     // Shown again with the messages and what the user typed; nothing recorded.
                     let mut item = sender;
                     item.body = ItemBody::Widget(WidgetItem {
-                        widget: human::form_widget(&row.id, &spec, &action.payload, &errors),
+                        widget: human::form_widget(
+                            &row.id,
+                            &row.kind,
+                            &spec,
+                            &action.payload,
+                            &errors,
+                        ),
                         copy_text: Some(human::copy_text(&spec, None)),
                     });
                     self.store.save_item(&ctx.scope, &item).await?;
@@ -307,8 +359,10 @@ impl ChatKitServer {
             ..form
         };
         self.store.save_item(scope, &summary).await?;
-        if outcome == Outcome::Approved {
-            // The resumed run calls the tool and records the real result.
+        if outcome == Outcome::Approved
+            || (row.kind == "elicitation" && outcome != Outcome::Expired)
+        {
+            // The resumed run calls the tool (again) and records the real result.
             return Ok(summary);
         }
         let asked_at = row.created_at.and_utc();
