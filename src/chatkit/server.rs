@@ -349,6 +349,8 @@ impl ChatKitServer {
         self.store
             .delete_items_after(&ctx.scope, &thread.id, &item.id)
             .await?;
+        // A form the retry deleted can no longer be answered.
+        self.store.cancel_pending_interactions(&thread.id).await?;
         let run = self.runs.start(
             slot,
             RunStart {

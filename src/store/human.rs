@@ -112,6 +112,25 @@ impl Store {
         .await
     }
 
+    /// Closes every unanswered interaction of a thread as cancelled (their forms are gone,
+    /// e.g. after a retry deleted them); returns how many.
+    pub async fn cancel_pending_interactions(&self, thread_id: &str) -> Result<usize, StoreError> {
+        let thread_id = thread_id.to_owned();
+        self.with_conn(move |conn| {
+            Ok(diesel::update(
+                human_interactions::table
+                    .filter(human_interactions::thread_id.eq(thread_id))
+                    .filter(human_interactions::status.eq(PENDING)),
+            )
+            .set((
+                human_interactions::status.eq("cancelled"),
+                human_interactions::answered_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn)?)
+        })
+        .await
+    }
+
     /// Who owns a thread, and the agent it talks to (for work started by an operator).
     pub async fn thread_owner(&self, thread_id: &str) -> Result<(Scope, AgentRow), StoreError> {
         let thread_id = thread_id.to_owned();

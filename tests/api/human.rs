@@ -829,3 +829,82 @@ async fn mcp_elicitation_confirm_action_modern_era(db: Db) {
         "{result}"
     );
 }
+
+db_case!(a_retry_closes_the_form_it_deletes);
+async fn a_retry_closes_the_form_it_deletes(db: Db) {
+    let Some((app, llm)) = spawn(db, &[]).await else {
+        return;
+    };
+    ask(&llm);
+    let (thread, events) = app.create_thread("ann", "Book").await;
+    let (_, id) = form_of(&events);
+    let message = events[1]["item"]["id"].as_str().unwrap().to_owned();
+    llm.push(Reply::Text(vec!["Let me just answer.".into()]));
+    app.stream(
+        "ann",
+        "threads.retry_after_item",
+        json!({"thread_id": thread, "item_id": message}),
+    )
+    .await;
+    assert_eq!(status(&app, &id).await.0, "cancelled");
+    llm.push(Reply::Text(vec!["Hello again.".into()]));
+    let events = app
+        .stream(
+            "ann",
+            "threads.add_user_message",
+            json!({"thread_id": thread, "input": user_input("hi")}),
+        )
+        .await;
+    assert!(
+        events.iter().all(|e| e["type"] != "notice"),
+        "no form waits any more"
+    );
+}
+
+db_case!(a_user_and_an_operator_answer_at_once);
+async fn a_user_and_an_operator_answer_at_once(db: Db) {
+    let Some((app, llm)) = spawn(db, &[]).await else {
+        return;
+    };
+    ask(&llm);
+    let (thread, events) = app.create_thread("ann", "Book").await;
+    let (item, id) = form_of(&events);
+    llm.push(Reply::Text(vec!["Once.".into()]));
+    llm.push(Reply::Text(vec!["Twice?".into()]));
+    let (user, operator) = tokio::join!(
+        app.stream(
+            "ann",
+            "threads.custom_action",
+            action(&thread, &item, "human.cancel", json!({"__interaction": id}))
+        ),
+        app.chatkit
+            .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement),
+    );
+    let user_won = user.iter().any(|e| e["type"] == "thread.item.replaced");
+    let user_lost = user.len() == 1
+        && user[0]["type"] == "error"
+        && user[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already answered");
+    match &operator {
+        Ok(()) => assert!(user_lost && !user_won, "{user:?}"),
+        Err(HumanError::AlreadyAnswered) => assert!(user_won, "{user:?}"),
+        Err(e) => panic!("{e}"),
+    }
+    let (state, by) = status(&app, &id).await;
+    assert_eq!(
+        (state.as_str(), by.as_deref()),
+        if user_won {
+            ("cancelled", Some("user"))
+        } else {
+            ("best_judgement", Some("operator"))
+        }
+    );
+    eventually("one resumed run", || async {
+        let runs = app.store.load_runs(&thread).await.unwrap();
+        (runs.len() == 2 && runs[1].finished_at.is_some()).then_some(())
+    })
+    .await;
+    assert_eq!(llm.requests().len(), 2, "the run resumed once");
+}
