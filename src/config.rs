@@ -46,6 +46,13 @@ pub struct Settings {
     /// Absolute base of the URLs we hand out (`CHATKIT_PUBLIC_URL`, no trailing slash);
     /// `None` means `http://` + the bound address, known only once the port is bound.
     pub public_url: Option<String>,
+    /// Tools (as the model names them) that wait for the user's approval before they run
+    /// (`CHATKIT_APPROVAL_TOOLS`, a comma list).
+    pub approval_tools: Vec<String>,
+    /// Whether agents get the built-in `request_human_input` tool (`CHATKIT_HUMAN_INPUT`).
+    pub human_input: bool,
+    /// How long a question to a person stays answerable (`CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`).
+    pub human_input_timeout: Duration,
 }
 
 /// Attachment storage and limits.
@@ -344,10 +351,31 @@ impl Settings {
             }
         };
 
+        let human_input = parse_flag(&get, "CHATKIT_HUMAN_INPUT", true)?;
+        let human_input_timeout = Duration::from_secs(parse_number(
+            &get,
+            "CHATKIT_HUMAN_INPUT_TIMEOUT_SECS",
+            86_400u64,
+            1,
+            365 * 86_400,
+        )?);
+
+        let approval_tools = get("CHATKIT_APPROVAL_TOOLS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
         Ok(Settings {
             attachments,
             secret_key,
             public_url,
+            approval_tools,
+            human_input,
+            human_input_timeout,
             database_url,
             database_max_connections,
             bind,
@@ -599,6 +627,23 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.auth, AuthMode::Dev);
         assert_eq!(s.sse_keep_alive, Duration::from_secs(15));
+        assert!(s.human_input);
+        assert_eq!(s.human_input_timeout, Duration::from_secs(86_400));
+        let s = settings(&[
+            ("CHATKIT_HUMAN_INPUT", "false"),
+            ("CHATKIT_HUMAN_INPUT_TIMEOUT_SECS", "5"),
+        ])
+        .unwrap();
+        assert!(!s.human_input);
+        assert_eq!(s.human_input_timeout, Duration::from_secs(5));
+        let s = settings(&[("CHATKIT_APPROVAL_TOOLS", "delete_file, deploy ,")]).unwrap();
+        assert_eq!(s.approval_tools, ["delete_file", "deploy"]);
+        assert_eq!(
+            settings(&[("CHATKIT_HUMAN_INPUT_TIMEOUT_SECS", "0")])
+                .unwrap_err()
+                .var,
+            "CHATKIT_HUMAN_INPUT_TIMEOUT_SECS"
+        );
     }
 
     #[test]

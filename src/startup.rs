@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::agent::llm::{ChatCompletions, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
-use crate::agent::tools::{CurrentTime, ToolRegistry};
+use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
 use crate::auth::signed::UrlSigner;
@@ -43,6 +43,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    chatkit: ChatKitServer,
 }
 
 impl Application {
@@ -64,8 +65,10 @@ impl Application {
             store.clone(),
             attachments.blobs().clone(),
             Arc::new(build_agent(&settings)?),
+            settings.human_input_timeout,
         );
         let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs, attachments.clone());
+        let service = chatkit.clone();
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
 
         let static_dir = settings.static_dir.clone();
@@ -87,11 +90,25 @@ impl Application {
         .listen(listener)
         .map_err(bind_error)?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            chatkit: service,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The ChatKit service, for callers inside the process (the admin console, tests).
+    pub fn chatkit(&self) -> ChatKitServer {
+        self.chatkit.clone()
+    }
+
+    /// A handle that stops the HTTP server.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -170,7 +187,11 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
             parameters: t.parameters.clone(),
         })
         .collect();
-    let tools = ToolRegistry::new(vec![Arc::new(CurrentTime::default())], client_tools);
+    let mut server_tools: Vec<Arc<dyn Tool>> = vec![Arc::new(CurrentTime::default())];
+    if settings.human_input {
+        server_tools.push(Arc::new(HumanInput::default()));
+    }
+    let tools = ToolRegistry::new(server_tools, client_tools);
     let agent_settings = AgentSettings {
         model: llm.model.clone(),
         allowed_models: llm.allowed_models.clone(),
@@ -179,6 +200,7 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         max_retries: llm.max_retries,
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
+        approval_tools: settings.approval_tools.clone(),
     };
     let mcp = settings
         .mcp_servers

@@ -53,6 +53,29 @@ pub struct McpResult {
     pub is_error: bool,
 }
 
+/// What a server needs before a call can complete (2026-07-28 `input_required`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputRequired {
+    /// The server's requests by key, each as JSON (`{method, params}`).
+    pub requests: Vec<(String, Value)>,
+    /// Opaque state to echo on the re-call.
+    pub request_state: Option<String>,
+}
+
+/// The answers a re-call carries: `inputResponses` by key, and the echoed `requestState`.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct InputAnswers {
+    pub responses: Map<String, Value>,
+    pub request_state: Option<String>,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum McpResponse {
+    Complete(McpResult),
+    InputRequired(InputRequired),
+}
+
 type Session = RunningService<RoleClient, Handler>;
 
 /// Receives what the server sends on its own: progress and list changes.
@@ -103,8 +126,12 @@ pub struct McpServer {
 
 impl McpServer {
     pub fn new(settings: McpServerSettings) -> Self {
+        // Form elicitation: servers may ask the user through us (shown as ChatKit forms).
+        let capabilities: ClientCapabilities =
+            serde_json::from_value(serde_json::json!({"elicitation": {"form": {}}}))
+                .unwrap_or_default();
         let info = ClientConfig::new(
-            ClientCapabilities::default(),
+            capabilities,
             Implementation::new("chatkit-server", env!("CARGO_PKG_VERSION")),
         );
         let handler = Handler {
@@ -223,14 +250,16 @@ impl McpServer {
         }
     }
 
-    /// Calls a tool within the server's timeout; progress messages go to `progress`. Dropping
-    /// the future cancels the call on the server.
+    /// Calls a tool within the server's timeout (with the answers to an earlier
+    /// `input_required`, when given); progress messages go to `progress`. Dropping the future
+    /// cancels the call on the server.
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: Map<String, Value>,
+        answers: Option<&InputAnswers>,
         progress: &mpsc::UnboundedSender<String>,
-    ) -> Result<McpResult, McpError> {
+    ) -> Result<McpResponse, McpError> {
         let session = self.session().await?;
         let token = ProgressToken(rmcp::model::NumberOrString::Number(
             self.next_token
@@ -241,6 +270,10 @@ impl McpServer {
         let mut updates = self.handler.progress.subscribe(token.clone()).await;
         let mut params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
         params.set_progress_token(token);
+        if let Some(answers) = answers {
+            params = params.with_input_responses(answers.responses.clone().into_iter().collect());
+            params.request_state = answers.request_state.clone();
+        }
         let call = session.call_tool_once(params);
         tokio::pin!(call);
         let deadline = tokio::time::sleep(self.settings.timeout);
@@ -265,13 +298,27 @@ impl McpServer {
                     .iter()
                     .filter_map(|block| serde_json::to_value(block).ok())
                     .collect();
-                Ok(McpResult {
+                Ok(McpResponse::Complete(McpResult {
                     content,
                     structured: result.structured_content,
                     is_error: result.is_error.unwrap_or(false),
-                })
+                }))
             }
-            Ok(_) => Err(self.call_error("the tool asked for input this server cannot give")),
+            Ok(CallToolResponse::InputRequired(required)) => {
+                let requests = required
+                    .input_requests
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(key, request)| {
+                        (key, serde_json::to_value(&request).unwrap_or(Value::Null))
+                    })
+                    .collect();
+                Ok(McpResponse::InputRequired(InputRequired {
+                    requests,
+                    request_state: required.request_state,
+                }))
+            }
+            Ok(_) => Err(self.call_error("the tool answered with a task, which is not supported")),
             Err(e) => {
                 if session.is_closed() {
                     self.drop_session().await;

@@ -23,9 +23,10 @@ use crate::chatkit::types::{
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
+use crate::human::{self, FormSpec};
 pub use input::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
-use mcp::McpServer;
+use mcp::{InputAnswers, McpServer};
 use tokio::sync::mpsc;
 use tools::{Resolved, ToolOutput, ToolRegistry};
 use widgets::Ui;
@@ -39,6 +40,13 @@ pub trait Emit: Send {
     fn record_tool_call(
         &mut self,
         record: ToolCallRecord,
+    ) -> impl Future<Output = Result<(), Stop>> + Send;
+
+    /// Keeps a question for a person (the interaction row), then shows its form item. The
+    /// turn ends after this; an answer resumes the run.
+    fn open_interaction(
+        &mut self,
+        pending: PendingInteraction,
     ) -> impl Future<Output = Result<(), Stop>> + Send;
 
     /// Sets the thread's title unless it has one, and tells the client.
@@ -60,6 +68,24 @@ pub enum Stop {
     Persist(String),
 }
 
+/// A question for a person that a tool call raised, before it is stored.
+#[derive(Debug, Clone)]
+pub struct PendingInteraction {
+    pub id: String,
+    /// The form's widget item.
+    pub item: ThreadItem,
+    /// The model's call that asked.
+    pub call: ToolCall,
+    /// `form`, `approval` or `elicitation`.
+    pub kind: &'static str,
+    /// What was asked (a [`crate::human::FormSpec`] as JSON).
+    pub schema: Value,
+    /// Kind-specific data, e.g. an MCP server's input key and `requestState`.
+    pub details: Option<Value>,
+    /// Before the form item, so that in the model's history the call precedes the form.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// What started the turn.
 #[derive(Debug, Clone)]
 pub enum TurnInput {
@@ -69,6 +95,19 @@ pub enum TurnInput {
     Continue,
     /// A widget action with no built-in handler.
     Action { action_type: String },
+    /// A tool call the user approved: run it, then continue the turn.
+    Approved {
+        call: ToolCall,
+        /// When the model asked; the call's record is dated then.
+        asked_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// The user answered an MCP server's question: call the tool again with the answers,
+    /// then continue the turn.
+    Elicited {
+        call: ToolCall,
+        asked_at: chrono::DateTime<chrono::Utc>,
+        answers: InputAnswers,
+    },
     /// A widget action that names one of the agent's tools: call it and show its widgets,
     /// the first in place of the sending widget.
     ToolAction {
@@ -118,6 +157,8 @@ pub struct AgentSettings {
     pub max_retries: u32,
     pub retry_backoff: std::time::Duration,
     pub auto_titles: bool,
+    /// Tools (as the model names them) that wait for the user's approval before they run.
+    pub approval_tools: Vec<String>,
 }
 
 /// Produces assistant turns.
@@ -215,7 +256,12 @@ impl Agent {
             arguments: Value::Object(arguments).to_string(),
         };
         let (progress, _) = mpsc::unbounded_channel();
-        let (output, duration_ms) = call_tool(&tools, &call, progress).await;
+        let (output, duration_ms) = call_tool(&tools, &call, None, progress).await;
+        if output.input_required.is_some() {
+            return Err(AgentError::ActionFailed(
+                "the tool asks for the user's input, which a widget action cannot give".into(),
+            ));
+        }
         if output.is_error && output.ui.is_empty() {
             return Err(AgentError::ActionFailed(output.text));
         }
@@ -273,7 +319,10 @@ impl Agent {
                 }
                 return Ok(sink.record_tool_call(outcome.record).await?);
             }
-            TurnInput::UserMessage(_) | TurnInput::Continue => {}
+            TurnInput::UserMessage(_)
+            | TurnInput::Continue
+            | TurnInput::Approved { .. }
+            | TurnInput::Elicited { .. } => {}
         }
         let Some((provider, settings)) = &self.model else {
             return Err(AgentError::NoModel);
@@ -312,6 +361,20 @@ impl Agent {
                 .filter(|id| tools.contains(id)),
         };
 
+        let resumed = match input {
+            TurnInput::Approved { call, asked_at } => Some((call, *asked_at, None)),
+            TurnInput::Elicited {
+                call,
+                asked_at,
+                answers,
+            } => Some((call, *asked_at, Some(answers.clone()))),
+            _ => None,
+        };
+        if let Some((call, asked_at, answers)) = resumed
+            && !run_resumed(&tools, call, asked_at, answers, &mut request.input, sink).await?
+        {
+            return Ok(()); // the tool asked again
+        }
         for _step in 0..settings.max_steps {
             let calls = self
                 .model_step(provider.as_ref(), settings, &mut request, sink)
@@ -322,7 +385,15 @@ impl Agent {
                     .await;
                 return Ok(());
             }
-            if !run_tools(&tools, calls, &mut request.input, sink).await? {
+            if !run_tools(
+                &tools,
+                &settings.approval_tools,
+                calls,
+                &mut request.input,
+                sink,
+            )
+            .await?
+            {
                 return Ok(()); // a client tool call ends the turn
             }
         }
@@ -452,15 +523,34 @@ impl Agent {
 /// goes on.
 async fn run_tools<S: Emit>(
     tools: &ToolRegistry,
+    approval_tools: &[String],
     calls: Vec<ToolCall>,
     input: &mut Vec<InputItem>,
     sink: &mut S,
 ) -> Result<bool, AgentError> {
     let mut client_call = None;
+    let mut human_call = None;
+    let mut approval_call = None;
+    let mut refused = Vec::new();
     let mut server_calls = Vec::new();
     for call in calls {
+        let paused = client_call.is_some() || human_call.is_some() || approval_call.is_some();
         match tools.resolve(&call.name) {
-            Resolved::Client(_) if client_call.is_none() => client_call = Some(call),
+            Resolved::Server(tool)
+                if !tool.asks_human() && !paused && approval_tools.contains(&call.name) =>
+            {
+                approval_call = Some(call)
+            }
+            // Only one pause per step: a further call that needs approval is refused.
+            Resolved::Server(_) if approval_tools.contains(&call.name) => refused.push(call),
+            Resolved::Client(_) if !paused => client_call = Some(call),
+            Resolved::Server(tool)
+                if tool.asks_human()
+                    && !paused
+                    && FormSpec::parse(&parse_arguments(&call.arguments)).is_ok() =>
+            {
+                human_call = Some(call)
+            }
             _ => server_calls.push(call),
         }
     }
@@ -479,7 +569,7 @@ async fn run_tools<S: Emit>(
         let calls = futures_util::future::join_all(
             server_calls
                 .iter()
-                .map(|call| call_tool(tools, call, progress_tx.clone())),
+                .map(|call| call_tool(tools, call, None, progress_tx.clone())),
         );
         drop(progress_tx);
         tokio::pin!(calls);
@@ -492,8 +582,26 @@ async fn run_tools<S: Emit>(
             }
         }
     };
+    let paused = human_call.is_some() || approval_call.is_some() || client_call.is_some();
+    let mut elicited = None;
     input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
-    for (call, (output, duration_ms)) in server_calls.into_iter().zip(outputs) {
+    for (call, (mut output, duration_ms)) in server_calls.into_iter().zip(outputs) {
+        if let Some(required) = output.input_required.take() {
+            match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+                Ok(elicitation) if !paused && elicited.is_none() => {
+                    // Recorded once the user answered and the tool was called again.
+                    elicited = Some((call, elicitation));
+                    continue;
+                }
+                Ok(_) => {
+                    output = ToolOutput::error(
+                        "The tool asked for the user's input while another question was open; \
+                         call it again after that one is answered.",
+                    )
+                }
+                Err(problem) => output = ToolOutput::error(problem),
+            }
+        }
         input.push(InputItem::ToolResult {
             call_id: call.call_id.clone(),
             output: output.text.clone(),
@@ -515,6 +623,40 @@ async fn run_tools<S: Emit>(
             duration_ms,
         })
         .await?;
+    }
+    for call in refused {
+        let text = "This tool needs the user's approval, one call at a time; call it again \
+                    after the pending approval is answered.";
+        input.push(InputItem::ToolCall(call.clone()));
+        input.push(InputItem::ToolResult {
+            call_id: call.call_id.clone(),
+            output: text.into(),
+        });
+        sink.record_tool_call(ToolCallRecord {
+            id: ids::new_id(IdKind::ToolCall),
+            thread_id: sink.thread_id().to_owned(),
+            created_at: ids::now(),
+            call_id: call.call_id,
+            name: call.name,
+            arguments: call.arguments,
+            output: text.into(),
+            is_error: true,
+            content: None,
+            duration_ms: 0,
+        })
+        .await?;
+    }
+    if let Some((call, elicitation)) = elicited {
+        ask_elicitation(call, elicitation, sink).await?;
+        return Ok(false);
+    }
+    if let Some(call) = human_call {
+        ask_human(call, sink).await?;
+        return Ok(false);
+    }
+    if let Some(call) = approval_call {
+        ask_approval(call, sink).await?;
+        return Ok(false);
     }
     let Some(call) = client_call else {
         return Ok(true);
@@ -539,10 +681,161 @@ async fn run_tools<S: Emit>(
     Ok(false)
 }
 
+/// Shows the form a `request_human_input` call asks for and keeps the question; its record
+/// is written when the answer comes, so the model never sees a call without a result.
+async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
+    let arguments = parse_arguments(&call.arguments);
+    let spec = FormSpec::parse(&arguments).map_err(AgentError::ActionFailed)?;
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let widget = human::form_widget(&id, "form", &spec, &Value::Null, &Default::default());
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget,
+            copy_text: Some(human::copy_text(&spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(&spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "form",
+        schema,
+        details: None,
+        created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Shows the Approve / Deny form of a call that needs the user's approval, and keeps it.
+async fn ask_approval<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let arguments = parse_arguments(&call.arguments);
+    let spec = human::approval_spec(&call.name, &arguments);
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget: human::approval_widget(&id, &call.name, &arguments),
+            copy_text: Some(human::copy_text(&spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(&spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "approval",
+        schema,
+        details: None,
+        created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Shows an MCP server's question as a form and keeps it with what the re-call needs.
+async fn ask_elicitation<S: Emit>(
+    call: ToolCall,
+    elicitation: human::Elicitation,
+    sink: &mut S,
+) -> Result<(), AgentError> {
+    let id = ids::new_id(IdKind::Interaction);
+    let created_at = ids::now();
+    let spec = &elicitation.spec;
+    let item = ThreadItem {
+        id: ids::new_id(IdKind::Message),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: ids::now(),
+        body: ItemBody::Widget(WidgetItem {
+            widget: human::form_widget(&id, "elicitation", spec, &Value::Null, &Default::default()),
+            copy_text: Some(human::copy_text(spec, None)),
+        }),
+    };
+    let schema = serde_json::to_value(spec)
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id,
+        item,
+        call,
+        kind: "elicitation",
+        schema,
+        details: Some(elicitation.details()),
+        created_at,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs a call the user approved (or calls again one whose question they answered), shows
+/// its widgets, records it (dated when the model asked) and adds it to the model's input.
+/// Returns `false` when the tool asked another question (shown; the turn ends).
+async fn run_resumed<S: Emit>(
+    tools: &ToolRegistry,
+    call: &ToolCall,
+    asked_at: chrono::DateTime<chrono::Utc>,
+    answers: Option<InputAnswers>,
+    input: &mut Vec<InputItem>,
+    sink: &mut S,
+) -> Result<bool, AgentError> {
+    if let Resolved::Server(tool) = tools.resolve(&call.name) {
+        let progress = tool.progress(&parse_arguments(&call.arguments));
+        sink.emit(ThreadStreamEvent::ProgressUpdate {
+            icon: Some(progress.icon.into()),
+            text: progress.text,
+        })
+        .await?;
+    }
+    let (progress, _) = mpsc::unbounded_channel();
+    let (mut output, duration_ms) = call_tool(tools, call, answers, progress).await;
+    if let Some(required) = output.input_required.take() {
+        match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+            Ok(elicitation) => {
+                ask_elicitation(call.clone(), elicitation, sink).await?;
+                return Ok(false);
+            }
+            Err(problem) => output = ToolOutput::error(problem),
+        }
+    }
+    input.push(InputItem::ToolCall(call.clone()));
+    input.push(InputItem::ToolResult {
+        call_id: call.call_id.clone(),
+        output: output.text.clone(),
+    });
+    for ui in &output.ui {
+        let item = widget_item(sink.thread_id(), ui, &output.text);
+        sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
+    }
+    sink.record_tool_call(ToolCallRecord {
+        id: ids::new_id(IdKind::ToolCall),
+        thread_id: sink.thread_id().to_owned(),
+        created_at: asked_at,
+        call_id: call.call_id.clone(),
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+        output: output.text,
+        is_error: output.is_error,
+        content: output.content,
+        duration_ms,
+    })
+    .await?;
+    Ok(true)
+}
+
 /// Runs one call and times it; every failure is a result the model reads.
 async fn call_tool(
     tools: &ToolRegistry,
     call: &ToolCall,
+    answers: Option<InputAnswers>,
     progress: mpsc::UnboundedSender<String>,
 ) -> (ToolOutput, u64) {
     let started = Instant::now();
@@ -554,7 +847,10 @@ async fn call_tool(
                 &call.arguments
             };
             match serde_json::from_str::<Value>(raw) {
-                Ok(arguments) => tool.call(arguments, progress).await,
+                Ok(arguments) => match answers {
+                    Some(answers) => tool.call_with_answers(arguments, answers, progress).await,
+                    None => tool.call(arguments, progress).await,
+                },
                 Err(e) => ToolOutput::error(format!("The arguments are not valid JSON: {e}")),
             }
         }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::llm::ToolSpec;
-use super::mcp::{McpResult, McpServer, McpToolInfo};
+use super::mcp::{InputAnswers, InputRequired, McpResponse, McpResult, McpServer, McpToolInfo};
 use super::widgets::{self, Ui};
 
 /// What a tool call gave back.
@@ -22,6 +22,8 @@ pub struct ToolOutput {
     pub content: Option<Value>,
     /// What the result shows the user (widgets, or HTML views that stay unrendered).
     pub ui: Vec<Ui>,
+    /// The tool cannot finish without the user's input (MCP `input_required`).
+    pub input_required: Option<InputRequired>,
 }
 
 impl ToolOutput {
@@ -31,6 +33,7 @@ impl ToolOutput {
             is_error: false,
             content: None,
             ui: Vec::new(),
+            input_required: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl ToolOutput {
             is_error: true,
             content: None,
             ui: Vec::new(),
+            input_required: None,
         }
     }
 }
@@ -63,6 +67,12 @@ pub trait Tool: Send + Sync {
         }
     }
 
+    /// Whether a call asks a person (`request_human_input`): the loop then shows a form and
+    /// ends the turn instead of calling [`Tool::call`].
+    fn asks_human(&self) -> bool {
+        false
+    }
+
     /// Runs the call; failures are results with `is_error`, never a dead run. Progress
     /// messages the tool reports go to `progress`.
     fn call<'a>(
@@ -70,6 +80,16 @@ pub trait Tool: Send + Sync {
         arguments: Value,
         progress: mpsc::UnboundedSender<String>,
     ) -> BoxFuture<'a, ToolOutput>;
+
+    /// Calls again with the user's answers to the input the last call required.
+    fn call_with_answers<'a>(
+        &'a self,
+        _arguments: Value,
+        _answers: InputAnswers,
+        _progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async { ToolOutput::error("This tool does not take answers.") })
+    }
 }
 
 /// What a model's tool name refers to.
@@ -202,7 +222,27 @@ impl Tool for McpTool {
         arguments: Value,
         progress: mpsc::UnboundedSender<String>,
     ) -> BoxFuture<'a, ToolOutput> {
-        Box::pin(async move {
+        Box::pin(self.run(arguments, None, progress))
+    }
+
+    fn call_with_answers<'a>(
+        &'a self,
+        arguments: Value,
+        answers: InputAnswers,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async move { self.run(arguments, Some(answers), progress).await })
+    }
+}
+
+impl McpTool {
+    async fn run(
+        &self,
+        arguments: Value,
+        answers: Option<InputAnswers>,
+        progress: mpsc::UnboundedSender<String>,
+    ) -> ToolOutput {
+        {
             let arguments = match arguments {
                 Value::Object(map) => map,
                 Value::Null => Map::new(),
@@ -214,20 +254,22 @@ impl Tool for McpTool {
             };
             match self
                 .server
-                .call_tool(&self.tool, arguments, &progress)
+                .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
                 .await
             {
-                Ok(result) => self.output(result).await,
+                Ok(McpResponse::Complete(result)) => self.output(result).await,
+                Ok(McpResponse::InputRequired(required)) => ToolOutput {
+                    input_required: Some(required),
+                    ..ToolOutput::ok("The tool needs the user's input.")
+                },
                 Err(e) => {
                     log::warn!("{e}");
                     ToolOutput::error(format!("The tool could not run: {e}"))
                 }
             }
-        })
+        }
     }
-}
 
-impl McpTool {
     /// What the model and the user get from a result: the model reads text (never widget
     /// JSON), the user sees the widgets.
     async fn output(&self, result: McpResult) -> ToolOutput {
@@ -274,6 +316,7 @@ impl McpTool {
             is_error: result.is_error,
             content: Some(content),
             ui,
+            input_required: None,
         }
     }
 }
@@ -382,6 +425,54 @@ impl Tool for CurrentTime {
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async {
             ToolOutput::ok(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        })
+    }
+}
+
+/// Built-in: asks the user to fill in a form. The loop handles a valid call itself (see
+/// [`Tool::asks_human`]); `call` only runs for calls it could not take, and says why.
+pub struct HumanInput {
+    spec: ToolSpec,
+}
+
+impl Default for HumanInput {
+    fn default() -> Self {
+        HumanInput {
+            spec: ToolSpec {
+                name: crate::human::TOOL_NAME.into(),
+                description: "Ask the user to fill in a form when you need information or a \
+                              decision only they can give. The conversation pauses until they \
+                              answer; the answer (or that they want you to use your best \
+                              judgement, or cancelled) comes back as this tool's result."
+                    .into(),
+                parameters: crate::human::FormSpec::tool_parameters(),
+            },
+        }
+    }
+}
+
+impl Tool for HumanInput {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn asks_human(&self) -> bool {
+        true
+    }
+
+    fn call<'a>(
+        &'a self,
+        arguments: Value,
+        _progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async move {
+            match crate::human::FormSpec::parse(&arguments) {
+                Err(problem) => ToolOutput::error(problem),
+                Ok(_) => ToolOutput::error(
+                    "Only one request for human input can be open at a time; ask again after \
+                     the answer.",
+                ),
+            }
         })
     }
 }

@@ -22,6 +22,7 @@ pub enum IdKind {
     Attachment,
     SdkHiddenContext,
     Run,
+    Interaction,
 }
 
 impl IdKind {
@@ -37,6 +38,7 @@ impl IdKind {
             IdKind::Attachment => "atc",
             IdKind::SdkHiddenContext => "shcx",
             IdKind::Run => "run",
+            IdKind::Interaction => "hi",
         }
     }
 }

@@ -2,6 +2,10 @@
 //! the store, and turns streaming requests into runs. It knows nothing of HTTP; the route maps
 //! [`Processed`] and [`ChatKitError`] to responses.
 
+mod human;
+
+pub use human::{HumanAnswer, HumanError};
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -202,6 +206,11 @@ impl ChatKitServer {
         p: AddUserMessageParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let mut leading = match self.check_pending(&ctx.scope, &thread.id).await? {
+            Ok(leading) => leading,
+            // A form waits for its answer: the message is not kept and no run starts.
+            Err(notice) => return Ok(notice),
+        };
         let Ok(slot) = self.runs.reserve(&thread.id) else {
             return Ok(busy());
         };
@@ -209,9 +218,9 @@ impl ChatKitServer {
         self.store
             .add_user_message(&ctx.scope, None, &message, &attachment_ids)
             .await?;
-        let leading = [ThreadStreamEvent::ItemDone {
+        leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
-        }];
+        });
         let run = self.runs.start(
             slot,
             RunStart {
@@ -357,6 +366,8 @@ impl ChatKitServer {
         self.store
             .delete_items_after(&ctx.scope, &thread.id, &item.id)
             .await?;
+        // A form the retry deleted can no longer be answered.
+        self.store.cancel_pending_interactions(&thread.id).await?;
         let run = self.runs.start(
             slot,
             RunStart {
@@ -398,16 +409,8 @@ impl ChatKitServer {
             }
             None => None,
         };
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
         let (input, leading) = match ActionRoute::of(&p.action) {
-            ActionRoute::Human => (
-                TurnInput::Action {
-                    action_type: p.action.type_,
-                },
-                vec![],
-            ),
+            ActionRoute::Human => return self.human_action(ctx, thread, sender, p.action).await,
             ActionRoute::Tool { tool, arguments } => (
                 TurnInput::ToolAction {
                     sender,
@@ -423,6 +426,9 @@ impl ChatKitServer {
                     vec![ThreadStreamEvent::ItemDone { item: context }],
                 )
             }
+        };
+        let Ok(slot) = self.runs.reserve(&thread.id) else {
+            return Ok(busy());
         };
         let run = self.runs.start(
             slot,

@@ -36,6 +36,8 @@ pub struct RunManager {
     blobs: BlobStore,
     agent: Arc<Agent>,
     active: Arc<Mutex<HashMap<String, ()>>>,
+    /// How long a question to a person stays answerable.
+    human_timeout: std::time::Duration,
 }
 
 /// A thread reserved for one run. Dropping it without starting frees the thread again.
@@ -66,12 +68,18 @@ pub struct RunStart {
 }
 
 impl RunManager {
-    pub fn new(store: Store, blobs: BlobStore, agent: Arc<Agent>) -> Self {
+    pub fn new(
+        store: Store,
+        blobs: BlobStore,
+        agent: Arc<Agent>,
+        human_timeout: std::time::Duration,
+    ) -> Self {
         RunManager {
             store,
             blobs,
             agent,
             active: Arc::default(),
+            human_timeout,
         }
     }
 
@@ -97,14 +105,25 @@ impl RunManager {
     /// Starts the run in the background and returns the receiving end of its event frames.
     pub fn start(&self, slot: RunSlot, start: RunStart) -> mpsc::Receiver<Bytes> {
         let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
-        let sink = EventSink::new(self.store.clone(), start.scope, start.thread, Some(tx));
+        self.spawn(slot, start, Some(tx));
+        rx
+    }
+
+    /// Starts the run with no subscriber (e.g. resumed by an operator): it finishes and
+    /// persists on its own, and the chat shows it on its next load.
+    pub fn start_detached(&self, slot: RunSlot, start: RunStart) {
+        self.spawn(slot, start, None);
+    }
+
+    fn spawn(&self, slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
+        let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
+        sink.human_timeout = self.human_timeout;
         let agent = self.agent_for(&start.agent);
         let (store, blobs) = (self.store.clone(), self.blobs.clone());
         tokio::spawn(async move {
             drive(&store, &blobs, &agent, sink, start.input, start.leading).await;
             drop(slot);
         });
-        rx
     }
 }
 
@@ -123,6 +142,7 @@ async fn drive(
     if let Err(e) = store.start_run(&run_id, &thread_id).await {
         log::error!("thread {thread_id}: cannot record the run: {e}");
     }
+    sink.run_id = Some(run_id.clone());
     let scope = sink.scope().clone();
     let result = async {
         sink.emit(ThreadStreamEvent::StreamOptions {

@@ -8,14 +8,14 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::agent::{Emit, Stop};
+use crate::agent::{Emit, PendingInteraction, Stop};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
 use crate::chatkit::types::{
     AssistantMessageContent, ItemBody, SdkHiddenContextItem, Thread, ThreadItem, ThreadItemUpdate,
     ThreadStreamEvent,
 };
-use crate::store::{Scope, Store};
+use crate::store::{InteractionRow, PENDING, Scope, Store};
 
 /// What the SDK tells the model after a cancelled turn.
 pub const CANCELLED_CONTEXT: &str =
@@ -31,6 +31,10 @@ pub struct EventSink {
     subscriber: Option<mpsc::Sender<Bytes>>,
     /// What the run's record will say about cost.
     pub usage: Usage,
+    /// The run this sink belongs to, once recorded.
+    pub run_id: Option<String>,
+    /// How long a question to a person stays answerable.
+    pub human_timeout: std::time::Duration,
 }
 
 /// Tokens and model of a run, summed over its model calls.
@@ -55,6 +59,8 @@ impl EventSink {
             pending: HashMap::new(),
             subscriber,
             usage: Usage::default(),
+            run_id: None,
+            human_timeout: std::time::Duration::from_secs(86_400),
         }
     }
 
@@ -183,6 +189,35 @@ impl Emit for EventSink {
             .save_tool_call(&self.scope, &record)
             .await
             .map_err(|e| Stop::Persist(e.to_string()))
+    }
+
+    async fn open_interaction(&mut self, pending: PendingInteraction) -> Result<(), Stop> {
+        let timeout = chrono::Duration::from_std(self.human_timeout)
+            .unwrap_or_else(|_| chrono::Duration::days(1));
+        let row = InteractionRow {
+            id: pending.id,
+            thread_id: self.thread.id.clone(),
+            run_id: self.run_id.clone(),
+            item_id: pending.item.id.clone(),
+            call_id: pending.call.call_id,
+            tool_name: pending.call.name,
+            arguments: pending.call.arguments,
+            kind: pending.kind.to_owned(),
+            schema: pending.schema.to_string(),
+            status: PENDING.to_owned(),
+            answer: None,
+            answered_by: None,
+            details: pending.details.map(|d| d.to_string()),
+            created_at: pending.created_at.naive_utc(),
+            answered_at: None,
+            expires_at: (pending.created_at + timeout).naive_utc(),
+        };
+        self.store
+            .save_interaction(&row)
+            .await
+            .map_err(|e| Stop::Persist(e.to_string()))?;
+        self.emit(ThreadStreamEvent::ItemDone { item: pending.item })
+            .await
     }
 
     async fn propose_title(&mut self, title: String) -> Result<(), Stop> {

@@ -8,6 +8,7 @@ mod attachments;
 pub mod blobs;
 pub mod db;
 mod feedback;
+mod human;
 mod items;
 mod models;
 mod runs;
@@ -22,6 +23,7 @@ pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
+pub use human::{InteractionRow, PENDING};
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.

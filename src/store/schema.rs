@@ -108,3 +108,24 @@ diesel::table! {
 
 diesel::joinable!(runs -> threads (thread_id));
 diesel::allow_tables_to_appear_in_same_query!(runs, threads);
+
+diesel::table! {
+    human_interactions (id) {
+        id -> Text,
+        thread_id -> Text,
+        run_id -> Nullable<Text>,
+        item_id -> Text,
+        call_id -> Text,
+        tool_name -> Text,
+        arguments -> Text,
+        kind -> Text,
+        schema -> Text,
+        status -> Text,
+        answer -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        expires_at -> Timestamp,
+    }
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Answer, TestApp, add_agent, eventually, start_server};
+use crate::helpers::{Answer, TestApp, add_agent, eventually, serve};
 use crate::{db_test, llm_test};
 
 /// The signing key of the test servers, so tests can forge expired tokens.
@@ -956,7 +956,7 @@ async fn files_survive_a_restart(app: TestApp) {
         ("CHATKIT_SECRET_KEY", SECRET),
         ("CHATKIT_STORAGE_DIR", storage.as_str()),
     ];
-    let second = start_server(&app.db_url, &vars).await;
+    let second = serve(&app.db_url, &vars, None).await.address;
     let response = app
         .client
         .get(format!("{second}/chatkit/attachments/{id}/content"))

@@ -344,6 +344,88 @@ async fn widget_items_validate_against_the_official_types() {
     rec.validate();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_forms_validate_against_the_official_types() {
+    use crate::human::{action, ask, form_of, valid_values};
+    let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("app");
+    let mut rec = Recorder::default();
+    ask(&llm);
+    let events = rec
+        .stream(&app, "threads.create", json!({"input": user_input("Book")}))
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let (item, interaction) = form_of(&events);
+    let events = rec
+        .stream(
+            &app,
+            "threads.add_user_message",
+            json!({"thread_id": id, "input": user_input("hello?")}),
+        )
+        .await;
+    assert_eq!(events[0]["type"], "notice");
+    let invalid = json!({"__interaction": interaction, "nights": "x", "from": "soon"});
+    let events = rec
+        .stream(
+            &app,
+            "threads.custom_action",
+            action(&id, &item, "human.form_submit", invalid),
+        )
+        .await;
+    assert_eq!(events[0]["type"], "thread.item.replaced");
+    llm.push(Reply::Text(vec!["Booked.".into()]));
+    llm.push(Reply::Completion("Booking".into()));
+    let events = rec
+        .stream(
+            &app,
+            "threads.custom_action",
+            action(&id, &item, "human.form_submit", valid_values(&interaction)),
+        )
+        .await;
+    assert_eq!(events[1]["type"], "thread.item.replaced");
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
+    rec.validate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_validate_against_the_official_types() {
+    use crate::human::{action, approval_of, call_time};
+    let llm = crate::fake_llm::FakeLlm::start().await;
+    let mut vars = crate::helpers::llm_vars(&llm.base_url());
+    vars.push(("CHATKIT_APPROVAL_TOOLS", "get_current_time".into()));
+    vars.push(("CHATKIT_AUTO_TITLES", "false".into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::helpers::spawn_app_with(Db::Sqlite, &vars)
+        .await
+        .expect("app");
+    let mut rec = Recorder::default();
+    call_time(&llm);
+    let events = rec
+        .stream(
+            &app,
+            "threads.create",
+            json!({"input": user_input("Time?")}),
+        )
+        .await;
+    let id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let (item, interaction) = approval_of(&events);
+    llm.push(Reply::Text(vec!["Noon.".into()]));
+    rec.stream(
+        &app,
+        "threads.custom_action",
+        action(
+            &id,
+            &item,
+            "human.approve",
+            json!({"__interaction": interaction}),
+        ),
+    )
+    .await;
+    rec.json(&app, "item_page", "items.list", json!({"thread_id": id}))
+        .await;
+    rec.validate();
+}
+
 impl Recorder {
     /// Writes the records and has the official types check them.
     fn validate(&self) {

@@ -48,7 +48,7 @@ impl Drop for TestDb {
 
 impl TestDb {
     /// A fresh database and its URL, or `None` when Postgres is asked for but not configured.
-    fn create(db: Db) -> Option<(TestDb, String)> {
+    pub fn create(db: Db) -> Option<(TestDb, String)> {
         match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -83,8 +83,12 @@ pub struct TestApp {
     pub db_url: String,
     /// The attachment folder (`CHATKIT_STORAGE_DIR`): a temporary one unless the test gave one.
     pub storage_dir: std::path::PathBuf,
+    /// The server's ChatKit service, for in-process callers (operator answers).
+    pub chatkit: chatkit_server::chatkit::server::ChatKitServer,
+    /// Stops the HTTP server.
+    pub stop: actix_web::dev::ServerHandle,
     _storage: tempfile::TempDir,
-    _db: TestDb,
+    _db: Option<TestDb>,
 }
 
 /// Settings of a test server: loopback port 0 and the given database, plus `extra` variables.
@@ -104,7 +108,13 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
 
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     let (test_db, db_url) = TestDb::create(db)?;
-    // Never the default `./attachments`: every server stores its files in its own folder.
+    Some(serve(&db_url, extra, Some(test_db)).await)
+}
+
+/// Starts a server on an existing database; it owns `test_db` (and removes it) when given.
+/// Its files go to the `CHATKIT_STORAGE_DIR` of `extra`, or else to a folder of its own (never
+/// the default `./attachments`).
+pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>) -> TestApp {
     let storage = tempfile::tempdir().expect("storage dir");
     let storage_dir = match extra.iter().find(|(k, _)| *k == "CHATKIT_STORAGE_DIR") {
         Some((_, dir)) => std::path::PathBuf::from(dir),
@@ -113,28 +123,25 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     let storage_var = storage_dir.display().to_string();
     let mut vars = vec![("CHATKIT_STORAGE_DIR", storage_var.as_str())];
     vars.extend_from_slice(extra);
-    let address = start_server(&db_url, &vars).await;
-    let store = Store::connect(&db_url, 2).expect("test store");
-    Some(TestApp {
-        address,
-        client: reqwest::Client::new(),
-        store,
-        db_url,
-        storage_dir,
-        _storage: storage,
-        _db: test_db,
-    })
-}
-
-/// Builds and starts a server on `db_url` with the variables `vars` (later ones win);
-/// returns its base URL.
-pub async fn start_server(db_url: &str, vars: &[(&str, &str)]) -> String {
-    let app = Application::build(test_settings(db_url, vars))
+    let app = Application::build(test_settings(db_url, &vars))
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let chatkit = app.chatkit();
+    let stop = app.stop_handle();
     tokio::spawn(app.run_until_stopped());
-    address
+    let store = Store::connect(db_url, 2).expect("test store");
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        db_url: db_url.to_owned(),
+        storage_dir,
+        chatkit,
+        stop,
+        _storage: storage,
+        _db: test_db,
+    }
 }
 
 /// An HTTP answer, read whole.

@@ -10,6 +10,7 @@ mod attachments;
 mod bad_input;
 mod conformance;
 mod fake_llm;
+mod human;
 mod isolation;
 mod mcp;
 mod pages;

@@ -209,17 +209,17 @@ async fn custom_action_needs_a_widget_sender(app: TestApp) {
     );
 
     let human = json!({"type": "human.approve", "payload": {}});
-    let events = app
-        .stream(
+    let refused = app
+        .send(
             "ann",
             "threads.custom_action",
             json!({"thread_id": id, "item_id": "wdg_1", "action": human}),
         )
         .await;
     assert_eq!(
-        events[1],
-        json!({"type": "error", "code": "stream.error", "allow_retry": true}),
-        "no form is pending"
+        (refused.status, refused.error_code().as_str()),
+        (400, "invalid_request"),
+        "only the server's own forms take human.* actions"
     );
 
     let missing = app

@@ -1,0 +1,423 @@
+//! The human-interaction service: answers to the forms the agent shows (from the chat as
+//! `human.*` widget actions, or from an operator), the notice a new message gets while a form
+//! waits, and expiry.
+//!
+//! An answer is recorded with one conditional UPDATE (first answer wins), the form item is
+//! replaced by a read-only summary, the tool call's record is written with the answer as its
+//! result, and the run resumes with [`TurnInput::Continue`]: in the same response for the
+//! chat, in the background for an operator. Everything lives in the database, so any server
+//! process can take the answer, before or after a restart.
+//!
+//! Approvals (`CHATKIT_APPROVAL_TOOLS`) use the same rows: approve resumes the run with the
+//! call itself ([`TurnInput::Approved`]), deny records "The user denied this tool call.".
+//!
+//! MCP elicitation (2026-07-28 `input_required`) uses them too: the row keeps the server's
+//! input key and `requestState`; an answer resumes the run with [`TurnInput::Elicited`], which
+//! calls the tool again with `inputResponses` (accept with the content, decline, or cancel).
+//!
+//! Expiry is lazy: an interaction past its `expires_at` is closed as "no answer" the next time
+//! someone touches it (an answer from the chat or an operator, or a new message in its
+//! thread); the model is then told "The user did not answer in time.".
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::agent::llm::ToolCall;
+use crate::agent::mcp::InputAnswers;
+use crate::chatkit::records::ToolCallRecord;
+use crate::human::{self, FormSpec, ID_KEY, Outcome};
+use crate::runs::RunSlot;
+use crate::store::{AgentRow, InteractionRow, PENDING, Scope, StoreError};
+
+/// How long an answer waits for the thread's current run to end before resuming.
+const RESERVE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Why an answer was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum HumanError {
+    #[error("This request was already answered.")]
+    AlreadyAnswered,
+    #[error("This request expired before it was answered.")]
+    Expired,
+    #[error("The answer is not valid: {}", describe(.0))]
+    Invalid(BTreeMap<String, String>),
+    #[error("This answer does not fit a {0}.")]
+    WrongAnswer(String),
+    #[error("interaction not found")]
+    NotFound,
+    #[error("A response is still being generated in this thread; the answer is kept.")]
+    Busy,
+    #[error("the stored interaction is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn describe(errors: &BTreeMap<String, String>) -> String {
+    errors
+        .iter()
+        .map(|(field, message)| format!("{field}: {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An answer, from the chat or from an operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HumanAnswer {
+    /// Form values keyed by field name (validated and coerced against the form).
+    Submit(Value),
+    BestJudgement,
+    Cancel,
+    Approve,
+    Deny,
+    /// Declines an MCP server's question.
+    Decline,
+}
+
+impl HumanAnswer {
+    fn of_action(action: &Action) -> Option<HumanAnswer> {
+        Some(match action.type_.as_str() {
+            human::SUBMIT_ACTION => HumanAnswer::Submit(action.payload.clone()),
+            human::BEST_JUDGEMENT_ACTION => HumanAnswer::BestJudgement,
+            human::CANCEL_ACTION => HumanAnswer::Cancel,
+            human::APPROVE_ACTION => HumanAnswer::Approve,
+            human::DENY_ACTION => HumanAnswer::Deny,
+            human::DECLINE_ACTION => HumanAnswer::Decline,
+            _ => return None,
+        })
+    }
+}
+
+fn spec_of(row: &InteractionRow) -> Result<FormSpec, HumanError> {
+    serde_json::from_str(&row.schema).map_err(|e| HumanError::Corrupt(e.to_string()))
+}
+
+fn is_due(row: &InteractionRow) -> bool {
+    row.expires_at <= chrono::Utc::now().naive_utc()
+}
+
+/// What an answer means for this interaction.
+fn outcome(
+    row: &InteractionRow,
+    spec: &FormSpec,
+    answer: HumanAnswer,
+) -> Result<Outcome, HumanError> {
+    match (row.kind.as_str(), answer) {
+        ("form", HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
+            .map(Outcome::Answered)
+            .map_err(HumanError::Invalid),
+        ("form", HumanAnswer::BestJudgement) => Ok(Outcome::BestJudgement),
+        ("form", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
+        ("approval", HumanAnswer::Approve) => Ok(Outcome::Approved),
+        ("approval", HumanAnswer::Deny) => Ok(Outcome::Denied),
+        ("elicitation", HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
+            .map(Outcome::Answered)
+            .map_err(HumanError::Invalid),
+        ("elicitation", HumanAnswer::Decline) => Ok(Outcome::Declined),
+        ("elicitation", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
+        (kind, _) => Err(HumanError::WrongAnswer(kind.to_owned())),
+    }
+}
+
+/// How the run goes on after an answer: an approved call runs first; anything else is
+/// already recorded as the call's result.
+fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
+    match outcome {
+        Outcome::Approved => TurnInput::Approved {
+            call: ToolCall {
+                call_id: row.call_id.clone(),
+                name: row.tool_name.clone(),
+                arguments: row.arguments.clone(),
+            },
+            asked_at: row.created_at.and_utc(),
+        },
+        Outcome::Expired => TurnInput::Continue,
+        answered if row.kind == "elicitation" => {
+            let details: Value = row
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default();
+            let mut response = serde_json::Map::new();
+            let action = match answered {
+                Outcome::Answered(values) => {
+                    response.insert("content".into(), Value::Object(values.clone()));
+                    "accept"
+                }
+                Outcome::Declined => "decline",
+                _ => "cancel",
+            };
+            response.insert("action".into(), action.into());
+            let key = details["key"].as_str().unwrap_or_default().to_owned();
+            let mut responses = serde_json::Map::new();
+            responses.insert(key, Value::Object(response));
+            TurnInput::Elicited {
+                call: ToolCall {
+                    call_id: row.call_id.clone(),
+                    name: row.tool_name.clone(),
+                    arguments: row.arguments.clone(),
+                },
+                asked_at: row.created_at.and_utc(),
+                answers: InputAnswers {
+                    responses,
+                    request_state: details["request_state"].as_str().map(str::to_owned),
+                },
+            }
+        }
+        _ => TurnInput::Continue,
+    }
+}
+
+fn stream_of(events: &[ThreadStreamEvent]) -> Processed {
+    Processed::Stream(EventStream::events(events))
+}
+
+impl ChatKitServer {
+    /// A `human.*` action from a widget: only a pending form this server showed, in this
+    /// thread, named by both its item and the interaction id in the payload, can be answered.
+    pub(super) async fn human_action(
+        &self,
+        ctx: RequestContext,
+        thread: Thread,
+        sender: Option<ThreadItem>,
+        action: Action,
+    ) -> Result<Processed, ChatKitError> {
+        let refused =
+            || ChatKitError::Invalid("this widget is not a form this server asked with".into());
+        let (Some(sender), Some(id)) = (sender, action.payload.get(ID_KEY).and_then(Value::as_str))
+        else {
+            return Err(refused());
+        };
+        let row = match self.store.load_interaction(id).await {
+            Ok(row) => row,
+            Err(StoreError::NotFound(_)) => return Err(refused()),
+            Err(e) => return Err(e.into()),
+        };
+        if row.thread_id != thread.id || row.item_id != sender.id {
+            return Err(refused());
+        }
+        let answer = HumanAnswer::of_action(&action).ok_or_else(refused)?;
+        if row.status != PENDING {
+            return Ok(stream_of(&[ThreadStreamEvent::error_custom(
+                HumanError::AlreadyAnswered.to_string(),
+                false,
+            )]));
+        }
+        let spec = spec_of(&row).map_err(|e| ChatKitError::Invalid(e.to_string()))?;
+        let outcome = if is_due(&row) {
+            Outcome::Expired
+        } else {
+            match outcome(&row, &spec, answer) {
+                Ok(outcome) => outcome,
+                Err(HumanError::Invalid(errors)) => {
+                    // Shown again with the messages and what the user typed; nothing recorded.
+                    let mut item = sender;
+                    item.body = ItemBody::Widget(WidgetItem {
+                        widget: human::form_widget(
+                            &row.id,
+                            &row.kind,
+                            &spec,
+                            &action.payload,
+                            &errors,
+                        ),
+                        copy_text: Some(human::copy_text(&spec, None)),
+                    });
+                    self.store.save_item(&ctx.scope, &item).await?;
+                    return Ok(stream_of(&[ThreadStreamEvent::ItemReplaced { item }]));
+                }
+                Err(e) => {
+                    return Ok(stream_of(&[ThreadStreamEvent::error_custom(
+                        e.to_string(),
+                        false,
+                    )]));
+                }
+            }
+        };
+        let by = (outcome != Outcome::Expired).then_some("user");
+        let input = resume_input(&row, &outcome);
+        let summary = match self.resolve(&ctx.scope, &row, &spec, outcome, by).await {
+            Ok(summary) => summary,
+            Err(HumanError::Store(e)) => return Err(e.into()),
+            Err(e) => {
+                return Ok(stream_of(&[ThreadStreamEvent::error_custom(
+                    e.to_string(),
+                    false,
+                )]));
+            }
+        };
+        let Some(slot) = self.reserve_soon(&thread.id).await else {
+            return Ok(busy());
+        };
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                agent: ctx.agent,
+                scope: ctx.scope,
+                thread,
+                input,
+                leading: vec![ThreadStreamEvent::ItemReplaced { item: summary }],
+            },
+        );
+        Ok(Processed::Stream(EventStream {
+            leading: vec![],
+            run: Some(run),
+        }))
+    }
+
+    /// Answers a pending interaction as an operator (the admin console's entry point). The
+    /// run resumes in the background and persists; the chat shows it on its next load.
+    /// Concurrent answers: exactly one succeeds, the others get [`HumanError::AlreadyAnswered`].
+    pub async fn answer_interaction_as_operator(
+        &self,
+        interaction_id: &str,
+        answer: HumanAnswer,
+    ) -> Result<(), HumanError> {
+        let row = match self.store.load_interaction(interaction_id).await {
+            Ok(row) => row,
+            Err(StoreError::NotFound(_)) => return Err(HumanError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if row.status != PENDING {
+            return Err(HumanError::AlreadyAnswered);
+        }
+        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
+        let spec = spec_of(&row)?;
+        if is_due(&row) {
+            self.resolve(&scope, &row, &spec, Outcome::Expired, None)
+                .await?;
+            self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
+                .await?;
+            return Err(HumanError::Expired);
+        }
+        let outcome = outcome(&row, &spec, answer)?;
+        let input = resume_input(&row, &outcome);
+        self.resolve(&scope, &row, &spec, outcome, Some("operator"))
+            .await?;
+        self.resume_detached(scope, agent, &row.thread_id, input)
+            .await
+    }
+
+    /// Before a new message: `Some(events)` to answer with instead (a notice while a form
+    /// waits); an expired form is closed first and its replacement returned to stream.
+    pub(super) async fn check_pending(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+    ) -> Result<Result<Vec<ThreadStreamEvent>, Processed>, ChatKitError> {
+        let Some(row) = self.store.pending_interaction(thread_id).await? else {
+            return Ok(Ok(vec![]));
+        };
+        if !is_due(&row) {
+            return Ok(Err(stream_of(&[ThreadStreamEvent::Notice {
+                level: NoticeLevel::Warning,
+                message: human::PENDING_NOTICE.to_owned(),
+                title: None,
+            }])));
+        }
+        let spec = spec_of(&row).map_err(|e| ChatKitError::Invalid(e.to_string()))?;
+        match self
+            .resolve(scope, &row, &spec, Outcome::Expired, None)
+            .await
+        {
+            Ok(item) => Ok(Ok(vec![ThreadStreamEvent::ItemReplaced { item }])),
+            // Answered meanwhile: nothing to show.
+            Err(HumanError::AlreadyAnswered) => Ok(Ok(vec![])),
+            Err(HumanError::Store(e)) => Err(e.into()),
+            Err(e) => Err(ChatKitError::Invalid(e.to_string())),
+        }
+    }
+
+    /// Records the outcome if the interaction is still pending (first answer wins), replaces
+    /// the form by its summary, and writes the tool call's record. Returns the summary item.
+    async fn resolve(
+        &self,
+        scope: &Scope,
+        row: &InteractionRow,
+        spec: &FormSpec,
+        outcome: Outcome,
+        by: Option<&'static str>,
+    ) -> Result<ThreadItem, HumanError> {
+        let won = self
+            .store
+            .resolve_interaction(&row.id, outcome.status(), outcome.answer(), by)
+            .await?;
+        if !won {
+            return Err(HumanError::AlreadyAnswered);
+        }
+        let form = self
+            .store
+            .load_item(scope, &row.thread_id, &row.item_id)
+            .await?;
+        let summary = ThreadItem {
+            body: ItemBody::Widget(WidgetItem {
+                widget: human::summary_widget(spec, &outcome, by == Some("operator")),
+                copy_text: Some(human::copy_text(spec, Some(&outcome))),
+            }),
+            ..form
+        };
+        self.store.save_item(scope, &summary).await?;
+        if outcome == Outcome::Approved
+            || (row.kind == "elicitation" && outcome != Outcome::Expired)
+        {
+            // The resumed run calls the tool (again) and records the real result.
+            return Ok(summary);
+        }
+        let asked_at = row.created_at.and_utc();
+        let waited = (chrono::Utc::now() - asked_at).num_milliseconds();
+        let record = ToolCallRecord {
+            id: ids::new_id(IdKind::ToolCall),
+            thread_id: row.thread_id.clone(),
+            // When the model asked, so its history reads: call, result, then the form.
+            created_at: asked_at,
+            call_id: row.call_id.clone(),
+            name: row.tool_name.clone(),
+            arguments: row.arguments.clone(),
+            output: outcome.model_text(),
+            is_error: false,
+            content: outcome.answer().and_then(|a| serde_json::from_str(&a).ok()),
+            duration_ms: u64::try_from(waited).unwrap_or(0),
+        };
+        self.store.save_tool_call(scope, &record).await?;
+        Ok(summary)
+    }
+
+    /// Continues the thread's run with no subscriber.
+    async fn resume_detached(
+        &self,
+        scope: Scope,
+        agent: AgentRow,
+        thread_id: &str,
+        input: TurnInput,
+    ) -> Result<(), HumanError> {
+        let thread = self.store.load_thread(&scope, thread_id).await?;
+        let slot = self.reserve_soon(thread_id).await.ok_or(HumanError::Busy)?;
+        self.runs.start_detached(
+            slot,
+            RunStart {
+                scope,
+                agent,
+                thread,
+                input,
+                leading: vec![],
+            },
+        );
+        Ok(())
+    }
+
+    /// Reserves the thread, waiting a little for a run that is just ending.
+    async fn reserve_soon(&self, thread_id: &str) -> Option<RunSlot> {
+        let deadline = tokio::time::Instant::now() + RESERVE_PATIENCE;
+        loop {
+            if let Ok(slot) = self.runs.reserve(thread_id) {
+                return Some(slot);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
