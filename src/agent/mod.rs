@@ -277,18 +277,7 @@ impl Agent {
                 _ => events.push(ThreadStreamEvent::ItemDone { item }),
             }
         }
-        let record = ToolCallRecord {
-            id: ids::new_id(IdKind::ToolCall),
-            thread_id: thread_id.to_owned(),
-            created_at: ids::now(),
-            call_id: call.call_id,
-            name: call.name,
-            arguments: call.arguments,
-            output: output.text,
-            is_error: output.is_error,
-            content: output.content,
-            duration_ms,
-        };
+        let record = call_record(thread_id, call, output, duration_ms);
         Ok(ActionOutcome { events, record })
     }
 
@@ -610,41 +599,21 @@ async fn run_tools<S: Emit>(
             let item = widget_item(sink.thread_id(), ui, &output.text);
             sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
         }
-        sink.record_tool_call(ToolCallRecord {
-            id: ids::new_id(IdKind::ToolCall),
-            thread_id: sink.thread_id().to_owned(),
-            created_at: ids::now(),
-            call_id: call.call_id,
-            name: call.name,
-            arguments: call.arguments,
-            output: output.text,
-            is_error: output.is_error,
-            content: output.content,
-            duration_ms,
-        })
-        .await?;
+        let record = call_record(sink.thread_id(), call, output, duration_ms);
+        sink.record_tool_call(record).await?;
     }
     for call in refused {
-        let text = "This tool needs the user's approval, one call at a time; call it again \
-                    after the pending approval is answered.";
+        let output = ToolOutput::error(
+            "This tool needs the user's approval, one call at a time; call it again after the \
+             pending approval is answered.",
+        );
         input.push(InputItem::ToolCall(call.clone()));
         input.push(InputItem::ToolResult {
             call_id: call.call_id.clone(),
-            output: text.into(),
+            output: output.text.clone(),
         });
-        sink.record_tool_call(ToolCallRecord {
-            id: ids::new_id(IdKind::ToolCall),
-            thread_id: sink.thread_id().to_owned(),
-            created_at: ids::now(),
-            call_id: call.call_id,
-            name: call.name,
-            arguments: call.arguments,
-            output: text.into(),
-            is_error: true,
-            content: None,
-            duration_ms: 0,
-        })
-        .await?;
+        let record = call_record(sink.thread_id(), call, output, 0);
+        sink.record_tool_call(record).await?;
     }
     if let Some((call, elicitation)) = elicited {
         ask_elicitation(call, elicitation, sink).await?;
@@ -815,20 +784,34 @@ async fn run_resumed<S: Emit>(
         let item = widget_item(sink.thread_id(), ui, &output.text);
         sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
     }
+    let record = call_record(sink.thread_id(), call.clone(), output, duration_ms);
     sink.record_tool_call(ToolCallRecord {
-        id: ids::new_id(IdKind::ToolCall),
-        thread_id: sink.thread_id().to_owned(),
         created_at: asked_at,
-        call_id: call.call_id.clone(),
-        name: call.name.clone(),
-        arguments: call.arguments.clone(),
+        ..record
+    })
+    .await?;
+    Ok(true)
+}
+
+/// The record of a finished call, made now.
+fn call_record(
+    thread_id: &str,
+    call: ToolCall,
+    output: ToolOutput,
+    duration_ms: u64,
+) -> ToolCallRecord {
+    ToolCallRecord {
+        id: ids::new_id(IdKind::ToolCall),
+        thread_id: thread_id.to_owned(),
+        created_at: ids::now(),
+        call_id: call.call_id,
+        name: call.name,
+        arguments: call.arguments,
         output: output.text,
         is_error: output.is_error,
         content: output.content,
         duration_ms,
-    })
-    .await?;
-    Ok(true)
+    }
 }
 
 /// Runs one call and times it; every failure is a result the model reads.

@@ -15,7 +15,7 @@ use super::ids::{self, IdKind};
 use super::types::*;
 use crate::agent::TurnInput;
 use crate::auth::{Authenticator, Credentials, RequestContext};
-use crate::runs::{RunManager, RunStart, encode};
+use crate::runs::{RunManager, RunSlot, RunStart, encode};
 use crate::store::Store;
 
 /// Page size when the client asks for none (or for 0), as the SDK does.
@@ -184,20 +184,14 @@ impl ChatKitServer {
                 item: message.clone(),
             },
         ];
-        let run = self.runs.start(
+        Ok(self.stream_run(
             slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input: TurnInput::UserMessage(message),
-                leading: vec![],
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: leading.iter().map(encode).collect(),
-            run: Some(run),
-        }))
+            ctx,
+            thread,
+            TurnInput::UserMessage(message),
+            vec![],
+            &leading,
+        ))
     }
 
     async fn add_user_message(
@@ -221,20 +215,14 @@ impl ChatKitServer {
         leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
         });
-        let run = self.runs.start(
+        Ok(self.stream_run(
             slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input: TurnInput::UserMessage(message),
-                leading: vec![],
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: leading.iter().map(encode).collect(),
-            run: Some(run),
-        }))
+            ctx,
+            thread,
+            TurnInput::UserMessage(message),
+            vec![],
+            &leading,
+        ))
     }
 
     /// Completes the pending client tool call, which must be the thread's newest item, removes
@@ -278,20 +266,7 @@ impl ChatKitServer {
                     .await?;
             }
         }
-        let run = self.runs.start(
-            slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input: TurnInput::Continue,
-                leading: vec![],
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: vec![],
-            run: Some(run),
-        }))
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, vec![], &[]))
     }
 
     /// Records the answers to a pending structured input and continues the turn (spec 2.2).
@@ -320,20 +295,7 @@ impl ChatKitServer {
             return Ok(busy());
         };
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
-        let run = self.runs.start(
-            slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input: TurnInput::Continue,
-                leading,
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: vec![],
-            run: Some(run),
-        }))
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[]))
     }
 
     /// Deletes what follows a user message and regenerates the answer; an item that is not in
@@ -368,20 +330,7 @@ impl ChatKitServer {
             .await?;
         // A form the retry deleted can no longer be answered.
         self.store.cancel_pending_interactions(&thread.id).await?;
-        let run = self.runs.start(
-            slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input: TurnInput::UserMessage(item),
-                leading: vec![],
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: vec![],
-            run: Some(run),
-        }))
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::UserMessage(item), vec![], &[]))
     }
 
     /// A widget action, routed by what it asks for (ARCHITECTURE section 6): `human.*` to the
@@ -430,20 +379,7 @@ impl ChatKitServer {
         let Ok(slot) = self.runs.reserve(&thread.id) else {
             return Ok(busy());
         };
-        let run = self.runs.start(
-            slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input,
-                leading,
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: vec![],
-            run: Some(run),
-        }))
+        Ok(self.stream_run(slot, ctx, thread, input, leading, &[]))
     }
 
     /// The non-streaming twin: a tool action answers the replaced widget (saved, unlike in the
@@ -502,6 +438,34 @@ impl ChatKitServer {
                 json(&SyncCustomActionResponse { updated_item: None })
             }
         }
+    }
+
+    /// Starts a run and answers with its stream: first the frames of `prefix` (what the
+    /// request itself produced, such as the user message), then the run's, which begin with
+    /// `stream_options` and the run's `leading` events.
+    fn stream_run(
+        &self,
+        slot: RunSlot,
+        ctx: RequestContext,
+        thread: Thread,
+        input: TurnInput,
+        leading: Vec<ThreadStreamEvent>,
+        prefix: &[ThreadStreamEvent],
+    ) -> Processed {
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                agent: ctx.agent,
+                scope: ctx.scope,
+                thread,
+                input,
+                leading,
+            },
+        );
+        Processed::Stream(EventStream {
+            leading: prefix.iter().map(encode).collect(),
+            run: Some(run),
+        })
     }
 
     /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`)

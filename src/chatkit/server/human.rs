@@ -251,20 +251,14 @@ impl ChatKitServer {
         let Some(slot) = self.reserve_soon(&thread.id).await else {
             return Ok(busy());
         };
-        let run = self.runs.start(
+        Ok(self.stream_run(
             slot,
-            RunStart {
-                agent: ctx.agent,
-                scope: ctx.scope,
-                thread,
-                input,
-                leading: vec![ThreadStreamEvent::ItemReplaced { item: summary }],
-            },
-        );
-        Ok(Processed::Stream(EventStream {
-            leading: vec![],
-            run: Some(run),
-        }))
+            ctx,
+            thread,
+            input,
+            vec![ThreadStreamEvent::ItemReplaced { item: summary }],
+            &[],
+        ))
     }
 
     /// Answers a pending interaction as an operator (the admin console's entry point). The
