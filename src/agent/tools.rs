@@ -252,11 +252,23 @@ impl McpTool {
                     ));
                 }
             };
-            match self
-                .server
-                .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
-                .await
-            {
+            let response = match answers {
+                Some(InputAnswers {
+                    live: Some(token),
+                    responses,
+                    ..
+                }) => {
+                    let answer = responses.into_iter().next().map(|(_, a)| a);
+                    let answer = answer.unwrap_or_else(|| serde_json::json!({"action": "cancel"}));
+                    self.server.resume_live(&token, answer, &progress).await
+                }
+                answers => {
+                    self.server
+                        .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
+                        .await
+                }
+            };
+            match response {
                 Ok(McpResponse::Complete(result)) => self.output(result).await,
                 Ok(McpResponse::InputRequired(required)) => ToolOutput {
                     input_required: Some(required),
