@@ -1065,3 +1065,51 @@ async fn mcp_live_elicitation_is_lost_on_restart(db: Db) {
         .to_owned();
     assert!(result.contains("no longer open"), "{result}");
 }
+
+db_case!(an_operator_can_approve_a_tool_call);
+async fn an_operator_can_approve_a_tool_call(db: Db) {
+    let Some((app, llm)) = spawn(db, &[("CHATKIT_APPROVAL_TOOLS", "get_current_time")]).await
+    else {
+        return;
+    };
+    call_time(&llm);
+    let (thread, events) = app.create_thread("ann", "Time?").await;
+    let (_, id) = approval_of(&events);
+    let wrong = app
+        .chatkit
+        .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement)
+        .await;
+    assert!(
+        matches!(wrong, Err(HumanError::WrongAnswer(_))),
+        "{wrong:?}"
+    );
+    llm.push(Reply::Text(vec!["Approved by the operator.".into()]));
+    app.chatkit
+        .answer_interaction_as_operator(&id, HumanAnswer::Approve)
+        .await
+        .unwrap();
+    eventually("the resumed answer", || async {
+        let page = app
+            .ok(
+                "ann",
+                "items.list",
+                json!({"thread_id": thread, "limit": 50}),
+            )
+            .await;
+        page.to_string()
+            .contains("Approved by the operator.")
+            .then_some(())
+    })
+    .await;
+    let requests = llm.wait_for_requests(2).await;
+    assert!(
+        tool_result(&requests, 1)["content"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(
+        status(&app, &id).await,
+        ("answered".into(), Some("operator".into()))
+    );
+}
