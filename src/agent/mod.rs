@@ -2,6 +2,7 @@
 //! tools the model calls, and loops until a final answer. It sees protocol types and an
 //! [`Emit`] sink, never the store or HTTP, so the run machinery decides what is persisted.
 
+pub mod human;
 mod input;
 pub mod llm;
 pub mod mcp;
@@ -23,7 +24,7 @@ use crate::chatkit::types::{
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
-use crate::human::{self, FormSpec};
+use human::FormSpec;
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use mcp::{InputAnswers, McpServer};
 use tokio::sync::mpsc;
@@ -77,7 +78,7 @@ pub struct PendingInteraction {
     pub call: ToolCall,
     /// `form`, `approval` or `elicitation`.
     pub kind: &'static str,
-    /// What was asked (a [`crate::human::FormSpec`] as JSON).
+    /// What was asked (a [`human::FormSpec`] as JSON).
     pub schema: Value,
     /// Kind-specific data, e.g. an MCP server's input key and `requestState`.
     pub details: Option<Value>,

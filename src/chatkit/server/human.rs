@@ -27,10 +27,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::agent::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::agent::llm::ToolCall;
 use crate::agent::mcp::InputAnswers;
 use crate::chatkit::records::ToolCallRecord;
-use crate::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::runs::RunSlot;
 use crate::store::{AgentRow, InteractionRow, PENDING, Scope, StoreError};
 
