@@ -157,6 +157,18 @@ pub struct McpServerSettings {
     /// handshake, for servers whose modern-era support misbehaves.
     #[serde(default)]
     pub protocol: McpProtocol,
+    /// How long a handshake-era call waits for the user's answer to a live
+    /// `elicitation/create` before it is answered `cancel` (the call stays open meanwhile).
+    #[serde(
+        default = "default_elicitation_timeout",
+        rename = "elicitation_timeout_ms",
+        deserialize_with = "millis"
+    )]
+    pub elicitation_timeout: Duration,
+}
+
+fn default_elicitation_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -712,6 +724,7 @@ mod tests {
         .mcp_servers;
         assert_eq!(servers[0].timeout, Duration::from_millis(1500));
         assert!(servers[0].enabled && !servers[0].structured_widgets);
+        assert_eq!(servers[0].elicitation_timeout, Duration::from_secs(900));
         for bad in [
             r#"[{"name": "a", "url": "ftp://x"}]"#,
             r#"[{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]"#,

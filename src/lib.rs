@@ -4,7 +4,6 @@ pub mod agent;
 pub mod auth;
 pub mod chatkit;
 pub mod config;
-pub mod human;
 pub mod routes;
 pub mod runs;
 pub mod startup;

@@ -2,6 +2,13 @@
 //! module sees rmcp's types: the rest of the code gets tools, results and resources as plain
 //! JSON. One session per server, opened on first use (both protocol eras, detected
 //! automatically), shared by every run, and reopened after a failure.
+//!
+//! Elicitation: in the 2026-07-28 era a call may end `input_required`; the caller shows the
+//! question and calls again with the answers. In the handshake era the server asks with a live
+//! `elicitation/create` while the call is open: the call is then parked in memory (its task,
+//! and where the answer goes) under a token until the answer or its deadline, so a restart
+//! loses the question. With several calls to one server in flight, a live question goes to
+//! the call that waits first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,18 +16,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use rmcp::handler::client::progress::ProgressDispatcher;
+use rmcp::handler::client::progress::{ProgressDispatcher, ProgressSubscriber};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, Implementation,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestParamsMeta,
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, Implementation, ProgressNotificationParam, ProgressToken,
+    ProtocolVersion, RequestParamsMeta,
 };
 use rmcp::service::{
-    ClientLifecycleMode, ClientServiceExt, NotificationContext, RoleClient, RunningService,
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RoleClient,
+    RunningService,
 };
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Map, Value};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::config::{McpProtocol, McpServerSettings};
 
@@ -60,13 +69,51 @@ pub struct InputRequired {
     pub requests: Vec<(String, Value)>,
     /// Opaque state to echo on the re-call.
     pub request_state: Option<String>,
+    /// A handshake-era question: the token of the parked call, and how long it waits.
+    pub live: Option<(String, Duration)>,
 }
 
-/// The answers a re-call carries: `inputResponses` by key, and the echoed `requestState`.
+/// The answers a re-call carries: `inputResponses` by key, and the echoed `requestState`;
+/// or, for a parked handshake-era call, its token.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct InputAnswers {
     pub responses: Map<String, Value>,
     pub request_state: Option<String>,
+    pub live: Option<String>,
+}
+
+/// A question a server asked during a call (handshake era), and where its answer goes.
+struct LiveAsk {
+    params: Value,
+    answer: oneshot::Sender<Value>,
+}
+
+type CallOutcome = Result<CallToolResponse, rmcp::ServiceError>;
+
+/// A call parked on a live question until the answer or its deadline.
+struct LiveCall {
+    session: Arc<Session>,
+    task: CallTask,
+    updates: ProgressSubscriber,
+    answer: oneshot::Sender<Value>,
+}
+
+/// A spawned call that is cancelled when dropped, unless it was parked.
+struct CallTask(Option<tokio::task::JoinHandle<CallOutcome>>);
+
+impl Drop for CallTask {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+fn lock_live(
+    live: &std::sync::Mutex<HashMap<String, LiveCall>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, LiveCall>> {
+    live.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How a call ended.
@@ -84,6 +131,7 @@ struct Handler {
     info: ClientConfig,
     progress: ProgressDispatcher,
     tools_changed: Arc<AtomicBool>,
+    asks: mpsc::UnboundedSender<LiveAsk>,
 }
 
 impl rmcp::ClientHandler for Handler {
@@ -101,6 +149,24 @@ impl rmcp::ClientHandler for Handler {
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.tools_changed.store(true, Ordering::Relaxed);
+    }
+
+    /// A live question: handed to the call that is waiting, answered when the user answers.
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, rmcp::ErrorData> {
+        let (answer, answered) = oneshot::channel();
+        let params = serde_json::to_value(&request).unwrap_or(Value::Null);
+        if self.asks.send(LiveAsk { params, answer }).is_err() {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        }
+        Ok(answered
+            .await
+            .ok()
+            .and_then(|answer| serde_json::from_value(answer).ok())
+            .unwrap_or_else(|| ElicitResult::new(ElicitationAction::Cancel)))
     }
 }
 
@@ -122,6 +188,16 @@ pub struct McpServer {
     session: Mutex<Option<Arc<Session>>>,
     tools: Mutex<Option<(Instant, Vec<McpToolInfo>)>>,
     next_token: std::sync::atomic::AtomicU64,
+    /// Live questions from the server, taken by the call that waits.
+    asks: Mutex<mpsc::UnboundedReceiver<LiveAsk>>,
+    /// Calls parked on a live question, by token.
+    live: Arc<std::sync::Mutex<HashMap<String, LiveCall>>>,
+}
+
+/// How a call's wait ended.
+enum Step {
+    Done(Result<CallOutcome, tokio::task::JoinError>),
+    Asked(LiveAsk),
 }
 
 impl McpServer {
@@ -134,10 +210,12 @@ impl McpServer {
             capabilities,
             Implementation::new("chatkit-server", env!("CARGO_PKG_VERSION")),
         );
+        let (asks, asked) = mpsc::unbounded_channel();
         let handler = Handler {
             info,
             progress: ProgressDispatcher::new(),
             tools_changed: Arc::default(),
+            asks,
         };
         McpServer {
             settings,
@@ -145,6 +223,8 @@ impl McpServer {
             session: Mutex::new(None),
             tools: Mutex::new(None),
             next_token: std::sync::atomic::AtomicU64::new(1),
+            asks: Mutex::new(asked),
+            live: Arc::default(),
         }
     }
 
@@ -267,24 +347,82 @@ impl McpServer {
                 .try_into()
                 .unwrap_or(i64::MAX),
         ));
-        let mut updates = self.handler.progress.subscribe(token.clone()).await;
+        let updates = self.handler.progress.subscribe(token.clone()).await;
         let mut params = CallToolRequestParams::new(name.to_owned()).with_arguments(arguments);
         params.set_progress_token(token);
         if let Some(answers) = answers {
             params = params.with_input_responses(answers.responses.clone().into_iter().collect());
             params.request_state = answers.request_state.clone();
         }
-        let call = session.call_tool_once(params);
-        tokio::pin!(call);
+        let task = {
+            let session = session.clone();
+            CallTask(Some(tokio::spawn(async move {
+                session.call_tool_once(params).await
+            })))
+        };
+        self.await_call(session, task, updates, progress).await
+    }
+
+    /// Answers the live question a parked call waits on, and waits for the call again.
+    pub async fn resume_live(
+        &self,
+        token: &str,
+        answer: Value,
+        progress: &mpsc::UnboundedSender<String>,
+    ) -> Result<McpResponse, McpError> {
+        let Some(call) = lock_live(&self.live).remove(token) else {
+            return Err(self.call_error(
+                "the tool's question is no longer open (the server restarted or the answer came \
+                 after its deadline); call the tool again if it is still needed",
+            ));
+        };
+        let _ = call.answer.send(answer);
+        self.await_call(call.session, call.task, call.updates, progress)
+            .await
+    }
+
+    /// The next live question whose asker still waits.
+    async fn next_ask(&self) -> LiveAsk {
+        let mut asks = self.asks.lock().await;
+        loop {
+            match asks.recv().await {
+                Some(ask) if !ask.answer.is_closed() => return ask,
+                Some(_) => continue,
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// Waits for a running call within the server's timeout, forwarding its progress; a live
+    /// question parks the call and comes back as `input_required`.
+    async fn await_call(
+        &self,
+        session: Arc<Session>,
+        mut task: CallTask,
+        mut updates: ProgressSubscriber,
+        progress: &mpsc::UnboundedSender<String>,
+    ) -> Result<McpResponse, McpError> {
         let deadline = tokio::time::sleep(self.settings.timeout);
         tokio::pin!(deadline);
-        let response = loop {
+        let step = loop {
+            let Some(handle) = task.0.as_mut() else {
+                return Err(self.call_error("the call was lost"));
+            };
             tokio::select! {
-                response = &mut call => break response,
+                joined = handle => break Step::Done(joined),
                 Some(update) = updates.next() => {
                     let _ = progress.send(progress_text(&update));
                 }
+                ask = self.next_ask() => break Step::Asked(ask),
                 () = &mut deadline => return Err(self.timeout()),
+            }
+        };
+        let response = match step {
+            Step::Asked(ask) => return Ok(self.park(session, task, updates, ask)),
+            Step::Done(Err(e)) => return Err(self.call_error(e)),
+            Step::Done(Ok(response)) => {
+                task.0 = None;
+                response
             }
         };
         // Notes that arrived with the result still count.
@@ -316,6 +454,7 @@ impl McpServer {
                 Ok(McpResponse::InputRequired(InputRequired {
                     requests,
                     request_state: required.request_state,
+                    live: None,
                 }))
             }
             Ok(_) => Err(self.call_error("the tool answered with a task, which is not supported")),
@@ -326,6 +465,47 @@ impl McpServer {
                 Err(self.call_error(e))
             }
         }
+    }
+
+    /// Keeps a call that waits on a live question, answering `cancel` if nobody answers
+    /// before the deadline.
+    fn park(
+        &self,
+        session: Arc<Session>,
+        task: CallTask,
+        updates: ProgressSubscriber,
+        ask: LiveAsk,
+    ) -> McpResponse {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let request = serde_json::json!({"method": "elicitation/create", "params": ask.params});
+        lock_live(&self.live).insert(
+            token.clone(),
+            LiveCall {
+                session,
+                task,
+                updates,
+                answer: ask.answer,
+            },
+        );
+        let (live, key, timeout) = (
+            self.live.clone(),
+            token.clone(),
+            self.settings.elicitation_timeout,
+        );
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            let expired = lock_live(&live).remove(&key);
+            if let Some(mut call) = expired {
+                let _ = call.answer.send(serde_json::json!({"action": "cancel"}));
+                // Let the server finish after the cancel instead of cutting the call.
+                drop(call.task.0.take());
+            }
+        });
+        McpResponse::InputRequired(InputRequired {
+            requests: vec![("live".into(), request)],
+            request_state: None,
+            live: Some((token, self.settings.elicitation_timeout)),
+        })
     }
 
     /// The contents of a resource, as JSON objects (`{uri, mimeType?, text | blob}`).

@@ -2,6 +2,7 @@
 //! tools the model calls, and loops until a final answer. It sees protocol types and an
 //! [`Emit`] sink, never the store or HTTP, so the run machinery decides what is persisted.
 
+pub mod human;
 mod input;
 pub mod llm;
 pub mod mcp;
@@ -23,7 +24,7 @@ use crate::chatkit::types::{
     ItemBody, ThreadItem, ThreadItemUpdate, ThreadStreamEvent, UserMessageItem,
 };
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
-use crate::human::{self, FormSpec};
+use human::FormSpec;
 pub use input::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
 use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use mcp::{InputAnswers, McpServer};
@@ -78,10 +79,12 @@ pub struct PendingInteraction {
     pub call: ToolCall,
     /// `form`, `approval` or `elicitation`.
     pub kind: &'static str,
-    /// What was asked (a [`crate::human::FormSpec`] as JSON).
+    /// What was asked (a [`human::FormSpec`] as JSON).
     pub schema: Value,
     /// Kind-specific data, e.g. an MCP server's input key and `requestState`.
     pub details: Option<Value>,
+    /// A deadline shorter than the server's default (a live MCP question's).
+    pub expires_in: Option<std::time::Duration>,
     /// Before the form item, so that in the model's history the call precedes the form.
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -576,7 +579,10 @@ async fn run_tools<S: Emit>(
     input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
     for (call, (mut output, duration_ms)) in server_calls.into_iter().zip(outputs) {
         if let Some(required) = output.input_required.take() {
-            match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+            let live = required.live.clone();
+            match human::elicitation_of(&call.name, &required.requests, required.request_state)
+                .map(|e| human::Elicitation { live, ..e })
+            {
                 Ok(elicitation) if !paused && elicited.is_none() => {
                     // Recorded once the user answered and the tool was called again.
                     elicited = Some((call, elicitation));
@@ -676,6 +682,7 @@ async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentErr
         kind: "form",
         schema,
         details: None,
+        expires_in: None,
         created_at,
     })
     .await?;
@@ -706,6 +713,7 @@ async fn ask_approval<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), Agent
         kind: "approval",
         schema,
         details: None,
+        expires_in: None,
         created_at,
     })
     .await?;
@@ -739,6 +747,7 @@ async fn ask_elicitation<S: Emit>(
         kind: "elicitation",
         schema,
         details: Some(elicitation.details()),
+        expires_in: elicitation.live.as_ref().map(|(_, deadline)| *deadline),
         created_at,
     })
     .await?;
@@ -767,7 +776,10 @@ async fn run_resumed<S: Emit>(
     let (progress, _) = mpsc::unbounded_channel();
     let (mut output, duration_ms) = call_tool(tools, call, answers, progress).await;
     if let Some(required) = output.input_required.take() {
-        match human::elicitation_of(&call.name, &required.requests, required.request_state) {
+        let live = required.live.clone();
+        match human::elicitation_of(&call.name, &required.requests, required.request_state)
+            .map(|e| human::Elicitation { live, ..e })
+        {
             Ok(elicitation) => {
                 ask_elicitation(call.clone(), elicitation, sink).await?;
                 return Ok(false);

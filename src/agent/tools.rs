@@ -252,11 +252,23 @@ impl McpTool {
                     ));
                 }
             };
-            match self
-                .server
-                .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
-                .await
-            {
+            let response = match answers {
+                Some(InputAnswers {
+                    live: Some(token),
+                    responses,
+                    ..
+                }) => {
+                    let answer = responses.into_iter().next().map(|(_, a)| a);
+                    let answer = answer.unwrap_or_else(|| serde_json::json!({"action": "cancel"}));
+                    self.server.resume_live(&token, answer, &progress).await
+                }
+                answers => {
+                    self.server
+                        .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
+                        .await
+                }
+            };
+            match response {
                 Ok(McpResponse::Complete(result)) => self.output(result).await,
                 Ok(McpResponse::InputRequired(required)) => ToolOutput {
                     input_required: Some(required),
@@ -439,13 +451,13 @@ impl Default for HumanInput {
     fn default() -> Self {
         HumanInput {
             spec: ToolSpec {
-                name: crate::human::TOOL_NAME.into(),
+                name: super::human::TOOL_NAME.into(),
                 description: "Ask the user to fill in a form when you need information or a \
                               decision only they can give. The conversation pauses until they \
                               answer; the answer (or that they want you to use your best \
                               judgement, or cancelled) comes back as this tool's result."
                     .into(),
-                parameters: crate::human::FormSpec::tool_parameters(),
+                parameters: super::human::FormSpec::tool_parameters(),
             },
         }
     }
@@ -466,7 +478,7 @@ impl Tool for HumanInput {
         _progress: mpsc::UnboundedSender<String>,
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
-            match crate::human::FormSpec::parse(&arguments) {
+            match super::human::FormSpec::parse(&arguments) {
                 Err(problem) => ToolOutput::error(problem),
                 Ok(_) => ToolOutput::error(
                     "Only one request for human input can be open at a time; ask again after \

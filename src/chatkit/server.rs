@@ -407,7 +407,8 @@ impl ChatKitServer {
         };
         match ActionRoute::of(&p.action) {
             ActionRoute::Human => Err(ChatKitError::Unsupported(format!(
-                "no handler for action type '{}'",
+                "'{}' answers a form and resumes the assistant, so it needs the streaming \
+                 threads.custom_action",
                 p.action.type_
             ))),
             ActionRoute::Tool { tool, arguments } => {

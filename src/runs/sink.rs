@@ -192,8 +192,11 @@ impl Emit for EventSink {
     }
 
     async fn open_interaction(&mut self, pending: PendingInteraction) -> Result<(), Stop> {
-        let timeout = chrono::Duration::from_std(self.human_timeout)
-            .unwrap_or_else(|_| chrono::Duration::days(1));
+        let timeout = pending
+            .expires_in
+            .map_or(self.human_timeout, |d| d.min(self.human_timeout));
+        let timeout =
+            chrono::Duration::from_std(timeout).unwrap_or_else(|_| chrono::Duration::days(1));
         let row = InteractionRow {
             id: pending.id,
             thread_id: self.thread.id.clone(),

@@ -25,7 +25,7 @@ pub struct InteractionRow {
     pub arguments: String,
     /// `form`, `approval` or `elicitation`.
     pub kind: String,
-    /// JSON of what was asked (see `crate::human::FormSpec`).
+    /// JSON of what was asked (see `crate::agent::human::FormSpec`).
     pub schema: String,
     /// `pending`, `answered`, `best_judgement`, `cancelled`, `expired` or `denied`.
     pub status: String,

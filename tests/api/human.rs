@@ -908,3 +908,208 @@ async fn a_user_and_an_operator_answer_at_once(db: Db) {
     .await;
     assert_eq!(llm.requests().len(), 2, "the run resumed once");
 }
+
+/// A server on `db` talking to the Python anchor in the handshake era, with `extra` settings
+/// for it.
+async fn legacy_anchor(
+    db: Db,
+    extra: Value,
+) -> Option<(crate::helpers::PythonMcp, TestApp, FakeLlm)> {
+    let anchor = crate::helpers::PythonMcp::start().await?;
+    let mut server = json!({"name": "py", "url": anchor.url, "protocol": "legacy"});
+    for (k, v) in extra.as_object().unwrap() {
+        server[k] = v.clone();
+    }
+    let (app, llm) = crate::helpers::spawn_mcp_app(db, json!([server])).await?;
+    Some((anchor, app, llm))
+}
+
+fn call(llm: &FakeLlm, tool: &str, arguments: Value) {
+    llm.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![(tool.into(), arguments)],
+    });
+}
+
+// The handshake era: `ask_human` sends a live `elicitation/create` while its call is open; the
+// call is parked, the form shown, and the answer completes the same call.
+db_case!(mcp_elicitation_ask_human_handshake_era);
+async fn mcp_elicitation_ask_human_handshake_era(db: Db) {
+    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({})).await else {
+        return;
+    };
+    call(
+        &llm,
+        "ask_human",
+        json!({"question": "Restart the cluster?"}),
+    );
+    let (thread, events) = app.create_thread("ann", "Restart it").await;
+    let (item, id) = form_of(&events);
+    let shown = events.last().unwrap()["item"]["widget"].to_string();
+    assert!(shown.contains("Restart the cluster?"), "{shown}");
+    let row = app.store.load_interaction(&id).await.unwrap();
+    let details: Value = serde_json::from_str(row.details.as_deref().unwrap()).unwrap();
+    assert!(details["live"].is_string(), "{details}");
+    assert!(row.expires_at - row.created_at <= chrono::Duration::minutes(15));
+
+    llm.push(Reply::Text(vec!["Restarted.".into()]));
+    let answer = json!({"__interaction": id, "approved": "on", "comment": "now"});
+    let events = app
+        .stream(
+            "ann",
+            "threads.custom_action",
+            action(&thread, &item, "human.form_submit", answer),
+        )
+        .await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["item"]["content"][0]["text"] == "Restarted."),
+        "{events:?}"
+    );
+    let requests = llm.wait_for_requests(2).await;
+    let result: Value =
+        serde_json::from_str(tool_result(&requests, 1)["content"].as_str().unwrap()).unwrap();
+    assert_eq!(result["action"], "accept", "{result}");
+    assert_eq!(
+        result["answer"],
+        json!({"approved": true, "comment": "now"})
+    );
+    assert_ne!(result["protocol_version"], "2026-07-28");
+
+    call(&llm, "confirm_action", json!({"action": "wipe the disk"}));
+    let events = app
+        .stream(
+            "ann",
+            "threads.add_user_message",
+            json!({"thread_id": thread, "input": user_input("Also wipe")}),
+        )
+        .await;
+    let (item, id) = form_of(&events);
+    llm.push(Reply::Text(vec!["Not wiping.".into()]));
+    app.stream(
+        "ann",
+        "threads.custom_action",
+        action(&thread, &item, "human.cancel", json!({"__interaction": id})),
+    )
+    .await;
+    let requests = llm.wait_for_requests(4).await;
+    let result = tool_result(&requests, 3)["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(result.starts_with("cancelled"), "{result}");
+}
+
+// A live question past its deadline is answered `cancel` to the server; the late answer tells
+// the model there was no answer in time.
+db_case!(mcp_live_elicitation_has_a_deadline);
+async fn mcp_live_elicitation_has_a_deadline(db: Db) {
+    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({"elicitation_timeout_ms": 300})).await
+    else {
+        return;
+    };
+    call(&llm, "ask_human", json!({"question": "Still there?"}));
+    let (thread, events) = app.create_thread("ann", "Ask me").await;
+    let (item, id) = form_of(&events);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    llm.push(Reply::Text(vec!["No answer, moving on.".into()]));
+    app.stream(
+        "ann",
+        "threads.custom_action",
+        action(&thread, &item, "human.form_submit", valid_values(&id)),
+    )
+    .await;
+    assert_eq!(status(&app, &id).await.0, "expired");
+    let requests = llm.wait_for_requests(2).await;
+    assert_eq!(
+        tool_result(&requests, 1)["content"],
+        "The user did not answer in time."
+    );
+}
+
+// A live question lives in the process that holds the call: after a restart the answer is
+// kept, and the model is told the question is gone.
+db_case!(mcp_live_elicitation_is_lost_on_restart);
+async fn mcp_live_elicitation_is_lost_on_restart(db: Db) {
+    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
+        return;
+    };
+    let Some((test_db, url)) = TestDb::create(db) else {
+        return;
+    };
+    let llm = FakeLlm::start().await;
+    let servers = json!([{"name": "py", "url": anchor.url, "protocol": "legacy"}]).to_string();
+    let v = vars(&llm, &[("CHATKIT_MCP_SERVERS", servers.as_str())]);
+    let v: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = serve(&url, &v, None).await;
+    call(&llm, "ask_human", json!({"question": "Go?"}));
+    let (thread, events) = first.create_thread("ann", "Ask").await;
+    let (item, id) = form_of(&events);
+    first.stop.stop(true).await;
+    drop(first);
+
+    let second = serve(&url, &v, Some(test_db)).await;
+    llm.push(Reply::Text(vec!["The question was lost.".into()]));
+    second
+        .stream(
+            "ann",
+            "threads.custom_action",
+            action(&thread, &item, "human.form_submit", valid_values(&id)),
+        )
+        .await;
+    let requests = llm.wait_for_requests(2).await;
+    let result = tool_result(&requests, 1)["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(result.contains("no longer open"), "{result}");
+}
+
+db_case!(an_operator_can_approve_a_tool_call);
+async fn an_operator_can_approve_a_tool_call(db: Db) {
+    let Some((app, llm)) = spawn(db, &[("CHATKIT_APPROVAL_TOOLS", "get_current_time")]).await
+    else {
+        return;
+    };
+    call_time(&llm);
+    let (thread, events) = app.create_thread("ann", "Time?").await;
+    let (_, id) = approval_of(&events);
+    let wrong = app
+        .chatkit
+        .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement)
+        .await;
+    assert!(
+        matches!(wrong, Err(HumanError::WrongAnswer(_))),
+        "{wrong:?}"
+    );
+    llm.push(Reply::Text(vec!["Approved by the operator.".into()]));
+    app.chatkit
+        .answer_interaction_as_operator(&id, HumanAnswer::Approve)
+        .await
+        .unwrap();
+    eventually("the resumed answer", || async {
+        let page = app
+            .ok(
+                "ann",
+                "items.list",
+                json!({"thread_id": thread, "limit": 50}),
+            )
+            .await;
+        page.to_string()
+            .contains("Approved by the operator.")
+            .then_some(())
+    })
+    .await;
+    let requests = llm.wait_for_requests(2).await;
+    assert!(
+        tool_result(&requests, 1)["content"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert_eq!(
+        status(&app, &id).await,
+        ("answered".into(), Some("operator".into()))
+    );
+}

@@ -11,9 +11,11 @@
 //! Approvals (`CHATKIT_APPROVAL_TOOLS`) use the same rows: approve resumes the run with the
 //! call itself ([`TurnInput::Approved`]), deny records "The user denied this tool call.".
 //!
-//! MCP elicitation (2026-07-28 `input_required`) uses them too: the row keeps the server's
-//! input key and `requestState`; an answer resumes the run with [`TurnInput::Elicited`], which
-//! calls the tool again with `inputResponses` (accept with the content, decline, or cancel).
+//! MCP elicitation uses them too: the row keeps the server's input key and `requestState`
+//! (2026-07-28 `input_required`) or the token of the call parked in memory (a handshake-era
+//! live `elicitation/create`); an answer resumes the run with [`TurnInput::Elicited`], which
+//! calls the tool again with `inputResponses` or completes the parked call (accept with the
+//! content, decline, or cancel).
 //!
 //! Expiry is lazy: an interaction past its `expires_at` is closed as "no answer" the next time
 //! someone touches it (an answer from the chat or an operator, or a new message in its
@@ -25,10 +27,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::agent::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::agent::llm::ToolCall;
 use crate::agent::mcp::InputAnswers;
 use crate::chatkit::records::ToolCallRecord;
-use crate::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::runs::RunSlot;
 use crate::store::{AgentRow, InteractionRow, PENDING, Scope, StoreError};
 
@@ -164,6 +166,7 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
                 answers: InputAnswers {
                     responses,
                     request_state: details["request_state"].as_str().map(str::to_owned),
+                    live: details["live"].as_str().map(str::to_owned),
                 },
             }
         }

@@ -1,7 +1,7 @@
 //! Human-in-the-loop forms, without I/O: what the `request_human_input` tool accepts, the
 //! ChatKit `Form` widget built from it, server-side validation and coercion of the submitted
 //! values, the read-only summary that replaces an answered form, and what the model is told.
-//! The service that stores and resumes lives in `chatkit::human`.
+//! The service that stores and resumes lives in `chatkit::server::human`.
 
 use std::collections::BTreeMap;
 
@@ -507,13 +507,16 @@ pub struct Elicitation {
     pub spec: FormSpec,
     pub requested_schema: Value,
     pub request_state: Option<String>,
+    /// A handshake-era question: the parked call's token and how long it waits.
+    pub live: Option<(String, std::time::Duration)>,
 }
 
 impl Elicitation {
     /// What the interaction row keeps beside the form, to answer the server.
     pub fn details(&self) -> Value {
         json!({"key": self.key, "request_state": self.request_state,
-               "requested_schema": self.requested_schema})
+               "requested_schema": self.requested_schema,
+               "live": self.live.as_ref().map(|(token, _)| token)})
     }
 }
 
@@ -608,6 +611,7 @@ pub fn elicitation_of(
         spec,
         requested_schema: schema.clone(),
         request_state,
+        live: None,
     })
 }
 
