@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
-use crate::agent::llm::{ChatCompletions, LlmError, ToolSpec};
+use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
 use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
@@ -172,12 +172,13 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
     let Some(llm) = &settings.llm else {
         return Ok(Agent::default());
     };
-    let provider = ChatCompletions::new(
+    let endpoints = Endpoints::new(
         &llm.base_url,
         llm.api_key.clone(),
         llm.connect_timeout,
         llm.idle_timeout,
-    )?;
+    );
+    let provider = endpoints.provider(None, None)?;
     let client_tools = settings
         .client_tools
         .iter()
@@ -208,7 +209,7 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         .cloned()
         .map(|s| Arc::new(McpServer::new(s)))
         .collect();
-    Ok(Agent::new(Arc::new(provider), agent_settings, tools, mcp))
+    Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))
 }
 
 /// Opens the database and applies migrations, off the async executor.

@@ -26,7 +26,7 @@ use crate::chatkit::types::{
 use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
 use human::FormSpec;
 pub use input::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
-use llm::{InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
+use llm::{Endpoints, InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart};
 use mcp::{InputAnswers, McpServer};
 use tokio::sync::mpsc;
 use tools::{Resolved, ToolOutput, ToolRegistry};
@@ -150,6 +150,15 @@ pub enum AgentError {
     Stopped(#[from] Stop),
 }
 
+/// What an agent's own settings change in the server's defaults; `None` keeps the default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Overrides<'a> {
+    pub model: Option<&'a str>,
+    pub instructions: Option<&'a str>,
+    pub base_url: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+}
+
 /// How an agent uses its model.
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
@@ -172,6 +181,8 @@ pub struct Agent {
     tools: ToolRegistry,
     /// Servers whose tools are listed at the start of each run.
     mcp: Vec<Arc<McpServer>>,
+    /// Clients of agents' own endpoints.
+    endpoints: Option<Arc<Endpoints>>,
 }
 
 impl Agent {
@@ -186,6 +197,7 @@ impl Agent {
             model: Some((provider, settings)),
             tools,
             mcp,
+            endpoints: None,
         }
     }
 
@@ -224,15 +236,30 @@ impl Agent {
         self.model.is_some()
     }
 
-    /// This agent with another model or instructions where an agent's own settings give them.
-    pub fn overridden(&self, model: Option<&str>, instructions: Option<&str>) -> Agent {
+    /// Serves agents that name their own endpoint.
+    pub fn with_endpoints(mut self, endpoints: Arc<Endpoints>) -> Self {
+        self.endpoints = Some(endpoints);
+        self
+    }
+
+    /// This agent with what an agent's own settings give: model, instructions, endpoint.
+    /// An endpoint that cannot be set up is logged and the server's is used.
+    pub fn overridden(&self, own: &Overrides<'_>) -> Agent {
         let mut agent = self.clone();
-        if let Some((_, settings)) = &mut agent.model {
-            if let Some(model) = model {
+        if let Some((provider, settings)) = &mut agent.model {
+            if let Some(model) = own.model {
                 settings.model = model.to_owned();
             }
-            if let Some(instructions) = instructions {
+            if let Some(instructions) = own.instructions {
                 settings.instructions = Some(instructions.to_owned());
+            }
+            if (own.base_url.is_some() || own.api_key.is_some())
+                && let Some(endpoints) = &self.endpoints
+            {
+                match endpoints.provider(own.base_url, own.api_key) {
+                    Ok(own_provider) => *provider = own_provider,
+                    Err(e) => log::error!("the agent's own model endpoint is unusable: {e}"),
+                }
             }
         }
         agent

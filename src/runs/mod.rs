@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
 use crate::agent::llm::LlmError;
-use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
+use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
 use crate::store::{AgentRow, BlobStore, RunOutcome, Scope, Store};
@@ -85,8 +85,12 @@ impl RunManager {
 
     /// The agent with an agent row's overrides (for work outside a run, e.g. sync actions).
     pub fn agent_for(&self, row: &AgentRow) -> Agent {
-        self.agent
-            .overridden(row.model.as_deref(), row.instructions.as_deref())
+        self.agent.overridden(&Overrides {
+            model: row.model.as_deref(),
+            instructions: row.instructions.as_deref(),
+            base_url: row.llm_base_url.as_deref(),
+            api_key: row.llm_api_key.as_deref(),
+        })
     }
 
     /// Reserves the thread for a run, or says it is busy.

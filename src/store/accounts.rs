@@ -29,6 +29,10 @@ pub struct AgentRow {
     pub instructions: Option<String>,
     pub enabled: bool,
     pub created_at: NaiveDateTime,
+    /// The agent's own OpenAI-compatible endpoint; `None` means the server's.
+    pub llm_base_url: Option<String>,
+    /// The key for the agent's own endpoint; `None` means the server's.
+    pub llm_api_key: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -79,6 +83,8 @@ impl Store {
                             instructions: None,
                             enabled: true,
                             created_at: now,
+                            llm_base_url: None,
+                            llm_api_key: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)

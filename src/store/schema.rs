@@ -20,6 +20,8 @@ diesel::table! {
         instructions -> Nullable<Text>,
         enabled -> Bool,
         created_at -> Timestamp,
+        llm_base_url -> Nullable<Text>,
+        llm_api_key -> Nullable<Text>,
     }
 }
 

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{TestApp, eventually, parse_sse, user_input};
+use crate::helpers::{TestApp, add_agent, eventually, execute_sql, parse_sse, user_input};
 use crate::llm_test;
 
 fn types(events: &[Value]) -> Vec<&str> {
@@ -693,4 +693,53 @@ async fn hanging_upstream_times_out(app: TestApp, llm: FakeLlm) {
         "sent nothing",
     )
     .await;
+}
+
+llm_test!(an_agent_can_use_its_own_endpoint);
+async fn an_agent_can_use_its_own_endpoint(app: TestApp, llm: FakeLlm) {
+    let own = FakeLlm::start().await;
+    add_agent(&app, "support").await;
+    execute_sql(
+        &app.db_url,
+        &format!(
+            "UPDATE agents SET llm_base_url = '{}', llm_api_key = 'sk-support', model = 'support-model', \
+             instructions = 'You help with support.' WHERE slug = 'support'",
+            own.base_url()
+        ),
+    );
+    own.push(text(&["From support"]));
+    own.push(Reply::Completion("Support".into()));
+    let body = json!({"type": "threads.create", "params": {"input": user_input("Help")}});
+    let response = app
+        .client
+        .post(format!("{}/chatkit?agent=support", app.address))
+        .header("X-ChatKit-User", "ann")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let events = parse_sse(&response.text().await.unwrap());
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "assistant_message")
+    );
+
+    let sent = &own.requests()[0];
+    assert_eq!(sent["model"], "support-model");
+    assert_eq!(sent["messages"][0]["content"], "You help with support.");
+    assert!(
+        own.request_headers()[0]
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer sk-support")
+    );
+    assert!(
+        llm.requests().is_empty(),
+        "the server's endpoint is not used"
+    );
+
+    // The default agent keeps the server's endpoint.
+    llm.push(text(&["From default"]));
+    app.create_thread("ann", "Hi").await;
+    assert_eq!(llm.requests()[0]["model"], "fake-model");
 }

@@ -3,7 +3,9 @@
 
 mod openai;
 
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
@@ -86,6 +88,64 @@ pub trait Provider: Send + Sync {
     /// A short non-streaming completion (thread titles).
     fn complete<'a>(&'a self, request: &'a ModelRequest)
     -> BoxFuture<'a, Result<String, LlmError>>;
+}
+
+type Endpoint = (String, Option<String>);
+
+/// Clients of the endpoints agents name, made once each: an agent may have its own
+/// OpenAI-compatible base URL and key, defaulting to the server's.
+pub struct Endpoints {
+    base_url: String,
+    api_key: Option<String>,
+    connect_timeout: std::time::Duration,
+    idle_timeout: std::time::Duration,
+    /// By base URL and key.
+    made: std::sync::Mutex<HashMap<Endpoint, Arc<dyn Provider>>>,
+}
+
+impl Endpoints {
+    pub fn new(
+        base_url: &str,
+        api_key: Option<String>,
+        connect_timeout: std::time::Duration,
+        idle_timeout: std::time::Duration,
+    ) -> Self {
+        Endpoints {
+            base_url: base_url.to_owned(),
+            api_key,
+            connect_timeout,
+            idle_timeout,
+            made: Default::default(),
+        }
+    }
+
+    /// The client of `base_url` with `api_key`, each defaulting to the server's.
+    pub fn provider(
+        &self,
+        base_url: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<Arc<dyn Provider>, LlmError> {
+        let base = base_url
+            .unwrap_or(&self.base_url)
+            .trim_end_matches('/')
+            .to_owned();
+        let key = api_key.map(str::to_owned).or_else(|| self.api_key.clone());
+        let mut made = self
+            .made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(provider) = made.get(&(base.clone(), key.clone())) {
+            return Ok(provider.clone());
+        }
+        let provider: Arc<dyn Provider> = Arc::new(ChatCompletions::new(
+            &base,
+            key.clone(),
+            self.connect_timeout,
+            self.idle_timeout,
+        )?);
+        made.insert((base, key), provider.clone());
+        Ok(provider)
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
