@@ -342,21 +342,14 @@ impl ChatKitServer {
         p: CustomActionParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        let sender = match &p.item_id {
-            Some(item_id) => {
-                let item = self
-                    .store
-                    .load_item(&ctx.scope, &thread.id, item_id)
-                    .await?;
-                if !matches!(item.body, ItemBody::Widget(_)) {
-                    // The SDK answers an action from a non-widget item with a lone error event.
-                    return Ok(Processed::Stream(EventStream::events(&[
-                        ThreadStreamEvent::stream_error(false),
-                    ])));
-                }
-                Some(item)
-            }
-            None => None,
+        let Ok(sender) = self
+            .action_sender(&ctx, &thread.id, p.item_id.as_deref())
+            .await?
+        else {
+            // The SDK answers an action from a non-widget item with a lone error event.
+            return Ok(Processed::Stream(EventStream::events(&[
+                ThreadStreamEvent::stream_error(false),
+            ])));
         };
         let (input, leading) = match ActionRoute::of(&p.action) {
             ActionRoute::Human => return self.human_action(ctx, thread, sender, p.action).await,
@@ -382,6 +375,25 @@ impl ChatKitServer {
         Ok(self.stream_run(slot, ctx, thread, input, leading, &[]))
     }
 
+    /// The widget an action was sent from (`None` for an action the page sent on its own), or
+    /// `Err(())` when the item is not a widget.
+    async fn action_sender(
+        &self,
+        ctx: &RequestContext,
+        thread_id: &str,
+        item_id: Option<&str>,
+    ) -> Result<Result<Option<ThreadItem>, ()>, ChatKitError> {
+        let Some(item_id) = item_id else {
+            return Ok(Ok(None));
+        };
+        let item = self.store.load_item(&ctx.scope, thread_id, item_id).await?;
+        Ok(if matches!(item.body, ItemBody::Widget(_)) {
+            Ok(Some(item))
+        } else {
+            Err(())
+        })
+    }
+
     /// The non-streaming twin: a tool action answers the replaced widget (saved, unlike in the
     /// SDK, so it survives a reload); any other action is recorded for the model.
     async fn sync_custom_action(
@@ -390,20 +402,13 @@ impl ChatKitServer {
         p: CustomActionParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        let sender = match &p.item_id {
-            Some(item_id) => {
-                let item = self
-                    .store
-                    .load_item(&ctx.scope, &thread.id, item_id)
-                    .await?;
-                if !matches!(item.body, ItemBody::Widget(_)) {
-                    return Err(ChatKitError::Invalid(
-                        "actions can only be sent from widget items".into(),
-                    ));
-                }
-                Some(item)
-            }
-            None => None,
+        let Ok(sender) = self
+            .action_sender(&ctx, &thread.id, p.item_id.as_deref())
+            .await?
+        else {
+            return Err(ChatKitError::Invalid(
+                "actions can only be sent from widget items".into(),
+            ));
         };
         match ActionRoute::of(&p.action) {
             ActionRoute::Human => Err(ChatKitError::Unsupported(format!(
