@@ -79,10 +79,11 @@ impl r2d2::ManageConnection for ConnectionManager {
             Backend::Sqlite => {
                 let mut conn = diesel::SqliteConnection::establish(&self.url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                // WAL lets readers run beside the one writer; busy_timeout makes a writer wait
-                // for the lock instead of failing; foreign keys are off by default in SQLite.
+                // busy_timeout first: switching to WAL takes a lock, and the pool opens several
+                // connections at once. WAL lets readers run beside the one writer; foreign keys
+                // are off by default in SQLite.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
