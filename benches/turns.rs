@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The test suite's fake model; the bench needs only plain replies from it.
+#[allow(dead_code)]
 #[path = "../tests/api/fake_llm.rs"]
 mod fake_llm;
 

@@ -47,7 +47,7 @@ pub struct FakeLlm {
 }
 
 /// One scripted answer, consumed by the next request (FIFO).
-#[allow(dead_code)] // Until the LLM-client tests use every kind of answer.
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// Streams these text pieces as content deltas, then finish_reason "stop" (+ usage if asked).
@@ -75,7 +75,6 @@ pub enum Reply {
     Completion(String),
 }
 
-#[allow(dead_code)] // Until the LLM-client tests use every part of it.
 impl FakeLlm {
     /// Binds 127.0.0.1:0 and serves in a spawned task (one actix worker).
     pub async fn start() -> FakeLlm {
