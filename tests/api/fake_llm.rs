@@ -47,7 +47,6 @@ pub struct FakeLlm {
 }
 
 /// One scripted answer, consumed by the next request (FIFO).
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// Streams these text pieces as content deltas, then finish_reason "stop" (+ usage if asked).
