@@ -236,6 +236,12 @@ impl Agent {
         self.model.is_some()
     }
 
+    /// This agent with more MCP servers (an agent's own, beside the server's).
+    pub fn with_mcp_servers(mut self, servers: &[Arc<McpServer>]) -> Self {
+        self.mcp.extend(servers.iter().cloned());
+        self
+    }
+
     /// Serves agents that name their own endpoint.
     pub fn with_endpoints(mut self, endpoints: Arc<Endpoints>) -> Self {
         self.endpoints = Some(endpoints);

@@ -15,10 +15,14 @@ use tokio::sync::mpsc;
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
 use crate::agent::llm::LlmError;
+use crate::agent::mcp::McpServer;
 use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
+use crate::config::McpServerSettings;
 use crate::store::{AgentRow, BlobStore, RunOutcome, Scope, Store};
+
+type AgentMcpServers = HashMap<String, (String, Vec<Arc<McpServer>>)>;
 
 /// Frames buffered between a run and a slow client before the run waits for it.
 const SUBSCRIBER_BUFFER: usize = 256;
@@ -36,6 +40,8 @@ pub struct RunManager {
     blobs: BlobStore,
     agent: Arc<Agent>,
     active: Arc<Mutex<HashMap<String, ()>>>,
+    /// Agents' own MCP servers by agent id, with the list they were made from.
+    agent_mcp: Arc<Mutex<AgentMcpServers>>,
     /// How long a question to a person stays answerable.
     human_timeout: std::time::Duration,
 }
@@ -79,18 +85,55 @@ impl RunManager {
             blobs,
             agent,
             active: Arc::default(),
+            agent_mcp: Arc::default(),
             human_timeout,
         }
     }
 
-    /// The agent with an agent row's overrides (for work outside a run, e.g. sync actions).
+    /// The agent with an agent row's overrides (model, instructions, endpoint) and its own MCP
+    /// servers.
     pub fn agent_for(&self, row: &AgentRow) -> Agent {
-        self.agent.overridden(&Overrides {
-            model: row.model.as_deref(),
-            instructions: row.instructions.as_deref(),
-            base_url: row.llm_base_url.as_deref(),
-            api_key: row.llm_api_key.as_deref(),
-        })
+        self.agent
+            .overridden(&Overrides {
+                model: row.model.as_deref(),
+                instructions: row.instructions.as_deref(),
+                base_url: row.llm_base_url.as_deref(),
+                api_key: row.llm_api_key.as_deref(),
+            })
+            .with_mcp_servers(&self.own_mcp_servers(row))
+    }
+
+    /// An agent's own MCP servers, kept across runs (their sessions and tool lists with them)
+    /// until the agent's list changes. A list that does not parse is logged and ignored.
+    fn own_mcp_servers(&self, row: &AgentRow) -> Vec<Arc<McpServer>> {
+        let Some(raw) = row.mcp_servers.as_deref().filter(|r| !r.trim().is_empty()) else {
+            return Vec::new();
+        };
+        let mut known = self
+            .agent_mcp
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, servers)) = known.get(&row.id)
+            && seen == raw
+        {
+            return servers.clone();
+        }
+        let servers: Vec<Arc<McpServer>> = match serde_json::from_str::<Vec<McpServerSettings>>(raw)
+        {
+            Ok(list) => list
+                .into_iter()
+                .map(|s| Arc::new(McpServer::new(s)))
+                .collect(),
+            Err(e) => {
+                log::error!(
+                    "agent {}: its mcp_servers are not a list of MCP servers: {e}",
+                    row.slug
+                );
+                Vec::new()
+            }
+        };
+        known.insert(row.id.clone(), (raw.to_owned(), servers.clone()));
+        servers
     }
 
     /// Reserves the thread for a run, or says it is busy.

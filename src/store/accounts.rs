@@ -33,6 +33,8 @@ pub struct AgentRow {
     pub llm_base_url: Option<String>,
     /// The key for the agent's own endpoint; `None` means the server's.
     pub llm_api_key: Option<String>,
+    /// The agent's own MCP servers: a JSON list in the format of `CHATKIT_MCP_SERVERS`.
+    pub mcp_servers: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -85,6 +87,7 @@ impl Store {
                             created_at: now,
                             llm_base_url: None,
                             llm_api_key: None,
+                            mcp_servers: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)

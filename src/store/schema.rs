@@ -22,6 +22,7 @@ diesel::table! {
         created_at -> Timestamp,
         llm_base_url -> Nullable<Text>,
         llm_api_key -> Nullable<Text>,
+        mcp_servers -> Nullable<Text>,
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::db_case;
 use crate::fake_llm::Reply;
-use crate::helpers::{Db, PythonMcp, spawn_mcp_app, user_input};
+use crate::helpers::{Db, PythonMcp, add_agent, execute_sql, parse_sse, spawn_mcp_app, user_input};
 use crate::mcp_server::TestMcpServer;
 
 fn server(name: &str, url: &str) -> Value {
@@ -446,5 +446,40 @@ async fn python_anchor_widget_replaced_by_an_action(db: Db) {
             .as_str()
             .unwrap()
             .starts_with("Weather in Tokyo")
+    );
+}
+
+db_case!(an_agent_has_its_own_mcp_servers);
+async fn an_agent_has_its_own_mcp_servers(db: Db) {
+    let mcp = TestMcpServer::start().await;
+    let Some((app, llm)) = spawn_mcp_app(db, json!([])).await else {
+        return;
+    };
+    add_agent(&app, "weatherbot").await;
+    let own = json!([server("weather", &mcp.url)]);
+    execute_sql(
+        &app.db_url,
+        &format!("UPDATE agents SET mcp_servers = '{own}' WHERE slug = 'weatherbot'"),
+    );
+    llm.push(calls(&[("weather", json!({"city": "Oslo"}))]));
+    llm.push(Reply::Text(vec!["Here.".into()]));
+    let body = json!({"type": "threads.create", "params": {"input": user_input("Weather?")}});
+    let response = app
+        .client
+        .post(format!("{}/chatkit?agent=weatherbot", app.address))
+        .header("X-ChatKit-User", "ann")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let events = parse_sse(&response.text().await.unwrap());
+    assert_eq!(done_items(&events, "widget").len(), 1, "{events:?}");
+
+    llm.push(Reply::Text(vec!["Hi.".into()]));
+    app.create_thread("ann", "Hi").await;
+    let default_tools = llm.requests()[2]["tools"].to_string();
+    assert!(
+        !default_tools.contains("\"weather\""),
+        "the default agent has no weather tool: {default_tools}"
     );
 }
