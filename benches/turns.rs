@@ -13,6 +13,10 @@
 #[allow(dead_code)]
 #[path = "../tests/api/fake_llm.rs"]
 mod fake_llm;
+// The test harness, for its per-run database (a SQLite file or a fresh Postgres schema).
+#[allow(dead_code, unused_macros, unused_imports)]
+#[path = "../tests/api/helpers.rs"]
+mod helpers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use chatkit_server::config::Settings;
 use chatkit_server::startup::Application;
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use fake_llm::{FakeLlm, Reply};
 use futures_util::StreamExt;
+use helpers::{Db, TestDb};
 use serde_json::{Value, json};
 
 /// Sequential turns timed for time-to-first-delta.
@@ -78,7 +82,7 @@ async fn bench() {
             .is_none_or(|o| o.split(',').any(|p| p == part))
     };
 
-    let sqlite = Bench::start(DbKind::Sqlite).await.expect("sqlite server");
+    let sqlite = Bench::start(Db::Sqlite).await.expect("sqlite server");
     if runs("ttfd") {
         time_to_first_delta(&sqlite, &mut report).await;
     }
@@ -94,7 +98,7 @@ async fn bench() {
     drop(sqlite);
 
     if runs("postgres") {
-        match Bench::start(DbKind::Postgres).await {
+        match Bench::start(Db::Postgres).await {
             Some(postgres) => turns_per_second(&postgres, "Postgres", &mut report).await,
             None => report.note("Postgres rows skipped: TEST_DATABASE_URL is not set."),
         }
@@ -113,65 +117,18 @@ async fn bench() {
 // ---------------------------------------------------------------------------------------------
 // The server under test.
 
-#[derive(Clone, Copy)]
-enum DbKind {
-    Sqlite,
-    Postgres,
-}
-
-/// A database of the bench's own, removed when dropped (as tests/api/helpers.rs does).
-enum BenchDb {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, schema: String },
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let BenchDb::Postgres { admin_url, schema } = self
-            && let Ok(mut conn) = PgConnection::establish(admin_url)
-        {
-            let _ = diesel::sql_query(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&mut conn);
-        }
-    }
-}
-
-impl BenchDb {
-    fn create(kind: DbKind) -> Option<(BenchDb, String)> {
-        match kind {
-            DbKind::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Some((BenchDb::Sqlite(dir), url))
-            }
-            DbKind::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
-                let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::establish(&admin_url)
-                    .unwrap_or_else(|e| panic!("TEST_DATABASE_URL does not connect: {e}"));
-                diesel::sql_query(format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .expect("create schema");
-                let sep = if admin_url.contains('?') { '&' } else { '?' };
-                let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
-                Some((BenchDb::Postgres { admin_url, schema }, url))
-            }
-        }
-    }
-}
-
 /// Our server on a fresh database, talking to a fresh fake model.
 struct Bench {
     address: String,
     client: reqwest::Client,
     fake: Arc<FakeLlm>,
     cpu: CpuMeter,
-    _db: BenchDb,
+    _db: TestDb,
 }
 
 impl Bench {
-    async fn start(kind: DbKind) -> Option<Bench> {
-        let (db, db_url) = BenchDb::create(kind)?;
+    async fn start(kind: Db) -> Option<Bench> {
+        let (db, db_url) = TestDb::create(kind)?;
         let before = threads();
         let fake = FakeLlm::start().await;
         let client = reqwest::Client::new();
