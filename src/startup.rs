@@ -14,11 +14,12 @@ use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
 use crate::auth::signed::UrlSigner;
-use crate::chatkit::attachments::AttachmentService;
-use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
+use crate::service::attachments::AttachmentService;
+use crate::service::chatkit::ChatKitService;
+use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +44,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    chatkit: ChatKitServer,
+    human: HumanService,
 }
 
 impl Application {
@@ -67,8 +68,14 @@ impl Application {
             Arc::new(build_agent(&settings)?),
             settings.human_input_timeout,
         );
-        let chatkit = ChatKitServer::new(store.clone(), auth.clone(), runs, attachments.clone());
-        let service = chatkit.clone();
+        let human = HumanService::new(store.clone(), runs.clone());
+        let chatkit = ChatKitService::new(
+            store.clone(),
+            auth.clone(),
+            runs,
+            attachments.clone(),
+            human.clone(),
+        );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
 
         let static_dir = settings.static_dir.clone();
@@ -93,7 +100,7 @@ impl Application {
         Ok(Application {
             port,
             server,
-            chatkit: service,
+            human,
         })
     }
 
@@ -101,9 +108,10 @@ impl Application {
         self.port
     }
 
-    /// The ChatKit service, for callers inside the process (the admin console, tests).
-    pub fn chatkit(&self) -> ChatKitServer {
-        self.chatkit.clone()
+    /// The human-interaction service, for callers inside the process (tests answering as an
+    /// operator).
+    pub fn human(&self) -> HumanService {
+        self.human.clone()
     }
 
     /// A handle that stops the HTTP server.

@@ -1,7 +1,7 @@
 //! Human-in-the-loop forms, without I/O: what the `request_human_input` tool accepts, the
 //! ChatKit `Form` widget built from it, server-side validation and coercion of the submitted
 //! values, the read-only summary that replaces an answered form, and what the model is told.
-//! The service that stores and resumes lives in `chatkit::server::human`.
+//! The service that stores and resumes lives in `service::human`.
 
 use std::collections::BTreeMap;
 

@@ -1,10 +1,9 @@
-//! The ChatKit protocol: wire types, ids, errors, and the request dispatcher.
+//! The ChatKit protocol and nothing else: wire types, widgets, ids, the records the agent keeps
+//! beside the items, and file-type facts. It imports no other module of the crate, so every
+//! layer above can use it; the request dispatcher that speaks it lives in `service::chatkit`.
 
-pub mod attachments;
-pub mod error;
 pub mod files;
 pub mod ids;
 pub mod records;
-pub mod server;
 pub mod types;
 pub mod widgets;

@@ -17,7 +17,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::error::AppError;
 use super::{AppState, credentials};
-use crate::chatkit::attachments::{AttachmentError, AttachmentFile, IncomingFile};
+use crate::service::attachments::{AttachmentError, AttachmentFile, IncomingFile};
 
 /// Bytes of multipart fields other than `file` a request may carry (they are skipped).
 const MAX_OTHER_FIELD_BYTES: usize = 64 * 1024;

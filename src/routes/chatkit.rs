@@ -5,7 +5,7 @@ use futures_util::StreamExt;
 
 use super::error::AppError;
 use super::{AppState, credentials, sse};
-use crate::chatkit::server::Processed;
+use crate::service::chatkit::Processed;
 
 #[derive(serde::Deserialize)]
 pub struct AgentQuery {

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::auth::signed::TokenError;
-use crate::chatkit::attachments::AttachmentError;
-use crate::chatkit::error::ChatKitError;
 use crate::chatkit::types::RequestError;
+use crate::service::attachments::AttachmentError;
+use crate::service::error::ChatKitError;
 use crate::store::{AttachError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,25 +39,38 @@ struct ErrorDetail<'a> {
 }
 
 impl AppError {
-    fn code(&self) -> &'static str {
+    /// The one table of HTTP status and stable `code` for every error.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            AppError::ChatKit(e) => match e {
-                ChatKitError::Request(RequestError::InvalidParams { .. }) => "invalid_params",
-                ChatKitError::Request(r) => r.code(),
-                ChatKitError::Invalid(_) => "invalid_request",
-                ChatKitError::NotFound(_) => "not_found",
-                ChatKitError::Unsupported(_) => "unsupported",
-                ChatKitError::Attachment(e) => attachment_error(e).1,
-                ChatKitError::Auth(AuthError::UnknownAgent(_)) => "unknown_agent",
-                ChatKitError::Auth(_) => "unauthenticated",
-                ChatKitError::Store(StoreError::Pool(_)) => "unavailable",
-                ChatKitError::Store(_) => "internal",
-            },
-            AppError::Attachment(e) => attachment_error(e).1,
-            AppError::PayloadTooLarge { .. } => "payload_too_large",
-            AppError::Payload(_) => "invalid_body",
-            AppError::Render(_) => "internal",
+            AppError::ChatKit(e) => chatkit_error(e),
+            AppError::Attachment(e) => attachment_error(e),
+            AppError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            AppError::Payload(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            AppError::Render(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
+    match error {
+        ChatKitError::Request(RequestError::InvalidParams { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_params")
+        }
+        ChatKitError::Request(r) => (StatusCode::BAD_REQUEST, r.code()),
+        ChatKitError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        ChatKitError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ChatKitError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        ChatKitError::Attachment(e) => attachment_error(e),
+        ChatKitError::Auth(AuthError::UnknownAgent(_)) => (StatusCode::NOT_FOUND, "unknown_agent"),
+        ChatKitError::Auth(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        // Answered as a stream by the dispatcher; a JSON request never meets it.
+        ChatKitError::Busy => (StatusCode::CONFLICT, "busy"),
+        ChatKitError::Store(StoreError::Pool(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+        ChatKitError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -99,26 +112,7 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::ChatKit(e) => match e {
-                ChatKitError::Request(RequestError::InvalidParams { .. }) => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                ChatKitError::Request(_) | ChatKitError::Invalid(_) => StatusCode::BAD_REQUEST,
-                ChatKitError::NotFound(_) | ChatKitError::Auth(AuthError::UnknownAgent(_)) => {
-                    StatusCode::NOT_FOUND
-                }
-                ChatKitError::Auth(_) => StatusCode::UNAUTHORIZED,
-                ChatKitError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
-                ChatKitError::Attachment(e) => attachment_error(e).0,
-                ChatKitError::Store(StoreError::Pool(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                ChatKitError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            AppError::Attachment(e) => attachment_error(e).0,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Payload(_) => StatusCode::BAD_REQUEST,
-            AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.status_and_code().0
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -135,7 +129,7 @@ impl ResponseError for AppError {
         };
         HttpResponse::build(status).json(ErrorBody {
             error: ErrorDetail {
-                code: self.code(),
+                code: self.status_and_code().1,
                 message,
             },
         })

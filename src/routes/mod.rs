@@ -10,9 +10,9 @@ mod sse;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::{Authenticator, Credentials, USER_HEADER};
-use crate::chatkit::attachments::AttachmentService;
-use crate::chatkit::server::ChatKitServer;
 use crate::config::Settings;
+use crate::service::attachments::AttachmentService;
+use crate::service::chatkit::ChatKitService;
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -20,7 +20,7 @@ pub struct AppState {
     pub settings: Settings,
     pub store: Store,
     pub auth: Authenticator,
-    pub chatkit: ChatKitServer,
+    pub chatkit: ChatKitService,
     pub attachments: AttachmentService,
 }
 

@@ -35,7 +35,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
         .auth
         .agent(slug)
         .await
-        .map_err(crate::chatkit::error::ChatKitError::from)?;
+        .map_err(crate::service::error::ChatKitError::from)?;
     let page = ChatPage {
         agent_name: &agent.name,
         api_url: format!("/chatkit?agent={}", agent.slug),

@@ -13,7 +13,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
 
-use crate::chatkit::server::EventStream;
+use crate::service::chatkit::EventStream;
 
 const KEEP_ALIVE: Bytes = Bytes::from_static(b": keep-alive\n\n");
 

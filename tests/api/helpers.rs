@@ -83,8 +83,8 @@ pub struct TestApp {
     pub db_url: String,
     /// The attachment folder (`CHATKIT_STORAGE_DIR`): a temporary one unless the test gave one.
     pub storage_dir: std::path::PathBuf,
-    /// The server's ChatKit service, for in-process callers (operator answers).
-    pub chatkit: chatkit_server::chatkit::server::ChatKitServer,
+    /// The human-interaction service, for in-process callers (operator answers).
+    pub human: chatkit_server::service::human::HumanService,
     /// Stops the HTTP server.
     pub stop: actix_web::dev::ServerHandle,
     _storage: tempfile::TempDir,
@@ -127,7 +127,7 @@ pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let chatkit = app.chatkit();
+    let human = app.human();
     let stop = app.stop_handle();
     tokio::spawn(app.run_until_stopped());
     let store = Store::connect(db_url, 2).expect("test store");
@@ -137,7 +137,7 @@ pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>
         store,
         db_url: db_url.to_owned(),
         storage_dir,
-        chatkit,
+        human,
         stop,
         _storage: storage,
         _db: test_db,

@@ -3,7 +3,7 @@
 //! (submit, invalid submit, best judgement, cancel) or an operator resume the run; a new
 //! message meanwhile gets a notice; first answer wins; a restart in the middle and expiry.
 
-use chatkit_server::chatkit::server::{HumanAnswer, HumanError};
+use chatkit_server::service::human::{HumanAnswer, HumanError};
 use serde_json::{Value, json};
 
 use crate::db_case;
@@ -377,16 +377,16 @@ async fn an_operator_answer_resumes_in_the_background(db: Db) {
     let (thread, events) = app.create_thread("ann", "Book").await;
     let (item, id) = form_of(&events);
     let bad = app
-        .chatkit
-        .answer_interaction_as_operator(&id, HumanAnswer::Submit(json!({"city": "Oslo"})))
+        .human
+        .answer_as_operator(&id, HumanAnswer::Submit(json!({"city": "Oslo"})))
         .await;
     assert!(
         matches!(bad, Err(HumanError::Invalid(ref e)) if e.contains_key("nights")),
         "{bad:?}"
     );
     llm.push(Reply::Text(vec!["Done by operator.".into()]));
-    app.chatkit
-        .answer_interaction_as_operator(&id, HumanAnswer::Submit(valid_values(&id)))
+    app.human
+        .answer_as_operator(&id, HumanAnswer::Submit(valid_values(&id)))
         .await
         .unwrap();
     assert_eq!(
@@ -436,10 +436,9 @@ async fn concurrent_answers_one_wins(db: Db) {
     llm.push(Reply::Text(vec!["Once.".into()]));
     llm.push(Reply::Text(vec!["Twice?".into()]));
     let (a, b) = tokio::join!(
-        app.chatkit
-            .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement),
-        app.chatkit
-            .answer_interaction_as_operator(&id, HumanAnswer::Cancel),
+        app.human
+            .answer_as_operator(&id, HumanAnswer::BestJudgement),
+        app.human.answer_as_operator(&id, HumanAnswer::Cancel),
     );
     let results = [a, b];
     assert_eq!(
@@ -547,10 +546,7 @@ async fn an_unanswered_form_expires(db: Db) {
         tool_result(&requests, 1)["content"],
         "The user did not answer in time."
     );
-    let late = app
-        .chatkit
-        .answer_interaction_as_operator(&id, HumanAnswer::Cancel)
-        .await;
+    let late = app.human.answer_as_operator(&id, HumanAnswer::Cancel).await;
     assert!(matches!(late, Err(HumanError::AlreadyAnswered)), "{late:?}");
 }
 
@@ -877,8 +873,8 @@ async fn a_user_and_an_operator_answer_at_once(db: Db) {
             "threads.custom_action",
             action(&thread, &item, "human.cancel", json!({"__interaction": id}))
         ),
-        app.chatkit
-            .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement),
+        app.human
+            .answer_as_operator(&id, HumanAnswer::BestJudgement),
     );
     let user_won = user.iter().any(|e| e["type"] == "thread.item.replaced");
     let user_lost = user.len() == 1
@@ -1076,16 +1072,16 @@ async fn an_operator_can_approve_a_tool_call(db: Db) {
     let (thread, events) = app.create_thread("ann", "Time?").await;
     let (_, id) = approval_of(&events);
     let wrong = app
-        .chatkit
-        .answer_interaction_as_operator(&id, HumanAnswer::BestJudgement)
+        .human
+        .answer_as_operator(&id, HumanAnswer::BestJudgement)
         .await;
     assert!(
         matches!(wrong, Err(HumanError::WrongAnswer(_))),
         "{wrong:?}"
     );
     llm.push(Reply::Text(vec!["Approved by the operator.".into()]));
-    app.chatkit
-        .answer_interaction_as_operator(&id, HumanAnswer::Approve)
+    app.human
+        .answer_as_operator(&id, HumanAnswer::Approve)
         .await
         .unwrap();
     eventually("the resumed answer", || async {

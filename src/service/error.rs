@@ -3,8 +3,10 @@
 //! `error` events instead (see `runs`).
 
 use super::attachments::AttachmentError;
-use super::types::RequestError;
+use super::human::HumanError;
 use crate::auth::AuthError;
+use crate::chatkit::types::RequestError;
+use crate::runs::Busy;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,26 @@ pub enum ChatKitError {
     Attachment(AttachmentError),
     #[error(transparent)]
     Store(StoreError),
+    /// The thread's previous turn still runs; the dispatcher answers with a stream saying so.
+    #[error("a response is already being generated in this thread")]
+    Busy,
+}
+
+impl From<Busy> for ChatKitError {
+    fn from(_: Busy) -> Self {
+        ChatKitError::Busy
+    }
+}
+
+impl From<HumanError> for ChatKitError {
+    fn from(error: HumanError) -> Self {
+        match error {
+            HumanError::Store(e) => e.into(),
+            HumanError::Busy => ChatKitError::Busy,
+            HumanError::NotFound => ChatKitError::NotFound("interaction"),
+            other => ChatKitError::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl From<AttachmentError> for ChatKitError {

@@ -26,13 +26,17 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::*;
+use crate::agent::TurnInput;
 use crate::agent::human::{self, FormSpec, ID_KEY, Outcome};
 use crate::agent::llm::ToolCall;
 use crate::agent::mcp::InputAnswers;
+use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
-use crate::runs::RunSlot;
-use crate::store::{AgentRow, InteractionRow, PENDING, Scope, StoreError};
+use crate::chatkit::types::{
+    Action, ItemBody, NoticeLevel, ThreadItem, ThreadStreamEvent, WidgetItem,
+};
+use crate::runs::{RunManager, RunSlot, RunStart};
+use crate::store::{AgentRow, InteractionRow, PENDING, Scope, Store, StoreError};
 
 /// How long an answer waits for the thread's current run to end before resuming.
 const RESERVE_PATIENCE: Duration = Duration::from_secs(5);
@@ -54,6 +58,9 @@ pub enum HumanError {
     Busy,
     #[error("the stored interaction is unreadable: {0}")]
     Corrupt(String),
+    /// A `human.*` action from something other than a pending form of this thread.
+    #[error("this widget is not a form this server asked with")]
+    NotAForm,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -174,42 +181,75 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
     }
 }
 
-fn stream_of(events: &[ThreadStreamEvent]) -> Processed {
-    Processed::Stream(EventStream::events(events))
+/// What the chat shows after a `human.*` action.
+// Made once per answer and consumed at once: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum ChatAnswer {
+    /// Events to send, and no run: the form shown again with its errors, or why the answer was
+    /// not taken.
+    Events(Vec<ThreadStreamEvent>),
+    /// The answer is recorded and the run resumes in this response, starting with the form's
+    /// read-only summary.
+    Resume {
+        slot: RunSlot,
+        input: TurnInput,
+        summary: ThreadItem,
+    },
 }
 
-impl ChatKitServer {
+/// What a new user message meets in its thread.
+pub enum BeforeMessage {
+    /// No form waits: go on, first sending these events (an expired form's summary).
+    Proceed(Vec<ThreadStreamEvent>),
+    /// A form waits for its answer: show this notice instead of starting a run.
+    Notice(Box<ThreadStreamEvent>),
+}
+
+fn lone_error(error: HumanError) -> ChatAnswer {
+    ChatAnswer::Events(vec![ThreadStreamEvent::error_custom(
+        error.to_string(),
+        false,
+    )])
+}
+
+/// Answers to the questions runs ask people, from the chat and from operators alike.
+#[derive(Clone)]
+pub struct HumanService {
+    store: Store,
+    runs: RunManager,
+}
+
+impl HumanService {
+    pub fn new(store: Store, runs: RunManager) -> Self {
+        HumanService { store, runs }
+    }
+
     /// A `human.*` action from a widget: only a pending form this server showed, in this
     /// thread, named by both its item and the interaction id in the payload, can be answered.
-    pub(super) async fn human_action(
+    pub async fn answer_from_chat(
         &self,
-        ctx: RequestContext,
-        thread: Thread,
+        scope: &Scope,
+        thread_id: &str,
         sender: Option<ThreadItem>,
-        action: Action,
-    ) -> Result<Processed, ChatKitError> {
-        let refused =
-            || ChatKitError::Invalid("this widget is not a form this server asked with".into());
+        action: &Action,
+    ) -> Result<ChatAnswer, HumanError> {
         let (Some(sender), Some(id)) = (sender, action.payload.get(ID_KEY).and_then(Value::as_str))
         else {
-            return Err(refused());
+            return Err(HumanError::NotAForm);
         };
         let row = match self.store.load_interaction(id).await {
             Ok(row) => row,
-            Err(StoreError::NotFound(_)) => return Err(refused()),
+            Err(StoreError::NotFound(_)) => return Err(HumanError::NotAForm),
             Err(e) => return Err(e.into()),
         };
-        if row.thread_id != thread.id || row.item_id != sender.id {
-            return Err(refused());
+        if row.thread_id != thread_id || row.item_id != sender.id {
+            return Err(HumanError::NotAForm);
         }
-        let answer = HumanAnswer::of_action(&action).ok_or_else(refused)?;
+        let answer = HumanAnswer::of_action(action).ok_or(HumanError::NotAForm)?;
         if row.status != PENDING {
-            return Ok(stream_of(&[ThreadStreamEvent::error_custom(
-                HumanError::AlreadyAnswered.to_string(),
-                false,
-            )]));
+            return Ok(lone_error(HumanError::AlreadyAnswered));
         }
-        let spec = spec_of(&row).map_err(|e| ChatKitError::Invalid(e.to_string()))?;
+        let spec = spec_of(&row)?;
         let outcome = if is_due(&row) {
             Outcome::Expired
         } else {
@@ -228,46 +268,33 @@ impl ChatKitServer {
                         ),
                         copy_text: Some(human::copy_text(&spec, None)),
                     });
-                    self.store.save_item(&ctx.scope, &item).await?;
-                    return Ok(stream_of(&[ThreadStreamEvent::ItemReplaced { item }]));
+                    self.store.save_item(scope, &item).await?;
+                    return Ok(ChatAnswer::Events(vec![ThreadStreamEvent::ItemReplaced {
+                        item,
+                    }]));
                 }
-                Err(e) => {
-                    return Ok(stream_of(&[ThreadStreamEvent::error_custom(
-                        e.to_string(),
-                        false,
-                    )]));
-                }
+                Err(e) => return Ok(lone_error(e)),
             }
         };
         let by = (outcome != Outcome::Expired).then_some("user");
         let input = resume_input(&row, &outcome);
-        let summary = match self.resolve(&ctx.scope, &row, &spec, outcome, by).await {
+        let summary = match self.resolve(scope, &row, &spec, outcome, by).await {
             Ok(summary) => summary,
             Err(HumanError::Store(e)) => return Err(e.into()),
-            Err(e) => {
-                return Ok(stream_of(&[ThreadStreamEvent::error_custom(
-                    e.to_string(),
-                    false,
-                )]));
-            }
+            Err(e) => return Ok(lone_error(e)),
         };
-        let Some(slot) = self.reserve_soon(&thread.id).await else {
-            return Ok(busy());
-        };
-        Ok(self.stream_run(
+        let slot = self.reserve_soon(thread_id).await.ok_or(HumanError::Busy)?;
+        Ok(ChatAnswer::Resume {
             slot,
-            ctx,
-            thread,
             input,
-            vec![ThreadStreamEvent::ItemReplaced { item: summary }],
-            &[],
-        ))
+            summary,
+        })
     }
 
     /// Answers a pending interaction as an operator (the admin console's entry point). The
     /// run resumes in the background and persists; the chat shows it on its next load.
     /// Concurrent answers: exactly one succeeds, the others get [`HumanError::AlreadyAnswered`].
-    pub async fn answer_interaction_as_operator(
+    pub async fn answer_as_operator(
         &self,
         interaction_id: &str,
         answer: HumanAnswer,
@@ -297,33 +324,34 @@ impl ChatKitServer {
             .await
     }
 
-    /// Before a new message: `Some(events)` to answer with instead (a notice while a form
-    /// waits); an expired form is closed first and its replacement returned to stream.
-    pub(super) async fn check_pending(
+    /// Before a new message: a notice to answer with instead while a form waits; an expired
+    /// form is closed first and its replacement returned to stream.
+    pub async fn before_message(
         &self,
         scope: &Scope,
         thread_id: &str,
-    ) -> Result<Result<Vec<ThreadStreamEvent>, Processed>, ChatKitError> {
+    ) -> Result<BeforeMessage, HumanError> {
         let Some(row) = self.store.pending_interaction(thread_id).await? else {
-            return Ok(Ok(vec![]));
+            return Ok(BeforeMessage::Proceed(vec![]));
         };
         if !is_due(&row) {
-            return Ok(Err(stream_of(&[ThreadStreamEvent::Notice {
+            return Ok(BeforeMessage::Notice(Box::new(ThreadStreamEvent::Notice {
                 level: NoticeLevel::Warning,
                 message: human::PENDING_NOTICE.to_owned(),
                 title: None,
-            }])));
+            })));
         }
-        let spec = spec_of(&row).map_err(|e| ChatKitError::Invalid(e.to_string()))?;
+        let spec = spec_of(&row)?;
         match self
             .resolve(scope, &row, &spec, Outcome::Expired, None)
             .await
         {
-            Ok(item) => Ok(Ok(vec![ThreadStreamEvent::ItemReplaced { item }])),
+            Ok(item) => Ok(BeforeMessage::Proceed(vec![
+                ThreadStreamEvent::ItemReplaced { item },
+            ])),
             // Answered meanwhile: nothing to show.
-            Err(HumanError::AlreadyAnswered) => Ok(Ok(vec![])),
-            Err(HumanError::Store(e)) => Err(e.into()),
-            Err(e) => Err(ChatKitError::Invalid(e.to_string())),
+            Err(HumanError::AlreadyAnswered) => Ok(BeforeMessage::Proceed(vec![])),
+            Err(e) => Err(e),
         }
     }
 

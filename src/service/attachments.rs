@@ -10,14 +10,14 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 
-use super::files::{ImageKind, mime_allowed, normalize_mime, sanitize_name};
-use super::ids::{self, IdKind};
-use super::types::{
+use crate::auth::signed::{Purpose, TokenError, UrlSigner};
+use crate::auth::{AuthError, Authenticator, Credentials, RequestContext};
+use crate::chatkit::files::{ImageKind, mime_allowed, normalize_mime, sanitize_name};
+use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::types::{
     Attachment, AttachmentCreateParams, FileAttachment, ImageAttachment, ItemBody, ThreadItem,
     UploadDescriptor, UploadMethod,
 };
-use crate::auth::signed::{Purpose, TokenError, UrlSigner};
-use crate::auth::{AuthError, Authenticator, Credentials, RequestContext};
 use crate::config::AttachmentSettings;
 use crate::store::{AttachError, AttachmentRow, BlobStore, Scope, Store, StoreError, UploadState};
 

@@ -1,22 +1,20 @@
 //! The ChatKit request dispatcher: parses a request, authorises it, answers JSON requests from
 //! the store, and turns streaming requests into runs. It knows nothing of HTTP; the route maps
-//! [`Processed`] and [`ChatKitError`] to responses.
-
-mod human;
-
-pub use human::{HumanAnswer, HumanError};
+//! [`Processed`] and [`ChatKitError`] to responses. Answers to forms go through
+//! [`HumanService`], which the operator console uses too.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::attachments::AttachmentService;
 use super::error::ChatKitError;
-use super::ids::{self, IdKind};
-use super::types::*;
+use super::human::{BeforeMessage, ChatAnswer, HumanService};
 use crate::agent::TurnInput;
 use crate::auth::{Authenticator, Credentials, RequestContext};
+use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::types::*;
 use crate::runs::{RunManager, RunSlot, RunStart, encode};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Page size when the client asks for none (or for 0), as the SDK does.
 const DEFAULT_PAGE_SIZE: usize = 20;
@@ -46,17 +44,18 @@ impl EventStream {
 }
 
 #[derive(Clone)]
-pub struct ChatKitServer {
+pub struct ChatKitService {
     store: Store,
     auth: Authenticator,
     runs: RunManager,
     attachments: AttachmentService,
+    human: HumanService,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
     serde_json::to_vec(value)
         .map(Processed::Json)
-        .map_err(|e| ChatKitError::Store(crate::store::StoreError::Json(e)))
+        .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
 }
 
 fn page_size(limit: Option<u32>) -> usize {
@@ -66,18 +65,20 @@ fn page_size(limit: Option<u32>) -> usize {
     }
 }
 
-impl ChatKitServer {
+impl ChatKitService {
     pub fn new(
         store: Store,
         auth: Authenticator,
         runs: RunManager,
         attachments: AttachmentService,
+        human: HumanService,
     ) -> Self {
-        ChatKitServer {
+        ChatKitService {
             store,
             auth,
             runs,
             attachments,
+            human,
         }
     }
 
@@ -89,6 +90,19 @@ impl ChatKitServer {
     ) -> Result<Processed, ChatKitError> {
         let request = ChatKitRequest::parse(body)?;
         let ctx = self.auth.authenticate(credentials).await?;
+        match self.dispatch(ctx, request).await {
+            // A turn on a thread whose previous turn still runs: told in the stream, as the SDK
+            // does, so the client shows it where the answer would have been.
+            Err(ChatKitError::Busy) => Ok(busy()),
+            other => other,
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: RequestContext,
+        request: ChatKitRequest,
+    ) -> Result<Processed, ChatKitError> {
         match request {
             ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await,
             ChatKitRequest::ThreadsList(p) => {
@@ -169,9 +183,7 @@ impl ChatKitServer {
         input: UserMessageInput,
     ) -> Result<Processed, ChatKitError> {
         let thread = Thread::new(ids::new_id(IdKind::Thread), ids::now());
-        let slot = self.runs.reserve(&thread.id).map_err(|_| {
-            ChatKitError::Invalid("a response is already being generated in this thread".into())
-        })?;
+        let slot = self.runs.reserve(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
         self.store
             .add_user_message(&ctx.scope, Some(&thread), &message, &attachment_ids)
@@ -200,14 +212,14 @@ impl ChatKitServer {
         p: AddUserMessageParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        let mut leading = match self.check_pending(&ctx.scope, &thread.id).await? {
-            Ok(leading) => leading,
+        let mut leading = match self.human.before_message(&ctx.scope, &thread.id).await? {
+            BeforeMessage::Proceed(leading) => leading,
             // A form waits for its answer: the message is not kept and no run starts.
-            Err(notice) => return Ok(notice),
+            BeforeMessage::Notice(notice) => {
+                return Ok(Processed::Stream(EventStream::events(&[*notice])));
+            }
         };
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
+        let slot = self.runs.reserve(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, p.input).await?;
         self.store
             .add_user_message(&ctx.scope, None, &message, &attachment_ids)
@@ -250,9 +262,7 @@ impl ChatKitServer {
                 ));
             }
         };
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
+        let slot = self.runs.reserve(&thread.id)?;
         if let ItemBody::ClientToolCall(call) = &mut newest.body {
             call.status = ClientToolCallStatus::Completed;
             call.output = Some(p.result);
@@ -291,9 +301,7 @@ impl ChatKitServer {
             ));
         }
         input.apply_submission(&p.input);
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
+        let slot = self.runs.reserve(&thread.id)?;
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
         Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[]))
     }
@@ -312,7 +320,7 @@ impl ChatKitServer {
             .await
         {
             Ok(item) => item,
-            Err(crate::store::StoreError::NotFound(_)) => {
+            Err(StoreError::NotFound(_)) => {
                 return Ok(Processed::Stream(EventStream::events(&[])));
             }
             Err(e) => return Err(e.into()),
@@ -322,9 +330,7 @@ impl ChatKitServer {
                 "only a user message can be retried".into(),
             ));
         }
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
+        let slot = self.runs.reserve(&thread.id)?;
         self.store
             .delete_items_after(&ctx.scope, &thread.id, &item.id)
             .await?;
@@ -352,7 +358,29 @@ impl ChatKitServer {
             ])));
         };
         let (input, leading) = match ActionRoute::of(&p.action) {
-            ActionRoute::Human => return self.human_action(ctx, thread, sender, p.action).await,
+            ActionRoute::Human => {
+                return match self
+                    .human
+                    .answer_from_chat(&ctx.scope, &thread.id, sender, &p.action)
+                    .await?
+                {
+                    ChatAnswer::Events(events) => {
+                        Ok(Processed::Stream(EventStream::events(&events)))
+                    }
+                    ChatAnswer::Resume {
+                        slot,
+                        input,
+                        summary,
+                    } => Ok(self.stream_run(
+                        slot,
+                        ctx,
+                        thread,
+                        input,
+                        vec![ThreadStreamEvent::ItemReplaced { item: summary }],
+                        &[],
+                    )),
+                };
+            }
             ActionRoute::Tool { tool, arguments } => (
                 TurnInput::ToolAction {
                     sender,
@@ -369,9 +397,7 @@ impl ChatKitServer {
                 )
             }
         };
-        let Ok(slot) = self.runs.reserve(&thread.id) else {
-            return Ok(busy());
-        };
+        let slot = self.runs.reserve(&thread.id)?;
         Ok(self.stream_run(slot, ctx, thread, input, leading, &[]))
     }
 

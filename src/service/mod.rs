@@ -1,0 +1,13 @@
+//! Application services: what the chat and the operator console both do, with no HTTP in it.
+//! Routes call one service method per request and map its typed error once.
+//!
+//! - [`chatkit`]: the ChatKit request dispatcher (JSON answers and streamed turns).
+//! - [`human`]: answers to forms, approvals and MCP questions, from the chat or an operator.
+//! - [`attachments`]: uploads, downloads, deletion and the purge of unused uploads.
+//! - [`error`]: [`ChatKitError`](error::ChatKitError), everything a request can fail with
+//!   before its answer starts.
+
+pub mod attachments;
+pub mod chatkit;
+pub mod error;
+pub mod human;
