@@ -84,6 +84,17 @@ impl Store {
         .await
     }
 
+    /// How many interactions, across all threads, wait for an answer (the console's badge).
+    pub async fn count_pending_interactions(&self) -> Result<i64, StoreError> {
+        self.with_conn(|conn| {
+            Ok(human_interactions::table
+                .filter(human_interactions::status.eq(PENDING))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+    }
+
     /// Records the answer if the interaction is still pending; `false` when another answer
     /// got there first. One conditional UPDATE, so concurrent answers cannot both win.
     pub async fn resolve_interaction(

@@ -5,12 +5,14 @@
 
 mod accounts;
 mod attachments;
+mod audit;
 pub mod blobs;
 pub mod db;
 mod feedback;
 mod human;
 mod items;
 mod models;
+mod operators;
 mod runs;
 pub mod schema;
 mod threads;
@@ -21,9 +23,14 @@ use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
 pub use human::{InteractionRow, PENDING};
+pub use operators::{
+    ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,
+    UnknownRole,
+};
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -31,6 +38,9 @@ pub use runs::{RunOutcome, RunRow};
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A row with the same unique key exists (e.g. an operator's email).
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
     /// Attachments that cannot go into a message.
     #[error(transparent)]
     Attach(#[from] AttachError),
