@@ -53,6 +53,41 @@ pub struct Settings {
     pub human_input: bool,
     /// How long a question to a person stays answerable (`CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`).
     pub human_input_timeout: Duration,
+    /// The operator console: its first admin and its sessions.
+    pub console: ConsoleSettings,
+}
+
+/// The operator console.
+#[derive(Clone)]
+pub struct ConsoleSettings {
+    /// `CHATKIT_ADMIN_EMAIL` and `CHATKIT_ADMIN_PASSWORD`: the admin created at start when
+    /// there is no operator yet. Both or neither.
+    pub first_admin: Option<(String, String)>,
+    /// `CHATKIT_ADMIN_SESSION_IDLE_MINS` (30): a session unused this long ends.
+    pub session_idle: Duration,
+    /// `CHATKIT_ADMIN_SESSION_MAX_HOURS` (12): a session ends this long after sign-in, however
+    /// active.
+    pub session_max: Duration,
+    /// Session cookies carry `Secure` (when `CHATKIT_PUBLIC_URL` is https).
+    pub secure_cookies: bool,
+}
+
+/// Never prints the first admin's password.
+impl std::fmt::Debug for ConsoleSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleSettings")
+            .field(
+                "first_admin",
+                &self
+                    .first_admin
+                    .as_ref()
+                    .map(|(email, _)| (email, "[redacted]")),
+            )
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish()
+    }
 }
 
 /// Attachment storage and limits.
@@ -381,7 +416,10 @@ impl Settings {
             })
             .unwrap_or_default();
 
+        let console = console_settings(&var, &get, public_url.as_deref())?;
+
         Ok(Settings {
+            console,
             attachments,
             secret_key,
             public_url,
@@ -408,6 +446,52 @@ impl Settings {
                 .into(),
         })
     }
+}
+
+fn console_settings(
+    var: &impl Fn(&str) -> Option<String>,
+    get: &impl Fn(&str) -> Option<String>,
+    public_url: Option<&str>,
+) -> Result<ConsoleSettings, ConfigError> {
+    // The password is taken as given: spaces at either end may be part of it.
+    let password = var("CHATKIT_ADMIN_PASSWORD").filter(|p| !p.is_empty());
+    let first_admin = match (get("CHATKIT_ADMIN_EMAIL"), password) {
+        (None, None) => None,
+        (Some(email), Some(password)) => Some((email, password)),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "CHATKIT_ADMIN_PASSWORD",
+                "must be set with CHATKIT_ADMIN_EMAIL",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "CHATKIT_ADMIN_EMAIL",
+                "must be set with CHATKIT_ADMIN_PASSWORD",
+            ));
+        }
+    };
+    // Fractions are allowed (down to a second), which short-lived test servers use.
+    let idle_mins = parse_number(
+        get,
+        "CHATKIT_ADMIN_SESSION_IDLE_MINS",
+        30.0f64,
+        1.0 / 60.0,
+        7.0 * 24.0 * 60.0,
+    )?;
+    let max_hours = parse_number(
+        get,
+        "CHATKIT_ADMIN_SESSION_MAX_HOURS",
+        12.0f64,
+        1.0 / 3600.0,
+        30.0 * 24.0,
+    )?;
+    Ok(ConsoleSettings {
+        first_admin,
+        session_idle: Duration::from_secs_f64(idle_mins * 60.0),
+        session_max: Duration::from_secs_f64(max_hours * 3600.0),
+        secure_cookies: public_url.is_some_and(|url| url.starts_with("https://")),
+    })
 }
 
 fn attachment_settings(
