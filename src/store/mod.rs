@@ -23,7 +23,7 @@ pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
-pub use human::{InteractionRow, PENDING};
+pub use human::InteractionRow;
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -42,6 +42,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("stored state is invalid: {0}")]
+    State(#[from] crate::chatkit::states::UnknownState),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
     #[error("database task failed: {0}")]
