@@ -26,7 +26,7 @@ pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
-pub use human::{InteractionRow, PENDING};
+pub use human::InteractionRow;
 pub use operators::{
     ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,
     UnknownRole,
@@ -52,6 +52,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("stored state is invalid: {0}")]
+    State(#[from] crate::chatkit::states::UnknownState),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
     #[error("database task failed: {0}")]

@@ -351,7 +351,7 @@ async fn disconnect_cancels_and_keeps_the_partial_answer(app: TestApp, llm: Fake
         (runs.first().is_some_and(|r| r.finished_at.is_some())).then_some(runs)
     })
     .await;
-    assert_eq!(runs[0].status, "cancelled");
+    assert_eq!(runs[0].status.as_str(), "cancelled");
 
     llm.push(text(&["Sorry, here is a short one."]));
     let events = app
@@ -565,7 +565,7 @@ async fn unauthorized_upstream_tells_the_operator(app: TestApp, llm: FakeLlm) {
     );
     assert!(assistant_texts(&app, "ann", &id).await.is_empty());
     let runs = app.store.load_runs(&id).await.unwrap();
-    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].status.as_str(), "failed");
     assert_eq!(
         runs[0].model.as_deref(),
         Some("fake-model"),
@@ -644,7 +644,7 @@ async fn assert_broken_turn(app: &TestApp, llm: &FakeLlm, reply: Reply, cause: &
         "nothing half-written is kept"
     );
     let runs = app.store.load_runs(&id).await.unwrap();
-    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].status.as_str(), "failed");
     assert_eq!(runs[0].partial_text.as_deref(), Some("partial answer"));
     assert!(
         runs[0].error.as_deref().unwrap().contains(cause),

@@ -95,7 +95,10 @@ fn types(events: &[Value]) -> Vec<&str> {
 
 async fn status(app: &TestApp, id: &str) -> (String, Option<String>) {
     let row = app.store.load_interaction(id).await.unwrap();
-    (row.status, row.answered_by)
+    (
+        row.status.to_string(),
+        row.answered_by.map(|by| by.to_string()),
+    )
 }
 
 db_case!(form_is_shown_answered_and_the_run_resumes);
@@ -422,7 +425,7 @@ async fn an_operator_answer_resumes_in_the_background(db: Db) {
         (runs.len() == 2 && runs[1].finished_at.is_some()).then_some(runs)
     })
     .await;
-    assert_eq!(runs[1].status, "completed");
+    assert_eq!(runs[1].status.as_str(), "completed");
 }
 
 db_case!(concurrent_answers_one_wins);
@@ -729,7 +732,7 @@ async fn mcp_elicitation_ask_human_modern_era(db: Db) {
         "{shown}"
     );
     let row = app.store.load_interaction(&id).await.unwrap();
-    assert_eq!(row.kind, "elicitation");
+    assert_eq!(row.kind.as_str(), "elicitation");
     let details: Value = serde_json::from_str(row.details.as_deref().unwrap()).unwrap();
     assert!(details["request_state"].is_string(), "{details}");
 
