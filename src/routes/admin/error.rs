@@ -211,7 +211,7 @@ pub fn safe_next(next: &str) -> Option<&str> {
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.
-fn encode_component(text: &str) -> String {
+pub(super) fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {

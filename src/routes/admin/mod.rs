@@ -7,8 +7,10 @@
 //! (pages, redirects and errors alike) and draws error pages inside the layout for signed-in
 //! operators. Pages use the interface of [`session`].
 
+mod audit;
 mod error;
 mod login;
+mod operators;
 pub mod render;
 pub mod session;
 
@@ -45,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 async move { Ok(secure(in_layout(call.await?))) }
             })
             .configure(login::configure)
+            .configure(operators::configure)
+            .configure(audit::configure)
             .default_service(web::to(not_found)),
     );
 }
