@@ -8,6 +8,7 @@ mod support;
 mod agent_runs;
 mod attachments;
 mod bad_input;
+mod browser;
 mod conformance;
 mod human;
 mod isolation;

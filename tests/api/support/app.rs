@@ -14,10 +14,21 @@ use super::fake_llm::FakeLlm;
 use super::fixtures::user_input;
 use super::skip;
 
+/// The database a twin test runs on.
 #[derive(Debug, Clone, Copy)]
 pub enum Db {
     Sqlite,
     Postgres,
+}
+
+impl Db {
+    /// `sqlite` or `postgres`, as in the names of the twin tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    }
 }
 
 /// A database of its own for one test, removed when dropped.

@@ -10,6 +10,7 @@
 //! - [`fake_llm`]: a fake OpenAI Chat Completions endpoint, scripted by the tests.
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
 //! - [`python`]: the Python MCP anchor server, started as a child process.
+//! - [`browser`]: headless Chromium over WebDriver, one at a time.
 //!
 //! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode.
 
@@ -17,6 +18,7 @@ use std::io::Write;
 
 pub mod answer;
 pub mod app;
+pub mod browser;
 pub mod fake_llm;
 pub mod fixtures;
 pub mod macros;
