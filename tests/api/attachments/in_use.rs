@@ -426,7 +426,13 @@ async fn the_sweep_purges_unused_uploads(app: TestApp) {
         })
         .await;
     }
-    assert!(!app.storage_dir.join(&key).exists(), "its bytes went too");
+    // The rows go first (in one statement), then their files.
+    let path = app.storage_dir.join(&key);
+    eventually("its bytes to go too", || {
+        let path = path.clone();
+        async move { (!path.exists()).then_some(()) }
+    })
+    .await;
     let (kept, _, bytes) = app
         .get_content(&app.content_url(&id_of(&used)), Some("ann"))
         .await;
