@@ -11,6 +11,7 @@ mod attachments;
 mod bad_input;
 mod browser;
 mod conformance;
+mod console_access;
 mod human;
 mod isolation;
 mod mcp;

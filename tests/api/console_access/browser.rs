@@ -1,0 +1,117 @@
+//! The console in headless Chromium: sign in through the real form, land on the threads list
+//! (or the page asked for), sign out; screenshots of the sign-in and operators pages at desktop
+//! and phone widths in `target/screenshots`; no Content Security Policy violation anywhere.
+
+use chatkit_server::store::Role;
+
+use super::ADMIN;
+use crate::support::app::{Db, spawn_app};
+use crate::support::browser::{Browser, Viewport};
+use crate::support::console::{PASSWORD, add_operator};
+use crate::support::macros::db_case;
+
+/// Fails if the page is wider than the viewport (sideways scrolling), naming elements that
+/// stick out.
+async fn assert_fits(browser: &Browser, width: f64) {
+    let measured = browser
+        .execute(
+            "const wide = [...document.querySelectorAll('body *')]
+               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+               .slice(0, 8)
+               .map(e => e.tagName + '.' + e.className);
+             return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+            vec![],
+        )
+        .await;
+    let page_width = measured[0].as_f64().unwrap_or(f64::NAN);
+    let viewport = measured[1].as_f64().unwrap_or(f64::NAN);
+    assert!(
+        page_width <= width && viewport <= width,
+        "page is {page_width}px wide in a {viewport}px viewport: {}",
+        measured[2]
+    );
+}
+
+async fn sign_in(browser: &Browser, email: &str) {
+    browser.wait_for("form.login-card").await;
+    browser.fill("input[name=email]", email).await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form.login-card button[type=submit]").await;
+}
+
+db_case!(signing_in_and_out_in_a_browser);
+async fn signing_in_and_out_in_a_browser(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    add_operator(&app, ADMIN, Role::Admin).await;
+    add_operator(&app, "reviewer@example.com", Role::Reviewer).await;
+    let label = format!("console_access-{}", db.name());
+    let Some(browser) = Browser::start(&label, Viewport::Desktop).await else {
+        return;
+    };
+
+    // Straight to the sign-in page: afterwards, the threads list.
+    browser.goto(&format!("{}/admin/login", app.address)).await;
+    browser.wait_for_text("form.login-card h1", "Sign in").await;
+    browser.screenshot("login-desktop").await;
+    browser.fill("input[name=email]", ADMIN).await;
+    browser.fill("input[name=password]", "wrong password").await;
+    browser.click("form.login-card button[type=submit]").await;
+    browser
+        .wait_for_text(".flash-error", "The email or password is incorrect.")
+        .await;
+    browser.screenshot("login-error-desktop").await;
+    sign_in(&browser, ADMIN).await;
+    browser.wait_for(".whoami-email").await;
+    assert_eq!(
+        browser.current_url().await,
+        format!("{}/admin/threads", app.address)
+    );
+
+    // The operators page, at both sizes.
+    browser
+        .goto(&format!("{}/admin/operators", app.address))
+        .await;
+    browser.wait_for_text("h1", "Operators").await;
+    assert!(
+        browser
+            .text("table.data")
+            .await
+            .contains("reviewer@example.com")
+    );
+    assert_fits(&browser, 1280.0).await;
+    browser.screenshot("operators-desktop").await;
+    // Loaded again at phone size, as a phone would load it.
+    browser.resize(Viewport::Phone).await;
+    browser
+        .goto(&format!("{}/admin/operators", app.address))
+        .await;
+    browser.wait_for_text("h1", "Operators").await;
+    browser.screenshot("operators-phone").await;
+    assert_fits(&browser, 390.0).await;
+
+    // Signing out ends on the sign-in page; the console is closed again.
+    browser.click("form.logout button").await;
+    browser.wait_for("form.login-card").await;
+    assert_eq!(
+        browser.current_url().await,
+        format!("{}/admin/login", app.address)
+    );
+    assert_fits(&browser, 390.0).await;
+    browser.screenshot("login-phone").await;
+    browser
+        .goto(&format!("{}/admin/operators", app.address))
+        .await;
+    browser.wait_for("form.login-card").await;
+    assert_eq!(
+        browser.current_url().await,
+        format!("{}/admin/login?next=/admin/operators", app.address)
+    );
+
+    // Signing in from there returns to the page asked for.
+    sign_in(&browser, ADMIN).await;
+    browser.wait_for_text("h1", "Operators").await;
+    browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
