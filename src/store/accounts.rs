@@ -1,4 +1,4 @@
-//! Accounts (tenants) and their agents.
+//! Accounts (tenants) and their agents. An agent's own MCP servers are in `mcp_servers`.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -33,8 +33,6 @@ pub struct AgentRow {
     pub llm_base_url: Option<String>,
     /// The key for the agent's own endpoint; `None` means the server's.
     pub llm_api_key: Option<String>,
-    /// The agent's own MCP servers: a JSON list in the format of `CHATKIT_MCP_SERVERS`.
-    pub mcp_servers: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -87,7 +85,6 @@ impl Store {
                             created_at: now,
                             llm_base_url: None,
                             llm_api_key: None,
-                            mcp_servers: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)

@@ -10,9 +10,12 @@ pub mod db;
 mod feedback;
 mod human;
 mod items;
+mod mcp_servers;
 mod models;
 mod runs;
 pub mod schema;
+#[cfg(test)]
+mod test_db;
 mod threads;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -24,6 +27,7 @@ pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
 pub use human::{InteractionRow, PENDING};
+pub use mcp_servers::{McpServerFields, McpServerRow};
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -34,6 +38,9 @@ pub enum StoreError {
     /// Attachments that cannot go into a message.
     #[error(transparent)]
     Attach(#[from] AttachError),
+    /// A write that would repeat what must be unique, e.g. a server name within an agent.
+    #[error("{0} already exists")]
+    Conflict(String),
     #[error("invalid pagination cursor: {0}")]
     InvalidCursor(String),
     #[error("database error: {0}")]
