@@ -12,6 +12,7 @@ mod human;
 mod items;
 mod mcp_servers;
 mod models;
+mod paging;
 mod runs;
 pub mod schema;
 #[cfg(test)]
@@ -20,14 +21,13 @@ mod threads;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::chatkit::types::Page;
-
 pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use db::Backend;
 pub use human::{InteractionRow, PENDING};
 pub use mcp_servers::{McpServerFields, McpServerRow};
+pub use paging::PageRequest;
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -101,19 +101,6 @@ impl Store {
         use diesel::connection::SimpleConnection;
         self.with_conn(|conn| Ok(conn.batch_execute("SELECT 1")?))
             .await
-    }
-}
-
-/// Builds a page from up to `limit + 1` rows: the extra row only says that more follow, and
-/// `after` is then the id of the last row returned.
-fn page_of<T>(mut rows: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
-    let has_more = rows.len() > limit;
-    rows.truncate(limit);
-    let after = if has_more { rows.last().map(id) } else { None };
-    Page {
-        data: rows,
-        has_more,
-        after,
     }
 }
 
