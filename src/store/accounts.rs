@@ -4,7 +4,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{accounts, agents};
-use super::{Store, StoreError, db};
+use super::{Found, Store, StoreError, db};
 use crate::chatkit::ids;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -108,8 +108,7 @@ impl Store {
                 .filter(agents::enabled.eq(true))
                 .select(AgentRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("agent"))
+                .found("agent")
         })
         .await
     }

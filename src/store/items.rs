@@ -8,7 +8,7 @@ use super::models::{ItemRow, Visibility};
 use super::paging::{self, Listing, PageRequest};
 use super::schema::{items, threads};
 use super::threads::{find_owned, new_thread_row};
-use super::{Scope, Store, StoreError};
+use super::{Found, Scope, Store, StoreError};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, Thread, ThreadItem};
 
@@ -65,8 +65,21 @@ impl Store {
 
     /// Saves an item (insert or replace in place), checking the thread is the caller's.
     pub async fn save_item(&self, scope: &Scope, item: &ThreadItem) -> Result<(), StoreError> {
+        self.save_row(scope, ItemRow::from_item(item)?).await
+    }
+
+    /// Saves a tool call record (model-only: never listed to ChatKit clients).
+    pub async fn save_tool_call(
+        &self,
+        scope: &Scope,
+        record: &ToolCallRecord,
+    ) -> Result<(), StoreError> {
+        self.save_row(scope, ItemRow::from_tool_call(record)?).await
+    }
+
+    /// Inserts or replaces an item row of one of the caller's threads.
+    async fn save_row(&self, scope: &Scope, row: ItemRow) -> Result<(), StoreError> {
         let scope = scope.clone();
-        let row = ItemRow::from_item(item)?;
         self.with_conn(move |conn| {
             db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
@@ -92,8 +105,7 @@ impl Store {
                 .filter(items::visibility.ne(Visibility::ModelOnly.as_str()))
                 .select(ItemRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("item"))?
+                .found("item")?
                 .into_item()
         })
         .await
@@ -181,23 +193,6 @@ impl Store {
         .await
     }
 
-    /// Saves a tool call record (model-only: never listed to ChatKit clients).
-    pub async fn save_tool_call(
-        &self,
-        scope: &Scope,
-        record: &ToolCallRecord,
-    ) -> Result<(), StoreError> {
-        let scope = scope.clone();
-        let row = ItemRow::from_tool_call(record)?;
-        self.with_conn(move |conn| {
-            db::write_transaction(conn, |conn| {
-                find_owned(conn, &scope, &row.thread_id)?;
-                upsert(conn, &row)
-            })
-        })
-        .await
-    }
-
     /// Deletes one item of one of the caller's threads; `false` when there was none.
     pub async fn delete_thread_item(
         &self,
@@ -236,8 +231,7 @@ impl Store {
                     .filter(items::id.eq(&item_id))
                     .select((items::created_at, items::id))
                     .first(conn)
-                    .optional()?
-                    .ok_or(StoreError::NotFound("item"))?;
+                    .found("item")?;
                 Ok(diesel::delete(
                     items::table.filter(items::thread_id.eq(&thread_id)).filter(
                         items::created_at

@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use diesel::dsl;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::agent_mcp_servers;
-use super::{Store, StoreError, db, to_db_time};
+use super::{Found, Store, StoreError, db, to_db_time, touched};
 use crate::chatkit::ids::{self, IdKind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = agent_mcp_servers)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = agent_mcp_servers, treat_none_as_null = true)]
 pub struct McpServerRow {
     pub id: String,
     pub agent_id: String,
@@ -154,18 +155,17 @@ fn write_error(error: DieselError, name: &str) -> StoreError {
     }
 }
 
-fn find(
-    conn: &mut db::AnyConnection,
-    agent_id: &str,
-    id: &str,
-) -> Result<McpServerRow, StoreError> {
+/// Server `id` of agent `agent_id`: what every per-server query starts from, so that an agent
+/// never reaches another's servers.
+type OwnedServer<'a> = dsl::Filter<
+    dsl::Find<agent_mcp_servers::table, &'a str>,
+    dsl::Eq<agent_mcp_servers::agent_id, &'a str>,
+>;
+
+fn owned<'a>(agent_id: &'a str, id: &'a str) -> OwnedServer<'a> {
     agent_mcp_servers::table
+        .find(id)
         .filter(agent_mcp_servers::agent_id.eq(agent_id))
-        .filter(agent_mcp_servers::id.eq(id))
-        .select(McpServerRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound("MCP server"))
 }
 
 impl Store {
@@ -215,21 +215,13 @@ impl Store {
         let (agent_id, id) = (agent_id.to_owned(), id.to_owned());
         self.with_conn(move |conn| {
             db::write_transaction(conn, |conn| {
-                let old = find(conn, &agent_id, &id)?;
+                let old = owned(&agent_id, &id)
+                    .select(McpServerRow::as_select())
+                    .first(conn)
+                    .found("MCP server")?;
                 let row = fields.into_row(old.id, old.agent_id, old.created_at)?;
-                diesel::update(agent_mcp_servers::table.find(&row.id))
-                    .set((
-                        agent_mcp_servers::name.eq(&row.name),
-                        agent_mcp_servers::url.eq(&row.url),
-                        agent_mcp_servers::headers.eq(&row.headers),
-                        agent_mcp_servers::allowed_tools.eq(&row.allowed_tools),
-                        agent_mcp_servers::timeout_ms.eq(row.timeout_ms),
-                        agent_mcp_servers::protocol.eq(&row.protocol),
-                        agent_mcp_servers::structured_widgets.eq(row.structured_widgets),
-                        agent_mcp_servers::elicitation_timeout_ms.eq(row.elicitation_timeout_ms),
-                        agent_mcp_servers::enabled.eq(row.enabled),
-                        agent_mcp_servers::updated_at.eq(row.updated_at),
-                    ))
+                diesel::update(owned(&agent_id, &id))
+                    .set(&row)
                     .execute(conn)
                     .map_err(|e| write_error(e, &row.name))?;
                 Ok(row)
@@ -248,20 +240,13 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (agent_id, id) = (agent_id.to_owned(), id.to_owned());
         self.with_conn(move |conn| {
-            let updated = diesel::update(
-                agent_mcp_servers::table
-                    .filter(agent_mcp_servers::agent_id.eq(&agent_id))
-                    .filter(agent_mcp_servers::id.eq(&id)),
-            )
-            .set((
-                agent_mcp_servers::enabled.eq(enabled),
-                agent_mcp_servers::updated_at.eq(now()),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
-                return Err(StoreError::NotFound("MCP server"));
-            }
-            Ok(())
+            let updated = diesel::update(owned(&agent_id, &id))
+                .set((
+                    agent_mcp_servers::enabled.eq(enabled),
+                    agent_mcp_servers::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            touched(updated, "MCP server")
         })
         .await
     }
@@ -270,16 +255,8 @@ impl Store {
     pub async fn delete_mcp_server(&self, agent_id: &str, id: &str) -> Result<(), StoreError> {
         let (agent_id, id) = (agent_id.to_owned(), id.to_owned());
         self.with_conn(move |conn| {
-            let deleted = diesel::delete(
-                agent_mcp_servers::table
-                    .filter(agent_mcp_servers::agent_id.eq(&agent_id))
-                    .filter(agent_mcp_servers::id.eq(&id)),
-            )
-            .execute(conn)?;
-            if deleted == 0 {
-                return Err(StoreError::NotFound("MCP server"));
-            }
-            Ok(())
+            let deleted = diesel::delete(owned(&agent_id, &id)).execute(conn)?;
+            touched(deleted, "MCP server")
         })
         .await
     }

@@ -104,6 +104,28 @@ impl Store {
     }
 }
 
+/// Turns diesel's "no row" into [`StoreError::NotFound`] naming what was looked for.
+trait Found<T> {
+    fn found(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Found<T> for diesel::QueryResult<T> {
+    fn found(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| match e {
+            diesel::result::Error::NotFound => StoreError::NotFound(what),
+            other => other.into(),
+        })
+    }
+}
+
+/// `NotFound(what)` for a write that touched no row.
+fn touched(rows: usize, what: &'static str) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::NotFound(what));
+    }
+    Ok(())
+}
+
 /// Timestamps are stored as naive UTC with microsecond precision, what both backends keep.
 fn to_db_time(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()

@@ -8,7 +8,7 @@ use super::db::{self, AnyConnection};
 use super::models::ThreadRow;
 use super::paging::{self, Listing, PageRequest};
 use super::schema::threads;
-use super::{Scope, Store, StoreError, to_db_time};
+use super::{Found, Scope, Store, StoreError, to_db_time};
 use crate::chatkit::types::{Order, Page, Thread};
 
 /// The scoped thread `id`, or `NotFound` (also when it belongs to someone else).
@@ -24,8 +24,7 @@ pub(super) fn find_owned(
         .filter(threads::user_id.eq(&scope.user_id))
         .select(ThreadRow::as_select())
         .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound("thread"))
+        .found("thread")
 }
 
 /// The row of a new thread of `scope`.
