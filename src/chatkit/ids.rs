@@ -23,6 +23,7 @@ pub enum IdKind {
     SdkHiddenContext,
     Run,
     Interaction,
+    McpServer,
 }
 
 impl IdKind {
@@ -39,6 +40,7 @@ impl IdKind {
             IdKind::SdkHiddenContext => "shcx",
             IdKind::Run => "run",
             IdKind::Interaction => "hi",
+            IdKind::McpServer => "mcp",
         }
     }
 }
