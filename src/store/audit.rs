@@ -6,11 +6,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::paging::{self, Listing, PageRequest};
 use super::schema::audit_log;
-use super::threads::page_window;
-use super::{Store, StoreError, from_db_time, page_of, to_db_time};
+use super::{Store, StoreError, from_db_time, to_db_time};
 use crate::chatkit::ids::{self, IdKind};
-use crate::chatkit::types::Page;
+use crate::chatkit::types::{Order, Page};
 
 /// One recorded action.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +120,11 @@ impl Store {
         after: Option<String>,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let filter = filter.clone();
+        let request = PageRequest {
+            after,
+            limit,
+            order: Order::Desc,
+        };
         self.with_conn(move |conn| {
             let mut query = audit_log::table.select(AuditRow::as_select()).into_boxed();
             if let Some(email) = &filter.operator_email {
@@ -140,28 +145,14 @@ impl Store {
             if let Some(until) = filter.until {
                 query = query.filter(audit_log::at.lt(to_db_time(until)));
             }
-            if let Some(after) = &after {
-                let at: NaiveDateTime = audit_log::table
-                    .find(after)
-                    .select(audit_log::at)
-                    .first(conn)
-                    .optional()?
-                    .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
-                query = query.filter(
-                    audit_log::at
-                        .lt(at)
-                        .or(audit_log::at.eq(at).and(audit_log::id.lt(after.clone()))),
-                );
-            }
-            let rows: Vec<AuditRow> = query
-                .order((audit_log::at.desc(), audit_log::id.desc()))
-                .limit(page_window(limit))
-                .load(conn)?;
-            let entries = rows
-                .into_iter()
-                .map(AuditRow::into_entry)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(entries, limit, |e| e.id.clone()))
+            // Every row is in the log's one scope; the filters narrow the rows, and a cursor
+            // need only name a row of the log.
+            let listing = Listing {
+                rows: query,
+                scope: audit_log::id.is_not_null(),
+            };
+            let page = listing.load(conn, &request, |row: &AuditRow| row.id.clone())?;
+            paging::try_map(page, AuditRow::into_entry)
         })
         .await
     }
