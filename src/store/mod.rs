@@ -7,6 +7,8 @@ mod accounts;
 mod attachments;
 mod audit;
 pub mod blobs;
+mod console_attachments;
+mod console_feedback;
 pub mod db;
 mod feedback;
 mod human;
@@ -25,6 +27,8 @@ pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
+pub use console_attachments::{AttachmentFilter, AttachmentTotals, ConsoleAttachment, MimeFilter};
+pub use console_feedback::{FeedbackEntry, FeedbackFilter};
 pub use db::Backend;
 pub use human::InteractionRow;
 pub use operators::{
