@@ -7,6 +7,7 @@
 //! (pages, redirects and errors alike) and draws error pages inside the layout for signed-in
 //! operators. Pages use the interface of [`session`].
 
+mod attachments;
 mod audit;
 mod error;
 mod login;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(operators::configure)
             .configure(audit::configure)
+            .configure(attachments::configure)
             .default_service(web::to(not_found)),
     );
 }
