@@ -10,6 +10,7 @@
 mod attachments;
 mod audit;
 mod error;
+mod feedback;
 mod login;
 mod operators;
 pub mod render;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(operators::configure)
             .configure(audit::configure)
             .configure(attachments::configure)
+            .configure(feedback::configure)
             .default_service(web::to(not_found)),
     );
 }
