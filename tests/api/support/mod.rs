@@ -11,6 +11,7 @@
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
 //! - [`python`]: the Python MCP anchor server, started as a child process.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time.
+//! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
 //!
 //! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode.
 
@@ -19,6 +20,7 @@ use std::io::Write;
 pub mod answer;
 pub mod app;
 pub mod browser;
+pub mod console;
 pub mod fake_llm;
 pub mod fixtures;
 pub mod macros;
