@@ -11,6 +11,8 @@ mod attachments;
 mod bad_input;
 mod browser;
 mod conformance;
+mod console_attachments;
+mod console_feedback;
 mod human;
 mod isolation;
 mod mcp;
