@@ -26,6 +26,7 @@ pub enum IdKind {
     Operator,
     OperatorSession,
     AuditEntry,
+    McpServer,
 }
 
 impl IdKind {
@@ -45,6 +46,7 @@ impl IdKind {
             IdKind::Operator => "op",
             IdKind::OperatorSession => "ses",
             IdKind::AuditEntry => "aud",
+            IdKind::McpServer => "mcp",
         }
     }
 }

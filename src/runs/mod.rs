@@ -20,10 +20,15 @@ use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::states::RunStatus;
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
-use crate::config::McpServerSettings;
-use crate::store::{AgentRow, BlobStore, RunOutcome, Scope, Store};
+use crate::config::{McpProtocol, McpServerSettings, Secret};
+use crate::store::{AgentRow, BlobStore, McpServerRow, RunOutcome, Scope, Store};
 
-type AgentMcpServers = HashMap<String, (String, Vec<Arc<McpServer>>)>;
+/// A stored MCP server row with the server made from it; `None` for a row that cannot be
+/// used, remembered so that it is reported once rather than on every run.
+type BuiltServer = (McpServerRow, Option<Arc<McpServer>>);
+
+/// Agents' own MCP servers by agent id.
+type AgentMcpServers = HashMap<String, Vec<BuiltServer>>;
 
 /// Frames buffered between a run and a slow client before the run waits for it.
 const SUBSCRIBER_BUFFER: usize = 256;
@@ -41,7 +46,7 @@ pub struct RunManager {
     blobs: BlobStore,
     agent: Arc<Agent>,
     active: Arc<Mutex<HashMap<String, ()>>>,
-    /// Agents' own MCP servers by agent id, with the list they were made from.
+    /// Agents' own MCP servers, with the rows they were made from.
     agent_mcp: Arc<Mutex<AgentMcpServers>>,
     /// How long a question to a person stays answerable.
     human_timeout: std::time::Duration,
@@ -93,7 +98,8 @@ impl RunManager {
 
     /// The agent with an agent row's overrides (model, instructions, endpoint) and its own MCP
     /// servers.
-    pub fn agent_for(&self, row: &AgentRow) -> Agent {
+    pub async fn agent_for(&self, row: &AgentRow) -> Agent {
+        let own = self.own_mcp_servers(row).await;
         self.agent
             .overridden(&Overrides {
                 model: row.model.as_deref(),
@@ -101,39 +107,50 @@ impl RunManager {
                 base_url: row.llm_base_url.as_deref(),
                 api_key: row.llm_api_key.as_deref(),
             })
-            .with_mcp_servers(&self.own_mcp_servers(row))
+            .with_mcp_servers(&own)
     }
 
-    /// An agent's own MCP servers, kept across runs (their sessions and tool lists with them)
-    /// until the agent's list changes. A list that does not parse is logged and ignored.
-    fn own_mcp_servers(&self, row: &AgentRow) -> Vec<Arc<McpServer>> {
-        let Some(raw) = row.mcp_servers.as_deref().filter(|r| !r.trim().is_empty()) else {
-            return Vec::new();
+    /// An agent's enabled MCP servers, each kept across runs (its session and tool list with
+    /// it) until its row changes. A row that cannot make a server is reported once and
+    /// skipped; the agent keeps its other servers.
+    async fn own_mcp_servers(&self, agent: &AgentRow) -> Vec<Arc<McpServer>> {
+        let rows = match self.store.list_mcp_servers(&agent.id).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("agent {}: cannot load its MCP servers: {e}", agent.slug);
+                return Vec::new();
+            }
         };
         let mut known = self
             .agent_mcp
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((seen, servers)) = known.get(&row.id)
-            && seen == raw
-        {
-            return servers.clone();
+        let before = known.remove(&agent.id).unwrap_or_default();
+        let built: Vec<BuiltServer> = rows
+            .into_iter()
+            .filter(|row| row.enabled)
+            .map(|row| {
+                let server = match before.iter().find(|(seen, _)| *seen == row) {
+                    Some((_, server)) => server.clone(),
+                    None => match server_settings(&row) {
+                        Ok(settings) => Some(Arc::new(McpServer::new(settings))),
+                        Err(problem) => {
+                            log::warn!(
+                                "agent {}: MCP server '{}' is skipped: {problem}",
+                                agent.slug,
+                                row.name
+                            );
+                            None
+                        }
+                    },
+                };
+                (row, server)
+            })
+            .collect();
+        let servers = built.iter().filter_map(|(_, s)| s.clone()).collect();
+        if !built.is_empty() {
+            known.insert(agent.id.clone(), built);
         }
-        let servers: Vec<Arc<McpServer>> = match serde_json::from_str::<Vec<McpServerSettings>>(raw)
-        {
-            Ok(list) => list
-                .into_iter()
-                .map(|s| Arc::new(McpServer::new(s)))
-                .collect(),
-            Err(e) => {
-                log::error!(
-                    "agent {}: its mcp_servers are not a list of MCP servers: {e}",
-                    row.slug
-                );
-                Vec::new()
-            }
-        };
-        known.insert(row.id.clone(), (raw.to_owned(), servers.clone()));
         servers
     }
 
@@ -166,13 +183,67 @@ impl RunManager {
     fn spawn(&self, slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
         sink.human_timeout = self.human_timeout;
-        let agent = self.agent_for(&start.agent);
-        let (store, blobs) = (self.store.clone(), self.blobs.clone());
+        let manager = self.clone();
         tokio::spawn(async move {
-            drive(&store, &blobs, &agent, sink, start.input, start.leading).await;
+            let agent = manager.agent_for(&start.agent).await;
+            let (store, blobs) = (&manager.store, &manager.blobs);
+            drive(store, blobs, &agent, sink, start.input, start.leading).await;
             drop(slot);
         });
     }
+}
+
+/// Why a stored MCP server row cannot make a server.
+#[derive(Debug, thiserror::Error)]
+enum UnusableServer {
+    #[error("its URL is not an http(s) URL: {0}")]
+    Url(String),
+    #[error("its protocol is unknown: {0}")]
+    Protocol(String),
+    #[error("its headers are not a JSON object of valid HTTP headers: {0}")]
+    Headers(String),
+    #[error("its allowed tools are not a JSON list of names: {0}")]
+    AllowedTools(String),
+}
+
+/// What [`McpServer::new`] takes, from an agent's stored server row.
+fn server_settings(row: &McpServerRow) -> Result<McpServerSettings, UnusableServer> {
+    let url = reqwest::Url::parse(&row.url).map_err(|e| UnusableServer::Url(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UnusableServer::Url(format!(
+            "the scheme is {}",
+            url.scheme()
+        )));
+    }
+    let protocol: McpProtocol =
+        serde_json::from_value(serde_json::Value::String(row.protocol.clone()))
+            .map_err(|e| UnusableServer::Protocol(e.to_string()))?;
+    let headers = row
+        .header_map()
+        .map_err(|e| UnusableServer::Headers(e.to_string()))?;
+    for (name, value) in &headers {
+        reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| UnusableServer::Headers(format!("{name}: {e}")))?;
+        reqwest::header::HeaderValue::from_str(value)
+            .map_err(|e| UnusableServer::Headers(format!("{name}: {e}")))?;
+    }
+    let allowed_tools = row
+        .allowed_tool_list()
+        .map_err(|e| UnusableServer::AllowedTools(e.to_string()))?;
+    Ok(McpServerSettings {
+        name: row.name.clone(),
+        url: row.url.clone(),
+        headers: headers
+            .into_iter()
+            .map(|(name, value)| (name, Secret::new(value)))
+            .collect(),
+        allowed_tools,
+        timeout: row.timeout(),
+        enabled: row.enabled,
+        structured_widgets: row.structured_widgets,
+        protocol,
+        elicitation_timeout: row.elicitation_timeout(),
+    })
 }
 
 /// The body of a run: `stream_options`, the leading events, the agent's turn, and then either
@@ -262,6 +333,69 @@ fn error_event(error: &AgentError) -> ThreadStreamEvent {
         }
         AgentError::NoActionHandler(_) | AgentError::Llm(_) | AgentError::Stopped(_) => {
             ThreadStreamEvent::stream_error(true)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> McpServerRow {
+        McpServerRow {
+            id: "mcp_1".into(),
+            agent_id: "agt_1".into(),
+            name: "weather".into(),
+            url: "https://w.test/mcp".into(),
+            headers: Some(r#"{"Authorization": "Bearer t"}"#.into()),
+            allowed_tools: Some(r#"["weather"]"#.into()),
+            timeout_ms: 1500,
+            protocol: "legacy".into(),
+            structured_widgets: true,
+            elicitation_timeout_ms: 60_000,
+            enabled: true,
+            created_at: chrono::NaiveDateTime::default(),
+            updated_at: chrono::NaiveDateTime::default(),
+        }
+    }
+
+    #[test]
+    fn a_stored_row_makes_the_settings_of_its_server() {
+        let settings = server_settings(&row()).unwrap();
+        assert_eq!(settings.name, "weather");
+        assert_eq!(settings.headers["Authorization"].expose(), "Bearer t");
+        assert_eq!(settings.allowed_tools, Some(vec!["weather".to_owned()]));
+        assert_eq!(settings.timeout, std::time::Duration::from_millis(1500));
+        assert_eq!(settings.protocol, McpProtocol::Legacy);
+        assert!(settings.structured_widgets && settings.enabled);
+        assert_eq!(
+            settings.elicitation_timeout,
+            std::time::Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn rows_that_cannot_make_a_server_say_why() {
+        type Spoil = fn(&mut McpServerRow);
+        let cases: [(Spoil, &str); 6] = [
+            (|r| r.url = "w.test/mcp".into(), "URL"),
+            (|r| r.url = "file:///etc/passwd".into(), "URL"),
+            (|r| r.protocol = "2031".into(), "protocol"),
+            (|r| r.headers = Some("{oops".into()), "headers"),
+            (
+                |r| r.headers = Some(r#"{"Bad Name": "x"}"#.into()),
+                "headers",
+            ),
+            (
+                |r| r.allowed_tools = Some(r#""weather""#.into()),
+                "allowed tools",
+            ),
+        ];
+        for (spoil, what) in cases {
+            let mut bad = row();
+            spoil(&mut bad);
+            let error = server_settings(&bad).unwrap_err().to_string();
+            assert!(error.contains(what), "{error}");
         }
     }
 }

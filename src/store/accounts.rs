@@ -1,10 +1,10 @@
-//! Accounts (tenants) and their agents.
+//! Accounts (tenants) and their agents. An agent's own MCP servers are in `mcp_servers`.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{accounts, agents};
-use super::{Store, StoreError, db};
+use super::{Found, Store, StoreError, db};
 use crate::chatkit::ids;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -33,8 +33,6 @@ pub struct AgentRow {
     pub llm_base_url: Option<String>,
     /// The key for the agent's own endpoint; `None` means the server's.
     pub llm_api_key: Option<String>,
-    /// The agent's own MCP servers: a JSON list in the format of `CHATKIT_MCP_SERVERS`.
-    pub mcp_servers: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -87,7 +85,6 @@ impl Store {
                             created_at: now,
                             llm_base_url: None,
                             llm_api_key: None,
-                            mcp_servers: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)
@@ -111,8 +108,7 @@ impl Store {
                 .filter(agents::enabled.eq(true))
                 .select(AgentRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("agent"))
+                .found("agent")
         })
         .await
     }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::db::{self, AnyConnection};
 use super::schema::attachments;
-use super::{Scope, Store, StoreError, to_db_time};
+use super::{Found, Scope, Store, StoreError, to_db_time, touched};
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
@@ -226,8 +226,7 @@ impl Store {
                 .find(&id)
                 .select(AttachmentRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("attachment"))
+                .found("attachment")
         })
         .await
     }
@@ -263,8 +262,7 @@ impl Store {
                     .find(&id)
                     .select(AttachmentRow::as_select())
                     .first(conn)
-                    .optional()?
-                    .ok_or(StoreError::NotFound("attachment"))?;
+                    .found("attachment")?;
                 Ok((claimed == 1).then_some(row))
             })
         })
@@ -296,9 +294,7 @@ impl Store {
                     attachments::storage_key.eq(key),
                 ))
                 .execute(conn)?;
-                if updated == 0 {
-                    return Err(StoreError::NotFound("attachment"));
-                }
+                touched(updated, "attachment")?;
                 Ok(attachments::table
                     .find(&id)
                     .select(AttachmentRow::as_select())

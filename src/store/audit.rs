@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
 
+use super::paging::{page_of, window};
 use super::schema::audit_log;
-use super::threads::page_window;
-use super::{Store, StoreError, from_db_time, page_of, to_db_time};
+use super::{Store, StoreError, from_db_time, to_db_time};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::Page;
 
@@ -155,7 +155,7 @@ impl Store {
             }
             let rows: Vec<AuditRow> = query
                 .order((audit_log::at.desc(), audit_log::id.desc()))
-                .limit(page_window(limit))
+                .limit(window(limit))
                 .load(conn)?;
             let entries = rows
                 .into_iter()

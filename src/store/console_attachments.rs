@@ -1,18 +1,17 @@
 //! Attachments as the operator console sees them: every account, agent and user at once, newest
-//! first, keyset-paged on `(created_at, id)` (never OFFSET), with filters that combine and the
-//! count and total size of everything a filter matches.
+//! first, keyset-paged on `(created_at, id)` by the shared `paging::Listing` (never OFFSET), with
+//! filters that combine and the count and total size of everything a filter matches.
 
-use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::attachments::{AttachmentRow, UploadState};
 use super::db::AnyConnection;
+use super::paging::{Listing, PageRequest};
 use super::schema::{agents, attachments, items, threads};
-use super::threads::page_window;
-use super::{AgentRow, Store, StoreError, page_of};
-use crate::chatkit::types::Page;
+use super::{AgentRow, Store, StoreError};
+use crate::chatkit::types::{Order, Page};
 
 /// The query backend of [`AnyConnection`].
 type Db = <AnyConnection as Connection>::Backend;
@@ -191,31 +190,23 @@ impl Store {
         after: Option<String>,
     ) -> Result<Page<ConsoleAttachment>, StoreError> {
         let filter = filter.clone();
+        let request = PageRequest {
+            after,
+            limit,
+            order: Order::Desc,
+        };
         self.with_conn(move |conn| {
-            let mut query = filtered(
-                attachments::table
-                    .select(AttachmentRow::as_select())
-                    .into_boxed(),
-                &filter,
-            );
-            if let Some(after) = &after {
-                let at: NaiveDateTime = attachments::table
-                    .find(after)
-                    .select(attachments::created_at)
-                    .first(conn)
-                    .optional()?
-                    .ok_or_else(|| StoreError::InvalidCursor(after.clone()))?;
-                query = query.filter(
-                    attachments::created_at.lt(at).or(attachments::created_at
-                        .eq(at)
-                        .and(attachments::id.lt(after.clone()))),
-                );
-            }
-            let rows: Vec<AttachmentRow> = query
-                .order((attachments::created_at.desc(), attachments::id.desc()))
-                .limit(page_window(limit))
-                .load(conn)?;
-            let page = page_of(rows, limit, |r| r.id.clone());
+            let listing = Listing {
+                rows: filtered(
+                    attachments::table
+                        .select(AttachmentRow::as_select())
+                        .into_boxed(),
+                    &filter,
+                ),
+                // Operators see every owner's attachments: a cursor may name any of them.
+                scope: attachments::id.is_not_null(),
+            };
+            let page = listing.load(conn, &request, |row: &AttachmentRow| row.id.clone())?;
             Ok(Page {
                 data: with_names(conn, page.data)?,
                 has_more: page.has_more,

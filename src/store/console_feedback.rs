@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::db::AnyConnection;
 use super::models::{ItemRow, wire_name};
+use super::paging::{page_of, window};
 use super::schema::{agents, feedback, items, threads};
-use super::threads::page_window;
-use super::{Store, StoreError, from_db_time, page_of, to_db_time};
+use super::{Store, StoreError, from_db_time, to_db_time};
 use crate::chatkit::types::{FeedbackKind, Page, ThreadItem};
 
 /// Which feedback a list shows; every field that is set narrows it.
@@ -169,7 +169,7 @@ impl Store {
                     feedback::item_id.desc(),
                     feedback::user_id.desc(),
                 ))
-                .limit(page_window(limit))
+                .limit(window(limit))
                 .load(conn)?;
             let page = page_of(rows, limit, |((item_id, _, user_id, _, _), ..)| {
                 cursor(item_id, user_id)

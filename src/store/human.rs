@@ -5,7 +5,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{agents, human_interactions, threads};
-use super::{AgentRow, Scope, Store, StoreError};
+use super::{AgentRow, Found, Scope, Store, StoreError};
 use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 
 /// A question a run asked a person, as the services see it.
@@ -121,8 +121,7 @@ impl Store {
                 .find(id)
                 .select(Record::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("interaction"))?
+                .found("interaction")?
                 .typed()
         })
         .await
@@ -214,14 +213,12 @@ impl Store {
                 .find(thread_id)
                 .select((threads::account_id, threads::agent_id, threads::user_id))
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("thread"))?;
+                .found("thread")?;
             let agent = agents::table
                 .find(&agent_id)
                 .select(AgentRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("agent"))?;
+                .found("agent")?;
             Ok((
                 Scope {
                     account_id,

@@ -5,9 +5,10 @@ use diesel::prelude::*;
 use super::attachments::attach_to_thread;
 use super::db::{self, AnyConnection};
 use super::models::{ItemRow, Visibility};
+use super::paging::{self, Listing, PageRequest};
 use super::schema::{items, threads};
-use super::threads::{find_owned, new_thread_row, page_window};
-use super::{Scope, Store, StoreError, page_of};
+use super::threads::{find_owned, new_thread_row};
+use super::{Found, Scope, Store, StoreError};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, Thread, ThreadItem};
 
@@ -64,8 +65,21 @@ impl Store {
 
     /// Saves an item (insert or replace in place), checking the thread is the caller's.
     pub async fn save_item(&self, scope: &Scope, item: &ThreadItem) -> Result<(), StoreError> {
+        self.save_row(scope, ItemRow::from_item(item)?).await
+    }
+
+    /// Saves a tool call record (model-only: never listed to ChatKit clients).
+    pub async fn save_tool_call(
+        &self,
+        scope: &Scope,
+        record: &ToolCallRecord,
+    ) -> Result<(), StoreError> {
+        self.save_row(scope, ItemRow::from_tool_call(record)?).await
+    }
+
+    /// Inserts or replaces an item row of one of the caller's threads.
+    async fn save_row(&self, scope: &Scope, row: ItemRow) -> Result<(), StoreError> {
         let scope = scope.clone();
-        let row = ItemRow::from_item(item)?;
         self.with_conn(move |conn| {
             db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
@@ -91,8 +105,7 @@ impl Store {
                 .filter(items::visibility.ne(Visibility::ModelOnly.as_str()))
                 .select(ItemRow::as_select())
                 .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound("item"))?
+                .found("item")?
                 .into_item()
         })
         .await
@@ -111,7 +124,12 @@ impl Store {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.with_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
-            items_page(conn, &thread_id, after.as_deref(), limit, order)
+            let request = PageRequest {
+                after,
+                limit,
+                order,
+            };
+            items_page(conn, &thread_id, &request)
         })
         .await
     }
@@ -127,7 +145,12 @@ impl Store {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.with_conn(move |conn| {
             let mut thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
-            thread.items = items_page(conn, &thread_id, None, limit, Order::Asc)?;
+            let request = PageRequest {
+                after: None,
+                limit,
+                order: Order::Asc,
+            };
+            thread.items = items_page(conn, &thread_id, &request)?;
             Ok(thread)
         })
         .await
@@ -170,23 +193,6 @@ impl Store {
         .await
     }
 
-    /// Saves a tool call record (model-only: never listed to ChatKit clients).
-    pub async fn save_tool_call(
-        &self,
-        scope: &Scope,
-        record: &ToolCallRecord,
-    ) -> Result<(), StoreError> {
-        let scope = scope.clone();
-        let row = ItemRow::from_tool_call(record)?;
-        self.with_conn(move |conn| {
-            db::write_transaction(conn, |conn| {
-                find_owned(conn, &scope, &row.thread_id)?;
-                upsert(conn, &row)
-            })
-        })
-        .await
-    }
-
     /// Deletes one item of one of the caller's threads; `false` when there was none.
     pub async fn delete_thread_item(
         &self,
@@ -225,8 +231,7 @@ impl Store {
                     .filter(items::id.eq(&item_id))
                     .select((items::created_at, items::id))
                     .first(conn)
-                    .optional()?
-                    .ok_or(StoreError::NotFound("item"))?;
+                    .found("item")?;
                 Ok(diesel::delete(
                     items::table.filter(items::thread_id.eq(&thread_id)).filter(
                         items::created_at
@@ -255,48 +260,20 @@ impl Store {
     }
 }
 
-/// A page of a thread's visible items, strictly after `after` in `order`.
+/// A page of a thread's visible items, strictly after `after` in `order`. The cursor may
+/// name any item of the thread.
 fn items_page(
     conn: &mut AnyConnection,
     thread_id: &str,
-    after: Option<&str>,
-    limit: usize,
-    order: Order,
+    request: &PageRequest,
 ) -> Result<Page<ThreadItem>, StoreError> {
-    let mut query = items::table
-        .filter(items::thread_id.eq(thread_id))
-        .filter(items::visibility.eq(Visibility::Visible.as_str()))
-        .select(ItemRow::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        let (at, id): (chrono::NaiveDateTime, String) = items::table
-            .filter(items::thread_id.eq(thread_id))
-            .filter(items::id.eq(after))
-            .select((items::created_at, items::id))
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| StoreError::InvalidCursor(after.to_owned()))?;
-        query = match order {
-            Order::Asc => query.filter(
-                items::created_at
-                    .gt(at)
-                    .or(items::created_at.eq(at).and(items::id.gt(id))),
-            ),
-            Order::Desc => query.filter(
-                items::created_at
-                    .lt(at)
-                    .or(items::created_at.eq(at).and(items::id.lt(id))),
-            ),
-        };
-    }
-    query = match order {
-        Order::Asc => query.order((items::created_at.asc(), items::id.asc())),
-        Order::Desc => query.order((items::created_at.desc(), items::id.desc())),
+    let listing = Listing {
+        rows: items::table
+            .filter(items::visibility.eq(Visibility::Visible.as_str()))
+            .select(ItemRow::as_select())
+            .into_boxed(),
+        scope: items::thread_id.eq(thread_id.to_owned()),
     };
-    let rows: Vec<ItemRow> = query.limit(page_window(limit)).load(conn)?;
-    let items = rows
-        .into_iter()
-        .map(ItemRow::into_item)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(page_of(items, limit, |item| item.id.clone()))
+    let page = listing.load(conn, request, |row: &ItemRow| row.id.clone())?;
+    paging::try_map(page, ItemRow::into_item)
 }

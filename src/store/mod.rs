@@ -13,15 +13,17 @@ pub mod db;
 mod feedback;
 mod human;
 mod items;
+mod mcp_servers;
 mod models;
 mod operators;
+mod paging;
 mod runs;
 pub mod schema;
+#[cfg(test)]
+mod test_db;
 mod threads;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-
-use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
@@ -31,10 +33,12 @@ pub use console_attachments::{AttachmentFilter, AttachmentTotals, ConsoleAttachm
 pub use console_feedback::{FeedbackEntry, FeedbackFilter};
 pub use db::Backend;
 pub use human::InteractionRow;
+pub use mcp_servers::{McpServerFields, McpServerRow};
 pub use operators::{
     ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,
     UnknownRole,
 };
+pub use paging::PageRequest;
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -48,6 +52,9 @@ pub enum StoreError {
     /// Attachments that cannot go into a message.
     #[error(transparent)]
     Attach(#[from] AttachError),
+    /// A write that would repeat what must be unique, e.g. a server name within an agent.
+    #[error("{0} already exists")]
+    Conflict(String),
     #[error("invalid pagination cursor: {0}")]
     InvalidCursor(String),
     #[error("database error: {0}")]
@@ -113,17 +120,26 @@ impl Store {
     }
 }
 
-/// Builds a page from up to `limit + 1` rows: the extra row only says that more follow, and
-/// `after` is then the id of the last row returned.
-fn page_of<T>(mut rows: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
-    let has_more = rows.len() > limit;
-    rows.truncate(limit);
-    let after = if has_more { rows.last().map(id) } else { None };
-    Page {
-        data: rows,
-        has_more,
-        after,
+/// Turns diesel's "no row" into [`StoreError::NotFound`] naming what was looked for.
+trait Found<T> {
+    fn found(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Found<T> for diesel::QueryResult<T> {
+    fn found(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| match e {
+            diesel::result::Error::NotFound => StoreError::NotFound(what),
+            other => other.into(),
+        })
     }
+}
+
+/// `NotFound(what)` for a write that touched no row.
+fn touched(rows: usize, what: &'static str) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::NotFound(what));
+    }
+    Ok(())
 }
 
 /// Timestamps are stored as naive UTC with microsecond precision, what both backends keep.

@@ -22,7 +22,6 @@ diesel::table! {
         created_at -> Timestamp,
         llm_base_url -> Nullable<Text>,
         llm_api_key -> Nullable<Text>,
-        mcp_servers -> Nullable<Text>,
     }
 }
 
@@ -175,3 +174,24 @@ diesel::table! {
 
 diesel::joinable!(operator_sessions -> operators (operator_id));
 diesel::allow_tables_to_appear_in_same_query!(operators, operator_sessions, audit_log);
+
+diesel::table! {
+    agent_mcp_servers (id) {
+        id -> Text,
+        agent_id -> Text,
+        name -> Text,
+        url -> Text,
+        headers -> Nullable<Text>,
+        allowed_tools -> Nullable<Text>,
+        timeout_ms -> BigInt,
+        protocol -> Text,
+        structured_widgets -> Bool,
+        elicitation_timeout_ms -> BigInt,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(agent_mcp_servers -> agents (agent_id));
+diesel::allow_tables_to_appear_in_same_query!(agent_mcp_servers, agents);

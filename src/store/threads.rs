@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use super::attachments::delete_thread_attachments;
 use super::db::{self, AnyConnection};
 use super::models::ThreadRow;
+use super::paging::{self, Listing, PageRequest};
 use super::schema::threads;
-use super::{Scope, Store, StoreError, page_of, to_db_time};
+use super::{Found, Scope, Store, StoreError, to_db_time};
 use crate::chatkit::types::{Order, Page, Thread};
 
 /// The scoped thread `id`, or `NotFound` (also when it belongs to someone else).
@@ -23,8 +24,7 @@ pub(super) fn find_owned(
         .filter(threads::user_id.eq(&scope.user_id))
         .select(ThreadRow::as_select())
         .first(conn)
-        .optional()?
-        .ok_or(StoreError::NotFound("thread"))
+        .found("thread")
 }
 
 /// The row of a new thread of `scope`.
@@ -75,40 +75,21 @@ impl Store {
         order: Order,
     ) -> Result<Page<Thread>, StoreError> {
         let scope = scope.clone();
+        let request = PageRequest {
+            after,
+            limit,
+            order,
+        };
         self.with_conn(move |conn| {
-            let mut query = threads::table
-                .filter(threads::account_id.eq(&scope.account_id))
-                .filter(threads::agent_id.eq(&scope.agent_id))
-                .filter(threads::user_id.eq(&scope.user_id))
-                .select(ThreadRow::as_select())
-                .into_boxed();
-            if let Some(after) = &after {
-                let cursor = find_owned(conn, &scope, after)
-                    .map_err(|_| StoreError::InvalidCursor(after.clone()))?;
-                let (at, id) = (cursor.created_at, cursor.id);
-                query = match order {
-                    Order::Asc => query.filter(
-                        threads::created_at
-                            .gt(at)
-                            .or(threads::created_at.eq(at).and(threads::id.gt(id))),
-                    ),
-                    Order::Desc => query.filter(
-                        threads::created_at
-                            .lt(at)
-                            .or(threads::created_at.eq(at).and(threads::id.lt(id))),
-                    ),
-                };
-            }
-            query = match order {
-                Order::Asc => query.order((threads::created_at.asc(), threads::id.asc())),
-                Order::Desc => query.order((threads::created_at.desc(), threads::id.desc())),
+            let listing = Listing {
+                rows: threads::table.select(ThreadRow::as_select()).into_boxed(),
+                scope: threads::account_id
+                    .eq(scope.account_id)
+                    .and(threads::agent_id.eq(scope.agent_id))
+                    .and(threads::user_id.eq(scope.user_id)),
             };
-            let rows: Vec<ThreadRow> = query.limit(page_window(limit)).load(conn)?;
-            let threads = rows
-                .into_iter()
-                .map(ThreadRow::into_thread)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(page_of(threads, limit, |t| t.id.clone()))
+            let page = listing.load(conn, &request, |row: &ThreadRow| row.id.clone())?;
+            paging::try_map(page, ThreadRow::into_thread)
         })
         .await
     }
@@ -177,11 +158,4 @@ impl Store {
         })
         .await
     }
-}
-
-/// Rows to fetch for a page: one more than asked, to learn whether more follow.
-pub(super) fn page_window(limit: usize) -> i64 {
-    i64::try_from(limit)
-        .unwrap_or(i64::MAX - 1)
-        .saturating_add(1)
 }

@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::support::answer::parse_sse;
-use crate::support::app::{Db, add_agent, execute_sql, spawn_mcp_app};
-use crate::support::fake_llm::Reply;
+use crate::support::app::{Db, TestApp, add_agent, execute_sql, spawn_mcp_app};
+use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::user_input;
 use crate::support::macros::db_case;
 use crate::support::mcp_server::TestMcpServer;
@@ -452,30 +452,51 @@ async fn python_anchor_widget_replaced_by_an_action(db: Db) {
     );
 }
 
+/// Gives an agent an MCP server of its own, as the console stores it: a row whose `extra`
+/// columns (name, SQL literal) are set besides name and url.
+fn add_own_server(app: &TestApp, agent_id: &str, name: &str, url: &str, extra: &[(&str, &str)]) {
+    let (mut columns, mut values) = (String::new(), String::new());
+    for (column, value) in extra {
+        columns.push_str(&format!(", {column}"));
+        values.push_str(&format!(", {value}"));
+    }
+    execute_sql(
+        &app.db_url,
+        &format!(
+            "INSERT INTO agent_mcp_servers \
+             (id, agent_id, name, url, timeout_ms, created_at, updated_at{columns}) \
+             VALUES ('mcp_{name}', '{agent_id}', '{name}', '{url}', 5000, \
+             '2026-01-01 00:00:00', '2026-01-01 00:00:00'{values})"
+        ),
+    );
+}
+
+/// A turn of agent `slug` in which the model calls the test server's weather tool; returns
+/// the turn's events.
+async fn weather_turn(app: &TestApp, llm: &FakeLlm, slug: &str) -> Vec<Value> {
+    llm.push(calls(&[("weather", json!({"city": "Oslo"}))]));
+    llm.push(Reply::Text(vec!["Here.".into()]));
+    let body = json!({"type": "threads.create", "params": {"input": user_input("Weather?")}});
+    let response = app
+        .client
+        .post(format!("{}/chatkit?agent={slug}", app.address))
+        .header("X-ChatKit-User", "ann")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    parse_sse(&response.text().await.unwrap())
+}
+
 db_case!(an_agent_has_its_own_mcp_servers);
 async fn an_agent_has_its_own_mcp_servers(db: Db) {
     let mcp = TestMcpServer::start().await;
     let Some((app, llm)) = spawn_mcp_app(db, json!([])).await else {
         return;
     };
-    add_agent(&app, "weatherbot").await;
-    let own = json!([server("weather", &mcp.url)]);
-    execute_sql(
-        &app.db_url,
-        &format!("UPDATE agents SET mcp_servers = '{own}' WHERE slug = 'weatherbot'"),
-    );
-    llm.push(calls(&[("weather", json!({"city": "Oslo"}))]));
-    llm.push(Reply::Text(vec!["Here.".into()]));
-    let body = json!({"type": "threads.create", "params": {"input": user_input("Weather?")}});
-    let response = app
-        .client
-        .post(format!("{}/chatkit?agent=weatherbot", app.address))
-        .header("X-ChatKit-User", "ann")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let events = parse_sse(&response.text().await.unwrap());
+    let agent = add_agent(&app, "weatherbot").await;
+    add_own_server(&app, &agent, "weather", &mcp.url, &[]);
+    let events = weather_turn(&app, &llm, "weatherbot").await;
     assert_eq!(done_items(&events, "widget").len(), 1, "{events:?}");
 
     llm.push(Reply::Text(vec!["Hi.".into()]));
@@ -484,5 +505,32 @@ async fn an_agent_has_its_own_mcp_servers(db: Db) {
     assert!(
         !default_tools.contains("\"weather\""),
         "the default agent has no weather tool: {default_tools}"
+    );
+}
+
+db_case!(an_unusable_own_server_costs_only_its_own_tools);
+async fn an_unusable_own_server_costs_only_its_own_tools(db: Db) {
+    let mcp = TestMcpServer::start().await;
+    let Some((app, llm)) = spawn_mcp_app(db, json!([])).await else {
+        return;
+    };
+    let agent = add_agent(&app, "weatherbot").await;
+    add_own_server(&app, &agent, "broken", "not a url", &[]);
+    add_own_server(&app, &agent, "era", &mcp.url, &[("protocol", "'2031'")]);
+    add_own_server(&app, &agent, "headers", &mcp.url, &[("headers", "'{oops'")]);
+    add_own_server(
+        &app,
+        &agent,
+        "weather",
+        &mcp.url,
+        &[("headers", "'{\"X-Test\": \"1\"}'")],
+    );
+    let events = weather_turn(&app, &llm, "weatherbot").await;
+    assert_eq!(done_items(&events, "widget").len(), 1, "{events:?}");
+    let tools = llm.requests()[0]["tools"].to_string();
+    assert_eq!(
+        tools.matches("Shows the weather").count(),
+        1,
+        "only the usable server's tools are offered: {tools}"
     );
 }

@@ -114,7 +114,7 @@ impl ChatKitService {
                 p.action.type_
             ))),
             ActionRoute::Tool { tool, arguments } => {
-                let agent = self.runs.agent_for(&ctx.agent);
+                let agent = self.runs.agent_for(&ctx.agent).await;
                 let outcome = agent
                     .tool_action(&thread.id, sender.as_ref(), &tool, arguments)
                     .await

@@ -19,27 +19,11 @@ impl ChatKitService {
         input: UserMessageInput,
     ) -> Result<Processed, ChatKitError> {
         let thread = Thread::new(ids::new_id(IdKind::Thread), ids::now());
-        let slot = self.runs.reserve(&thread.id)?;
-        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
-        self.store
-            .add_user_message(&ctx.scope, Some(&thread), &message, &attachment_ids)
-            .await?;
-        let leading = [
-            ThreadStreamEvent::ThreadCreated {
-                thread: thread.clone(),
-            },
-            ThreadStreamEvent::ItemDone {
-                item: message.clone(),
-            },
-        ];
-        Ok(self.stream_run(
-            slot,
-            ctx,
-            thread,
-            TurnInput::UserMessage(message),
-            vec![],
-            &leading,
-        ))
+        let created = ThreadStreamEvent::ThreadCreated {
+            thread: thread.clone(),
+        };
+        self.user_turn(ctx, thread, true, input, vec![created])
+            .await
     }
 
     pub(super) async fn add_user_message(
@@ -48,17 +32,35 @@ impl ChatKitService {
         p: AddUserMessageParams,
     ) -> Result<Processed, ChatKitError> {
         let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        let mut leading = match self.human.before_message(&ctx.scope, &thread.id).await? {
+        let leading = match self.human.before_message(&ctx.scope, &thread.id).await? {
             BeforeMessage::Proceed(leading) => leading,
             // A form waits for its answer: the message is not kept and no run starts.
             BeforeMessage::Notice(notice) => {
                 return Ok(Processed::Stream(EventStream::events(&[*notice])));
             }
         };
+        self.user_turn(ctx, thread, false, p.input, leading).await
+    }
+
+    /// Saves a new user message (and its thread, when `new_thread`) and streams the turn that
+    /// answers it, after `leading` and the message itself.
+    async fn user_turn(
+        &self,
+        ctx: RequestContext,
+        thread: Thread,
+        new_thread: bool,
+        input: UserMessageInput,
+        mut leading: Vec<ThreadStreamEvent>,
+    ) -> Result<Processed, ChatKitError> {
         let slot = self.runs.reserve(&thread.id)?;
-        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, p.input).await?;
+        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
         self.store
-            .add_user_message(&ctx.scope, None, &message, &attachment_ids)
+            .add_user_message(
+                &ctx.scope,
+                new_thread.then_some(&thread),
+                &message,
+                &attachment_ids,
+            )
             .await?;
         leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
