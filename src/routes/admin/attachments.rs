@@ -18,6 +18,7 @@ use super::audit::some;
 use super::error::encode_component;
 use super::render::Flash;
 use super::session::{AdminError, Console, render, see_other};
+use crate::chatkit::files::ImageKind;
 use crate::routes::AppState;
 use crate::service::console::attachments::{OpenedFile, UPLOAD_STATES, mime_filter, upload_state};
 use crate::store::{AgentRow, AttachmentFilter, ConsoleAttachment};
@@ -374,8 +375,7 @@ fn view(attachment: &ConsoleAttachment) -> RowView {
         sha_full: row.sha256.clone(),
         state: row.state.clone(),
         uploaded,
-        previewable: uploaded
-            && crate::chatkit::files::ImageKind::of_mime(&row.mime_type).is_some(),
+        previewable: uploaded && ImageKind::of_mime(&row.mime_type).is_some(),
         user_id: row.user_id.clone(),
         user_link: format!("/admin/attachments?user={}", encode_component(&row.user_id)),
         agent_label: if attachment.agent_name.is_empty() {
