@@ -20,7 +20,9 @@ use crate::routes::{self, AppState};
 use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
-use crate::service::console::{AuditService, ConsoleError, OperatorService, SessionPolicy};
+use crate::service::console::{
+    AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, OperatorService, SessionPolicy,
+};
 use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
 
@@ -84,6 +86,9 @@ impl Application {
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
         let (operators, audit) = console_services(&settings, &store).await?;
         let login_csrf = LoginCsrf::new(signing_key(&settings));
+        let attachment_browser =
+            AttachmentBrowser::new(store.clone(), attachments.clone(), audit.clone());
+        let feedback = FeedbackReview::new(store.clone());
 
         let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
@@ -94,6 +99,8 @@ impl Application {
             attachments,
             operators,
             audit,
+            attachment_browser,
+            feedback,
             login_csrf,
         });
         let server = HttpServer::new(move || {

@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, Credentials, USER_HEADER};
 use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
-use crate::service::console::{AuditService, OperatorService};
+use crate::service::console::{AttachmentBrowser, AuditService, FeedbackReview, OperatorService};
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -29,6 +29,10 @@ pub struct AppState {
     pub operators: OperatorService,
     /// The console's audit log.
     pub audit: AuditService,
+    /// The console's attachments browser.
+    pub attachment_browser: AttachmentBrowser,
+    /// The console's feedback review.
+    pub feedback: FeedbackReview,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

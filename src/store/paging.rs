@@ -26,7 +26,7 @@ use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::StoreError;
 use super::db::AnyConnection;
-use super::schema::{audit_log, items, threads};
+use super::schema::{attachments, audit_log, items, threads};
 use crate::chatkit::types::{Order, Page};
 
 /// The query backend of [`AnyConnection`].
@@ -102,6 +102,7 @@ macro_rules! keyset {
 keyset!(threads, created_at, id);
 keyset!(items, created_at, id);
 keyset!(audit_log, at, id);
+keyset!(attachments, created_at, id);
 
 /// What a caller asks of a list: the rows strictly after the row `after`, at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -181,7 +182,7 @@ fn past_cursor<'a, T: Keyset>(at: NaiveDateTime, id: String, order: Order) -> Fi
 }
 
 /// Rows to fetch for a page: one more than asked, to learn whether more follow.
-fn window(limit: usize) -> i64 {
+pub(super) fn window(limit: usize) -> i64 {
     i64::try_from(limit)
         .unwrap_or(i64::MAX - 1)
         .saturating_add(1)
@@ -189,7 +190,7 @@ fn window(limit: usize) -> i64 {
 
 /// Builds a page from up to `limit + 1` rows: the extra row only says that more follow, and
 /// `after` is then the id of the last row returned.
-fn page_of<T>(mut rows: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
+pub(super) fn page_of<T>(mut rows: Vec<T>, limit: usize, id: impl Fn(&T) -> String) -> Page<T> {
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let after = if has_more { rows.last().map(id) } else { None };

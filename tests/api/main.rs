@@ -12,6 +12,8 @@ mod bad_input;
 mod browser;
 mod conformance;
 mod console_access;
+mod console_attachments;
+mod console_feedback;
 mod human;
 mod isolation;
 mod mcp;

@@ -109,13 +109,14 @@ async fn audit_page(
     render(&page)
 }
 
-fn some(value: &str) -> Option<String> {
+/// The trimmed value, `None` when empty (an unset filter).
+pub(super) fn some(value: &str) -> Option<String> {
     let value = value.trim();
     (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// The start of the UTC day `raw` names, plus `offset_days` (1 for an inclusive "until").
-fn day(
+pub(super) fn day(
     raw: &str,
     offset_days: u64,
     label: &str,

@@ -58,9 +58,9 @@ impl From<ConsoleError> for AdminError {
             ConsoleError::Conflict(why) => AdminError::Conflict(why),
             ConsoleError::RateLimited { retry_after } => AdminError::RateLimited { retry_after },
             ConsoleError::Unauthenticated => AdminError::Unauthenticated,
-            e @ (ConsoleError::Credentials(_) | ConsoleError::Store(_)) => {
-                AdminError::Internal(e.to_string())
-            }
+            e @ (ConsoleError::Credentials(_)
+            | ConsoleError::Storage(_)
+            | ConsoleError::Store(_)) => AdminError::Internal(e.to_string()),
         }
     }
 }

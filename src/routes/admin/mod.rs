@@ -7,8 +7,10 @@
 //! (pages, redirects and errors alike) and draws error pages inside the layout for signed-in
 //! operators. Pages use the interface of [`session`].
 
+mod attachments;
 mod audit;
 mod error;
+mod feedback;
 mod login;
 mod operators;
 pub mod render;
@@ -49,6 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(operators::configure)
             .configure(audit::configure)
+            .configure(attachments::configure)
+            .configure(feedback::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -27,6 +27,9 @@ pub enum ConsoleError {
     Unauthenticated,
     #[error(transparent)]
     Credentials(#[from] CredentialError),
+    /// Attachment bytes that cannot be read.
+    #[error("attachment storage failed: {0}")]
+    Storage(std::io::Error),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -1,14 +1,19 @@
 //! The operator console's services, with no HTTP in them: who operators are and how they sign
-//! in ([`OperatorService`]), and what they did ([`AuditService`]). Console pages reach every
+//! in ([`OperatorService`]), what they did ([`AuditService`]), the attachments browser
+//! ([`AttachmentBrowser`]) and feedback review ([`FeedbackReview`]). Console pages reach every
 //! other service through the same [`Actor`], so permission checks and audit rows come from one
 //! place.
 
+pub mod attachments;
 mod audit;
 mod error;
+pub mod feedback;
 mod operators;
 
+pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
 pub use error::ConsoleError;
+pub use feedback::FeedbackReview;
 pub use operators::{
     CurrentSession, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewLogin, OperatorService,
     SessionPolicy,
