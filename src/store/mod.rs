@@ -6,6 +6,7 @@
 mod accounts;
 mod attachments;
 pub mod blobs;
+mod console_threads;
 pub mod db;
 mod feedback;
 mod human;
@@ -13,6 +14,7 @@ mod items;
 mod models;
 mod runs;
 pub mod schema;
+pub mod search;
 mod threads;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -22,6 +24,10 @@ use crate::chatkit::types::Page;
 pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
+pub use console_threads::{
+    ActivityCursor, FeedbackRow, PageAt, StoredItem, ThreadFilter, ThreadListPage, ThreadSummary,
+    TranscriptData,
+};
 pub use db::Backend;
 pub use human::{InteractionRow, PENDING};
 pub use runs::{RunOutcome, RunRow};
