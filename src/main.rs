@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    let bind = settings.bind;
+    let bind = settings.http.bind;
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;

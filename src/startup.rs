@@ -51,13 +51,14 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = open_store(&settings).await?;
         let (account, agent) = store.ensure_defaults().await?;
-        let auth = Authenticator::new(settings.auth.clone(), store.clone(), account, agent);
+        let auth = Authenticator::new(settings.auth.mode.clone(), store.clone(), account, agent);
 
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
-        let addr = settings.bind;
+        let listener =
+            TcpListener::bind(settings.http.bind).map_err(|source| StartupError::Bind {
+                addr: settings.http.bind,
+                source,
+            })?;
+        let addr = settings.http.bind;
         let bind_error = |source| StartupError::Bind { addr, source };
         let port = listener.local_addr().map_err(bind_error)?.port();
 
@@ -66,7 +67,7 @@ impl Application {
             store.clone(),
             attachments.blobs().clone(),
             Arc::new(build_agent(&settings)?),
-            settings.human_input_timeout,
+            settings.tools.human_input_timeout,
         );
         let human = HumanService::new(store.clone(), runs.clone());
         let chatkit = ChatKitService::new(
@@ -78,7 +79,7 @@ impl Application {
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
 
-        let static_dir = settings.static_dir.clone();
+        let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
             settings,
             store,
@@ -137,8 +138,8 @@ fn attachment_service(
         dir: dir.clone(),
         source,
     })?;
-    let key = match &settings.secret_key {
-        Some(key) => key.clone(),
+    let key = match &settings.auth.secret_key {
+        Some(key) => key.expose().as_bytes().to_vec(),
         None => {
             log::warn!(
                 "CHATKIT_SECRET_KEY is not set: using a random key, so upload and preview URLs \
@@ -147,10 +148,10 @@ fn attachment_service(
             UrlSigner::random_key()
         }
     };
-    let public_url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", SocketAddr::new(settings.bind.ip(), port)));
+    let public_url =
+        settings.http.public_url.clone().unwrap_or_else(|| {
+            format!("http://{}", SocketAddr::new(settings.http.bind.ip(), port))
+        });
     Ok(AttachmentService::new(
         store.clone(),
         blobs,
@@ -182,12 +183,13 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
     };
     let endpoints = Endpoints::new(
         &llm.base_url,
-        llm.api_key.clone(),
+        llm.api_key.as_ref().map(|key| key.expose().to_owned()),
         llm.connect_timeout,
         llm.idle_timeout,
     );
     let provider = endpoints.provider(None, None)?;
     let client_tools = settings
+        .tools
         .client_tools
         .iter()
         .map(|t| ToolSpec {
@@ -197,7 +199,7 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         })
         .collect();
     let mut server_tools: Vec<Arc<dyn Tool>> = vec![Arc::new(CurrentTime::default())];
-    if settings.human_input {
+    if settings.tools.human_input {
         server_tools.push(Arc::new(HumanInput::default()));
     }
     let tools = ToolRegistry::new(server_tools, client_tools);
@@ -209,9 +211,10 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         max_retries: llm.max_retries,
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
-        approval_tools: settings.approval_tools.clone(),
+        approval_tools: settings.tools.approval_tools.clone(),
     };
     let mcp = settings
+        .tools
         .mcp_servers
         .iter()
         .cloned()
@@ -223,8 +226,8 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
 /// Opens the database and applies migrations, off the async executor.
 pub async fn open_store(settings: &Settings) -> Result<Store, StoreError> {
     let (url, max) = (
-        settings.database_url.clone(),
-        settings.database_max_connections,
+        settings.database.url.clone(),
+        settings.database.max_connections,
     );
     tokio::task::spawn_blocking(move || Store::connect(&url, max)).await?
 }

@@ -257,8 +257,8 @@ impl McpServer {
         for (name, value) in &self.settings.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| self.connect_error(e))?;
-            let value =
-                reqwest::header::HeaderValue::from_str(value).map_err(|e| self.connect_error(e))?;
+            let value = reqwest::header::HeaderValue::from_str(value.expose())
+                .map_err(|e| self.connect_error(e))?;
             headers.insert(name, value);
         }
         let config = StreamableHttpClientTransportConfig::with_uri(self.settings.url.as_str())

@@ -18,13 +18,13 @@ pub async fn post_chatkit(
     query: web::Query<AgentQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let body = read_body(payload, state.settings.max_request_bytes).await?;
+    let body = read_body(payload, state.settings.http.max_request_bytes).await?;
     let credentials = credentials(&request, query.into_inner().agent);
     Ok(match state.chatkit.process(&credentials, &body).await? {
         Processed::Json(body) => HttpResponse::Ok()
             .content_type("application/json")
             .body(body),
-        Processed::Stream(stream) => sse::response(stream, state.settings.sse_keep_alive),
+        Processed::Stream(stream) => sse::response(stream, state.settings.http.sse_keep_alive),
     })
 }
 

@@ -39,8 +39,8 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
     let page = ChatPage {
         agent_name: &agent.name,
         api_url: format!("/chatkit?agent={}", agent.slug),
-        script_url: &state.settings.script_url,
-        domain_key: &state.settings.domain_key,
+        script_url: &state.settings.pages.script_url,
+        domain_key: &state.settings.pages.domain_key,
         upload_max_bytes: state.settings.attachments.max_bytes,
     };
     Ok(HttpResponse::Ok()

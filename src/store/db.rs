@@ -9,6 +9,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::StoreError;
+use crate::config::database::{is_postgres_url, sqlite_path};
 
 /// SQLite and Postgres behind one type, so queries are written once (vaultwarden's approach).
 #[derive(diesel::MultiConnection)]
@@ -32,7 +33,7 @@ pub enum Backend {
 
 impl Backend {
     pub fn of_url(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if is_postgres_url(url) {
             Backend::Postgres
         } else {
             Backend::Sqlite
@@ -54,17 +55,6 @@ impl ConnectionManager {
             backend: Backend::of_url(url),
         }
     }
-}
-
-/// `sqlite://chatkit.db` and `sqlite:chatkit.db` name the file `chatkit.db`; a bare path is
-/// taken as it is.
-pub fn sqlite_path(url: &str) -> &str {
-    if Backend::of_url(url) == Backend::Postgres {
-        return url;
-    }
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
 }
 
 impl r2d2::ManageConnection for ConnectionManager {

@@ -390,8 +390,8 @@ macro_rules! llm_test {
 
 /// Runs one SQL statement on the test database (for data no API creates yet).
 pub fn execute_sql(db_url: &str, sql: &str) {
+    use chatkit_server::config::database::sqlite_path;
     use chatkit_server::store::Backend;
-    use chatkit_server::store::db::sqlite_path;
     let done = match Backend::of_url(db_url) {
         Backend::Postgres => {
             diesel::sql_query(sql).execute(&mut PgConnection::establish(db_url).expect("connect"))

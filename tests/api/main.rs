@@ -6,6 +6,7 @@ mod helpers;
 mod mcp_server;
 
 mod agent_runs;
+mod architecture;
 mod attachments;
 mod bad_input;
 mod conformance;

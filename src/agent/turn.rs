@@ -1,0 +1,319 @@
+//! One turn: checks the model asked for, gives it the thread's history and the run's tools,
+//! streams each step's text as an assistant message, hands the step's tool calls to
+//! [`tool_calls`](super::tool_calls), and loops until an answer; then names an untitled thread.
+
+use futures_util::StreamExt;
+
+use super::llm::{
+    self, InputItem, LlmError, ModelEvent, ModelRequest, Provider, ToolCall, UserPart,
+};
+use super::tool_calls::{run_resumed, run_tools};
+use super::{Agent, AgentError, AgentSettings, Emit, ModelFiles, TurnInput, input, new_item};
+use crate::chatkit::records::HistoryEntry;
+use crate::chatkit::types::{
+    AssistantMessageContent, AssistantMessageItem, ItemBody, ThreadItem, ThreadItemUpdate,
+    ThreadStreamEvent, UserMessageItem,
+};
+
+impl Agent {
+    /// Runs one turn over `history` (which already holds the turn's user message), whose
+    /// attachments the caller loaded into `files`.
+    pub async fn respond<S: Emit>(
+        &self,
+        sink: &mut S,
+        history: &[HistoryEntry],
+        files: &ModelFiles,
+        input: &TurnInput,
+    ) -> Result<(), AgentError> {
+        match input {
+            TurnInput::Action { action_type } => {
+                return Err(AgentError::NoActionHandler(action_type.clone()));
+            }
+            TurnInput::ToolAction {
+                sender,
+                tool,
+                arguments,
+            } => {
+                let outcome = self
+                    .tool_action(sink.thread_id(), sender.as_ref(), tool, arguments.clone())
+                    .await?;
+                for event in outcome.events {
+                    sink.emit(event).await?;
+                }
+                return Ok(sink.record_tool_call(outcome.record).await?);
+            }
+            TurnInput::UserMessage(_)
+            | TurnInput::Continue
+            | TurnInput::Approved { .. }
+            | TurnInput::Elicited { .. } => {}
+        }
+        let Some((provider, settings)) = &self.model else {
+            return Err(AgentError::NoModel);
+        };
+        let options = latest_user_message(history)
+            .map(|m| m.inference_options.clone())
+            .unwrap_or_default();
+        let model = match options.model {
+            Some(asked) if asked != settings.model && !settings.allowed_models.contains(&asked) => {
+                return Err(AgentError::ModelNotAllowed(asked));
+            }
+            Some(asked) => asked,
+            None => settings.model.clone(),
+        };
+        // Known before any token: a failed run still says which model it used.
+        sink.record_usage(&model, 0, 0);
+        let (tools, notes) = self.run_tools_registry().await;
+        let instructions = match (&settings.instructions, notes.is_empty()) {
+            (base, true) => base.clone(),
+            (base, false) => Some(
+                base.iter()
+                    .cloned()
+                    .chain(notes)
+                    .collect::<Vec<_>>()
+                    .join("\n\n"),
+            ),
+        };
+        let mut request = ModelRequest {
+            model,
+            instructions,
+            input: input::model_input(history, files),
+            tools: tools.specs(),
+            forced_tool: options
+                .tool_choice
+                .map(|c| c.id)
+                .filter(|id| tools.contains(id)),
+        };
+
+        let resumed = match input {
+            TurnInput::Approved { call, asked_at } => Some((call, *asked_at, None)),
+            TurnInput::Elicited {
+                call,
+                asked_at,
+                answers,
+            } => Some((call, *asked_at, Some(answers.clone()))),
+            _ => None,
+        };
+        if let Some((call, asked_at, answers)) = resumed
+            && !run_resumed(&tools, call, asked_at, answers, &mut request.input, sink).await?
+        {
+            return Ok(()); // the tool asked again
+        }
+        for _step in 0..settings.max_steps {
+            let calls = self
+                .model_step(provider.as_ref(), settings, &mut request, sink)
+                .await?;
+            request.forced_tool = None;
+            if calls.is_empty() {
+                self.maybe_title(provider.as_ref(), settings, &request, sink)
+                    .await;
+                return Ok(());
+            }
+            if !run_tools(
+                &tools,
+                &settings.approval_tools,
+                calls,
+                &mut request.input,
+                sink,
+            )
+            .await?
+            {
+                return Ok(()); // a client tool call ends the turn
+            }
+        }
+        Err(AgentError::TooManySteps(settings.max_steps))
+    }
+
+    /// One model call: streams its text as an assistant message (added to the request's input
+    /// for the next step) and returns its tool calls.
+    async fn model_step<S: Emit>(
+        &self,
+        provider: &dyn Provider,
+        settings: &AgentSettings,
+        request: &mut ModelRequest,
+        sink: &mut S,
+    ) -> Result<Vec<ToolCall>, AgentError> {
+        let mut stream = start_stream(provider, settings, request).await?;
+        let mut message: Option<(String, ThreadItem)> = None;
+        let mut calls = Vec::new();
+        while let Some(event) = stream.next().await {
+            match event? {
+                ModelEvent::TextDelta(delta) => {
+                    let (text, item) = match &mut message {
+                        Some(open) => open,
+                        None => {
+                            let item = assistant_item(sink.thread_id(), String::new());
+                            sink.emit(ThreadStreamEvent::ItemAdded { item: item.clone() })
+                                .await?;
+                            sink.emit(content_update(
+                                &item.id,
+                                ThreadItemUpdate::ContentPartAdded {
+                                    content_index: 0,
+                                    content: AssistantMessageContent::new(""),
+                                },
+                            ))
+                            .await?;
+                            message.insert((String::new(), item))
+                        }
+                    };
+                    text.push_str(&delta);
+                    let update = ThreadItemUpdate::ContentPartTextDelta {
+                        content_index: 0,
+                        delta,
+                    };
+                    sink.emit(content_update(&item.id, update)).await?;
+                }
+                ModelEvent::ToolCall(call) => calls.push(call),
+                ModelEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                } => {
+                    sink.record_usage(&request.model, prompt_tokens, completion_tokens);
+                }
+            }
+        }
+        if let Some((text, mut item)) = message {
+            request.input.push(InputItem::Assistant(text.clone()));
+            let content = AssistantMessageContent::new(text);
+            sink.emit(content_update(
+                &item.id,
+                ThreadItemUpdate::ContentPartDone {
+                    content_index: 0,
+                    content: content.clone(),
+                },
+            ))
+            .await?;
+            item.body = ItemBody::AssistantMessage(AssistantMessageItem {
+                content: vec![content],
+            });
+            sink.emit(ThreadStreamEvent::ItemDone { item }).await?;
+        }
+        Ok(calls)
+    }
+
+    /// Names an untitled thread after its first exchange; a failure only costs the title.
+    async fn maybe_title<S: Emit>(
+        &self,
+        provider: &dyn Provider,
+        settings: &AgentSettings,
+        request: &ModelRequest,
+        sink: &mut S,
+    ) {
+        if !settings.auto_titles || sink.has_title() {
+            return;
+        }
+        let conversation: Vec<String> = request
+            .input
+            .iter()
+            .filter_map(|item| match item {
+                InputItem::User(parts) => parts.iter().find_map(|p| match p {
+                    UserPart::Text(t) => Some(format!("User: {t}")),
+                    UserPart::Image { .. } => None,
+                }),
+                InputItem::Assistant(text) => Some(format!("Assistant: {text}")),
+                _ => None,
+            })
+            .collect();
+        let title_request = ModelRequest {
+            model: request.model.clone(),
+            instructions: Some(
+                "Write a title of at most six words for this conversation. Answer with the title \
+                 only, without quotes."
+                    .into(),
+            ),
+            input: vec![InputItem::User(vec![UserPart::Text(
+                conversation.join("\n"),
+            )])],
+            tools: vec![],
+            forced_tool: None,
+        };
+        match provider.complete(&title_request).await {
+            Ok(title) => {
+                let title = clean_title(&title);
+                if !title.is_empty()
+                    && let Err(e) = sink.propose_title(title).await
+                {
+                    log::warn!("thread {}: saving the title failed: {e}", sink.thread_id());
+                }
+            }
+            Err(e) => log::warn!("thread {}: no title: {e}", sink.thread_id()),
+        }
+    }
+}
+
+/// Opens the model stream, retrying 429/5xx/connect failures with backoff: nothing has been
+/// shown yet, so a retry is invisible to the user.
+async fn start_stream(
+    provider: &dyn Provider,
+    settings: &AgentSettings,
+    request: &ModelRequest,
+) -> Result<llm::ModelStream, LlmError> {
+    let mut attempt = 0;
+    loop {
+        match provider.stream(request).await {
+            Err(e) if e.is_retryable() && attempt < settings.max_retries => {
+                attempt += 1;
+                log::warn!(
+                    "model call failed ({e}); retry {attempt} of {}",
+                    settings.max_retries
+                );
+                tokio::time::sleep(settings.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn latest_user_message(history: &[HistoryEntry]) -> Option<&UserMessageItem> {
+    history.iter().rev().find_map(|entry| match entry {
+        HistoryEntry::Item(ThreadItem {
+            body: ItemBody::UserMessage(m),
+            ..
+        }) => Some(m),
+        _ => None,
+    })
+}
+
+fn assistant_item(thread_id: &str, text: String) -> ThreadItem {
+    let content = if text.is_empty() {
+        vec![]
+    } else {
+        vec![AssistantMessageContent::new(text)]
+    };
+    new_item(
+        thread_id,
+        ItemBody::AssistantMessage(AssistantMessageItem { content }),
+    )
+}
+
+fn content_update(item_id: &str, update: ThreadItemUpdate) -> ThreadStreamEvent {
+    ThreadStreamEvent::ItemUpdated {
+        item_id: item_id.to_owned(),
+        update,
+    }
+}
+
+/// A model's title without quotes, a trailing period, or more than 80 characters.
+fn clean_title(raw: &str) -> String {
+    let line = raw
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let trimmed = line
+        .trim()
+        .trim_matches(|c| matches!(c, '"' | '\'' | '*' | '#'))
+        .trim()
+        .trim_end_matches('.');
+    trimmed.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_cleaned() {
+        assert_eq!(clean_title("\"Trip to Oslo.\"\nmore"), "Trip to Oslo");
+        assert_eq!(clean_title("## Plans"), "Plans");
+        assert_eq!(clean_title(&"x".repeat(200)).len(), 80);
+    }
+}

@@ -1,0 +1,143 @@
+//! Settings: the only reader of environment variables. Everything is parsed and checked once at
+//! start; a bad value stops the start with one line naming the variable and the problem.
+//!
+//! One struct per concern, each parsed in its own file:
+//! - [`database`]: `DATABASE_URL` and the pool size (and how a database URL is read);
+//! - [`http`]: bind address, public URL, request size limit, SSE keep-alive, static folder;
+//! - [`auth`]: how ChatKit requests are authenticated and the URL signing key;
+//! - [`llm`]: the OpenAI-compatible model endpoint and how the default agent uses it;
+//! - [`tools`]: approval tools and human input, with the client tools and MCP servers of
+//!   [`mcp`];
+//! - [`attachments`]: upload storage, limits and accepted types;
+//! - [`pages`]: what the chat page hands the ChatKit client.
+//!
+//! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
+//! the small parsers the concerns share. This module imports nothing else of the crate.
+
+pub mod attachments;
+pub mod auth;
+pub mod database;
+pub mod http;
+pub mod llm;
+pub mod mcp;
+pub mod pages;
+mod parse;
+pub mod secret;
+pub mod tools;
+
+pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
+pub use auth::{AuthMode, AuthSettings};
+pub use database::DatabaseSettings;
+pub use http::HttpSettings;
+pub use llm::LlmSettings;
+pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
+pub use pages::PageSettings;
+pub use secret::Secret;
+pub use tools::ToolSettings;
+
+/// Everything the server is configured with, one field per concern.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    /// The language model; `None` runs the server without one (turns end with an error).
+    pub llm: Option<LlmSettings>,
+    pub tools: ToolSettings,
+    /// File uploads: where they live, what is accepted, how long their URLs live.
+    pub attachments: AttachmentSettings,
+    pub pages: PageSettings,
+}
+
+/// A setting that cannot be used, named by its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `var`, so tests can supply their own variables. Values are
+    /// trimmed and an empty one counts as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| {
+            var(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let database = DatabaseSettings::from_vars(&get)?;
+        let http = HttpSettings::from_vars(&get)?;
+        let auth = AuthSettings::from_vars(&get, http.bind)?;
+        let llm = LlmSettings::from_vars(&get)?;
+        let tools = ToolSettings::from_vars(&get)?;
+        let attachments = AttachmentSettings::from_vars(&get, &database.url)?;
+        let pages = PageSettings::from_vars(&get);
+        Ok(Settings {
+            database,
+            http,
+            auth,
+            llm,
+            tools,
+            attachments,
+            pages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Settings read from `vars` alone, for the tests of every concern.
+    pub(super) fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_vars(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let s = settings(&[("CHATKIT_BIND", "  "), ("CHATKIT_MODEL", " m ")]).unwrap();
+        assert_eq!(s.http.bind.to_string(), "127.0.0.1:8000");
+        let s = settings(&[("OPENAI_API_KEY", "k"), ("CHATKIT_MODEL", " m ")]).unwrap();
+        assert_eq!(s.llm.unwrap().model, "m");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let signing_key = "signing-key-0123456789-0123456789";
+        let s = settings(&[
+            ("OPENAI_API_KEY", "sk-live-api-key"),
+            ("CHATKIT_SECRET_KEY", signing_key),
+            (
+                "CHATKIT_MCP_SERVERS",
+                r#"[{"name": "w", "url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": "Bearer mcp-token"}}]"#,
+            ),
+        ])
+        .unwrap();
+        for shown in [format!("{s:?}"), format!("{s:#?}")] {
+            for secret in ["sk-live-api-key", signing_key, "mcp-token"] {
+                assert!(!shown.contains(secret), "{secret} printed in {shown}");
+            }
+            assert!(shown.contains("[redacted]"));
+        }
+    }
+}
