@@ -9,5 +9,6 @@
 
 pub mod attachments;
 pub mod chatkit;
+pub mod console;
 pub mod error;
 pub mod human;
