@@ -9,14 +9,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-// The test suite's fake model; the bench needs only plain replies from it.
-#[allow(dead_code)]
-#[path = "../tests/api/fake_llm.rs"]
-mod fake_llm;
-// The test harness, for its per-run database (a SQLite file or a fresh Postgres schema).
+// The test suite's support: its fake model (the bench needs only plain replies from it) and
+// its per-run database (a SQLite file or a fresh Postgres schema).
 #[allow(dead_code, unused_macros, unused_imports)]
-#[path = "../tests/api/helpers.rs"]
-mod helpers;
+#[path = "../tests/api/support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use chatkit_server::config::Settings;
 use chatkit_server::startup::Application;
-use fake_llm::{FakeLlm, Reply};
 use futures_util::StreamExt;
-use helpers::{Db, TestDb};
 use serde_json::{Value, json};
+use support::app::{Db, TestDb};
+use support::fake_llm::{FakeLlm, Reply};
 
 /// Sequential turns timed for time-to-first-delta.
 const TTFD_TURNS: usize = 300;

@@ -1,16 +1,30 @@
-//! `chatkit-server [serve|migrate]`: reads settings, sets up logging, and runs the subcommand.
+//! `chatkit-server [serve|migrate|admin create-operator]`: reads settings, sets up logging,
+//! and runs the subcommand.
 
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use chatkit_server::config::Settings;
-use chatkit_server::startup::{Application, open_store};
+use chatkit_server::service::console::{Actor, Role};
+use chatkit_server::startup::{Application, console_services, open_store};
 
-const USAGE: &str = "usage: chatkit-server [serve|migrate]\n\n  serve    apply migrations and serve HTTP (default)\n  migrate  apply migrations and exit\n\nSettings come from environment variables; see the README.";
+const USAGE: &str = "usage: chatkit-server [serve|migrate]
+       chatkit-server admin create-operator EMAIL [--role admin|reviewer]
+
+  serve    apply migrations and serve HTTP (default)
+  migrate  apply migrations and exit
+  admin create-operator EMAIL [--role admin|reviewer]
+           add a console operator (role: admin by default); the password is read from
+           standard input, one line (prompted without echo on a terminal), never from the
+           command line
+
+Settings come from environment variables; see the README.";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let command = std::env::args().nth(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().cloned();
     if matches!(command.as_deref(), Some("-h" | "--help" | "help")) {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
@@ -28,6 +42,7 @@ async fn main() -> ExitCode {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
+        Some("admin") => admin(settings, &args[1..]).await,
         Some(other) => Err(format!("unknown command '{other}'\n\n{USAGE}")),
     };
     match outcome {
@@ -50,4 +65,45 @@ async fn serve(settings: Settings) -> Result<(), String> {
         app.port()
     );
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+/// `admin create-operator EMAIL [--role admin|reviewer]`.
+async fn admin(settings: Settings, args: &[String]) -> Result<(), String> {
+    let (email, role) = match args {
+        [command, email] if command == "create-operator" => (email, Role::Admin),
+        [command, email, flag, role] if command == "create-operator" && flag == "--role" => {
+            (email, role.parse::<Role>().map_err(|e| e.to_string())?)
+        }
+        _ => return Err(format!("unexpected arguments\n\n{USAGE}")),
+    };
+    let password = read_password()?;
+    let store = open_store(&settings).await.map_err(|e| e.to_string())?;
+    let (operators, _) = console_services(&settings, &store)
+        .await
+        .map_err(|e| e.to_string())?;
+    let operator = operators
+        .create(&Actor::system(), email, role, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created {} operator {}", operator.role, operator.email);
+    Ok(())
+}
+
+/// One line from standard input, without its line ending; on a terminal, a prompt without
+/// echo.
+fn read_password() -> Result<String, String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Password: ").map_err(|e| e.to_string());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err("no password on standard input".to_owned());
+    }
+    Ok(password.to_owned())
 }

@@ -13,12 +13,14 @@ use crate::agent::mcp::McpServer;
 use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::Authenticator;
+use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
 use crate::config::Settings;
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
+use crate::service::console::{AuditService, ConsoleError, OperatorService, SessionPolicy};
 use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
 
@@ -33,6 +35,8 @@ pub enum StartupError {
         dir: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create the first admin (CHATKIT_ADMIN_EMAIL): {0}")]
+    FirstAdmin(ConsoleError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -78,6 +82,8 @@ impl Application {
             human.clone(),
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
+        let (operators, audit) = console_services(&settings, &store).await?;
+        let login_csrf = LoginCsrf::new(signing_key(&settings));
 
         let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
@@ -86,6 +92,9 @@ impl Application {
             auth,
             chatkit,
             attachments,
+            operators,
+            audit,
+            login_csrf,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -123,6 +132,47 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The console's services, and the first admin from the environment when there is no
+/// operator yet.
+pub async fn console_services(
+    settings: &Settings,
+    store: &Store,
+) -> Result<(OperatorService, AuditService), StartupError> {
+    let audit = AuditService::new(store.clone());
+    let operators = OperatorService::new(
+        store.clone(),
+        audit.clone(),
+        LoginLimiter::new(LoginLimits::default()),
+        SessionPolicy {
+            idle: settings.console.session_idle,
+            max: settings.console.session_max,
+        },
+    );
+    if let Some((email, password)) = &settings.console.first_admin
+        && let Some(admin) = operators
+            .ensure_first_admin(email, password.expose())
+            .await
+            .map_err(StartupError::FirstAdmin)?
+    {
+        log::info!(
+            "created the first console admin, {}, from CHATKIT_ADMIN_EMAIL",
+            admin.email
+        );
+    }
+    Ok((operators, audit))
+}
+
+/// The key of the console's sign-in form tokens: `CHATKIT_SECRET_KEY`, or a random one (forms
+/// opened before a restart then need a reload).
+fn signing_key(settings: &Settings) -> Vec<u8> {
+    settings
+        .auth
+        .secret_key
+        .as_ref()
+        .map(|key| key.expose().as_bytes().to_vec())
+        .unwrap_or_else(UrlSigner::random_key)
 }
 
 /// The attachment service: the storage folder, the URL signing key (a random one, with a

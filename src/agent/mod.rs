@@ -21,6 +21,7 @@ pub mod tools;
 mod turn;
 pub mod widgets;
 
+use crate::chatkit::states::InteractionKind;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -79,8 +80,7 @@ pub struct PendingInteraction {
     pub item: ThreadItem,
     /// The model's call that asked.
     pub call: ToolCall,
-    /// `form`, `approval` or `elicitation`.
-    pub kind: &'static str,
+    pub kind: InteractionKind,
     /// What was asked (a [`human::FormSpec`] as JSON).
     pub schema: Value,
     /// Kind-specific data, e.g. an MCP server's input key and `requestState`.

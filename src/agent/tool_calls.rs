@@ -3,6 +3,7 @@
 //! for, an approval, an MCP server's question) opened as forms. Also the tools a widget action
 //! calls outside any turn.
 
+use crate::chatkit::states::InteractionKind;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -313,9 +314,22 @@ async fn finish_call<S: Emit>(
 async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
     let spec =
         FormSpec::parse(&parse_arguments(&call.arguments)).map_err(AgentError::ActionFailed)?;
-    let widget =
-        |id: &str| human::form_widget(id, "form", &spec, &Value::Null, &Default::default());
-    open_form(call, Question::new("form", &spec), widget, sink).await
+    let widget = |id: &str| {
+        human::form_widget(
+            id,
+            InteractionKind::Form,
+            &spec,
+            &Value::Null,
+            &Default::default(),
+        )
+    };
+    open_form(
+        call,
+        Question::new(InteractionKind::Form, &spec),
+        widget,
+        sink,
+    )
+    .await
 }
 
 /// Shows the Approve / Deny form of a call that needs the user's approval, and keeps it.
@@ -324,7 +338,13 @@ async fn ask_approval<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), Agent
     let spec = human::approval_spec(&call.name, &arguments);
     let tool = call.name.clone();
     let widget = |id: &str| human::approval_widget(id, &tool, &arguments);
-    open_form(call, Question::new("approval", &spec), widget, sink).await
+    open_form(
+        call,
+        Question::new(InteractionKind::Approval, &spec),
+        widget,
+        sink,
+    )
+    .await
 }
 
 /// Shows an MCP server's question as a form and keeps it with what the re-call needs.
@@ -337,17 +357,23 @@ async fn ask_elicitation<S: Emit>(
     let question = Question {
         details: Some(elicitation.details()),
         expires_in: elicitation.live.as_ref().map(|(_, deadline)| *deadline),
-        ..Question::new("elicitation", spec)
+        ..Question::new(InteractionKind::Elicitation, spec)
     };
-    let widget =
-        |id: &str| human::form_widget(id, "elicitation", spec, &Value::Null, &Default::default());
+    let widget = |id: &str| {
+        human::form_widget(
+            id,
+            InteractionKind::Elicitation,
+            spec,
+            &Value::Null,
+            &Default::default(),
+        )
+    };
     open_form(call, question, widget, sink).await
 }
 
 /// What sets the questions a turn can end on apart (see [`PendingInteraction`]).
 struct Question<'a> {
-    /// `form`, `approval` or `elicitation`.
-    kind: &'static str,
+    kind: InteractionKind,
     /// What is asked; the interaction keeps it as its schema.
     spec: &'a FormSpec,
     details: Option<Value>,
@@ -356,7 +382,7 @@ struct Question<'a> {
 
 impl<'a> Question<'a> {
     /// A question with no details that waits the server's default time.
-    fn new(kind: &'static str, spec: &'a FormSpec) -> Self {
+    fn new(kind: InteractionKind, spec: &'a FormSpec) -> Self {
         Question {
             kind,
             spec,

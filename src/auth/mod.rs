@@ -1,6 +1,7 @@
 //! Who is calling: turns what a ChatKit request carries into the [`RequestContext`] every
-//! service call is scoped by.
+//! service call is scoped by; [`operators`]: the credentials of console operators.
 
+pub mod operators;
 pub mod signed;
 
 use crate::config::AuthMode;

@@ -23,6 +23,9 @@ pub enum IdKind {
     SdkHiddenContext,
     Run,
     Interaction,
+    Operator,
+    OperatorSession,
+    AuditEntry,
 }
 
 impl IdKind {
@@ -39,6 +42,9 @@ impl IdKind {
             IdKind::SdkHiddenContext => "shcx",
             IdKind::Run => "run",
             IdKind::Interaction => "hi",
+            IdKind::Operator => "op",
+            IdKind::OperatorSession => "ses",
+            IdKind::AuditEntry => "aud",
         }
     }
 }

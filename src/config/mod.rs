@@ -9,13 +9,15 @@
 //! - [`tools`]: approval tools and human input, with the client tools and MCP servers of
 //!   [`mcp`];
 //! - [`attachments`]: upload storage, limits and accepted types;
-//! - [`pages`]: what the chat page hands the ChatKit client.
+//! - [`pages`]: what the chat page hands the ChatKit client;
+//! - [`console`]: the operator console's first admin and session lifetimes.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
 //! the small parsers the concerns share. This module imports nothing else of the crate.
 
 pub mod attachments;
 pub mod auth;
+pub mod console;
 pub mod database;
 pub mod http;
 pub mod llm;
@@ -27,6 +29,7 @@ pub mod tools;
 
 pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
 pub use auth::{AuthMode, AuthSettings};
+pub use console::ConsoleSettings;
 pub use database::DatabaseSettings;
 pub use http::HttpSettings;
 pub use llm::LlmSettings;
@@ -47,6 +50,7 @@ pub struct Settings {
     /// File uploads: where they live, what is accepted, how long their URLs live.
     pub attachments: AttachmentSettings,
     pub pages: PageSettings,
+    pub console: ConsoleSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -87,6 +91,7 @@ impl Settings {
         let tools = ToolSettings::from_vars(&get)?;
         let attachments = AttachmentSettings::from_vars(&get, &database.url)?;
         let pages = PageSettings::from_vars(&get);
+        let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         Ok(Settings {
             database,
             http,
@@ -95,6 +100,7 @@ impl Settings {
             tools,
             attachments,
             pages,
+            console,
         })
     }
 }

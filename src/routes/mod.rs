@@ -10,10 +10,12 @@ mod sse;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::auth::operators::LoginCsrf;
 use crate::auth::{Authenticator, Credentials, USER_HEADER};
 use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
+use crate::service::console::{AuditService, OperatorService};
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -23,6 +25,12 @@ pub struct AppState {
     pub auth: Authenticator,
     pub chatkit: ChatKitService,
     pub attachments: AttachmentService,
+    /// Console operators and their sessions.
+    pub operators: OperatorService,
+    /// The console's audit log.
+    pub audit: AuditService,
+    /// CSRF protection of the console's sign-in form.
+    pub login_csrf: LoginCsrf,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
@@ -44,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
         .route("/", web::get().to(pages::chat_page))
         .route("/agents/{slug}/chat", web::get().to(pages::agent_chat_page))
         .service(actix_files::Files::new("/static", static_dir))
+        .configure(admin::configure)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .default_service(web::to(not_found));

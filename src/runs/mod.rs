@@ -18,6 +18,7 @@ use crate::agent::llm::LlmError;
 use crate::agent::mcp::McpServer;
 use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::states::RunStatus;
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
 use crate::config::McpServerSettings;
 use crate::store::{AgentRow, BlobStore, RunOutcome, Scope, Store};
@@ -219,23 +220,24 @@ async fn drive(
     }
     .await;
     let mut outcome = RunOutcome {
-        status: "completed",
+        status: RunStatus::Completed,
         model: sink.usage.model.clone(),
         prompt_tokens: sink.usage.prompt_tokens,
         completion_tokens: sink.usage.completion_tokens,
-        ..RunOutcome::default()
+        error: None,
+        partial_text: None,
     };
     match result {
         Ok(()) => {}
         Err(AgentError::Stopped(Stop::Disconnected)) => {
-            outcome.status = "cancelled";
+            outcome.status = RunStatus::Cancelled;
             if let Err(e) = sink.save_cancelled().await {
                 log::error!("thread {thread_id}: saving the cancelled turn failed: {e}");
             }
         }
         Err(error) => {
             log::warn!("thread {thread_id}: turn failed: {error}");
-            outcome.status = "failed";
+            outcome.status = RunStatus::Failed;
             outcome.error = Some(error.to_string());
             outcome.partial_text = sink.drop_pending();
             // The client may be gone too; nothing more to do then.

@@ -11,11 +11,12 @@ use tokio::sync::mpsc;
 use crate::agent::{Emit, PendingInteraction, Stop};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
+use crate::chatkit::states::InteractionStatus;
 use crate::chatkit::types::{
     AssistantMessageContent, ItemBody, SdkHiddenContextItem, Thread, ThreadItem, ThreadItemUpdate,
     ThreadStreamEvent,
 };
-use crate::store::{InteractionRow, PENDING, Scope, Store};
+use crate::store::{InteractionRow, Scope, Store};
 
 /// What the SDK tells the model after a cancelled turn.
 pub const CANCELLED_CONTEXT: &str =
@@ -205,9 +206,9 @@ impl Emit for EventSink {
             call_id: pending.call.call_id,
             tool_name: pending.call.name,
             arguments: pending.call.arguments,
-            kind: pending.kind.to_owned(),
+            kind: pending.kind,
             schema: pending.schema.to_string(),
-            status: PENDING.to_owned(),
+            status: InteractionStatus::Pending,
             answer: None,
             answered_by: None,
             details: pending.details.map(|d| d.to_string()),

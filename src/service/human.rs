@@ -32,11 +32,12 @@ use crate::agent::llm::ToolCall;
 use crate::agent::mcp::InputAnswers;
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
+use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 use crate::chatkit::types::{
     Action, ItemBody, NoticeLevel, ThreadItem, ThreadStreamEvent, WidgetItem,
 };
 use crate::runs::{RunManager, RunSlot, RunStart};
-use crate::store::{AgentRow, InteractionRow, PENDING, Scope, Store, StoreError};
+use crate::store::{AgentRow, InteractionRow, Scope, Store, StoreError};
 
 /// How long an answer waits for the thread's current run to end before resuming.
 const RESERVE_PATIENCE: Duration = Duration::from_secs(5);
@@ -114,20 +115,17 @@ fn outcome(
     spec: &FormSpec,
     answer: HumanAnswer,
 ) -> Result<Outcome, HumanError> {
-    match (row.kind.as_str(), answer) {
-        ("form", HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
+    use InteractionKind::{Approval, Elicitation, Form};
+    match (row.kind, answer) {
+        (Form | Elicitation, HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
             .map(Outcome::Answered)
             .map_err(HumanError::Invalid),
-        ("form", HumanAnswer::BestJudgement) => Ok(Outcome::BestJudgement),
-        ("form", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
-        ("approval", HumanAnswer::Approve) => Ok(Outcome::Approved),
-        ("approval", HumanAnswer::Deny) => Ok(Outcome::Denied),
-        ("elicitation", HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
-            .map(Outcome::Answered)
-            .map_err(HumanError::Invalid),
-        ("elicitation", HumanAnswer::Decline) => Ok(Outcome::Declined),
-        ("elicitation", HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
-        (kind, _) => Err(HumanError::WrongAnswer(kind.to_owned())),
+        (Form, HumanAnswer::BestJudgement) => Ok(Outcome::BestJudgement),
+        (Form | Elicitation, HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
+        (Approval, HumanAnswer::Approve) => Ok(Outcome::Approved),
+        (Approval, HumanAnswer::Deny) => Ok(Outcome::Denied),
+        (Elicitation, HumanAnswer::Decline) => Ok(Outcome::Declined),
+        (kind, _) => Err(HumanError::WrongAnswer(kind.to_string())),
     }
 }
 
@@ -144,7 +142,7 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
             asked_at: row.created_at.and_utc(),
         },
         Outcome::Expired => TurnInput::Continue,
-        answered if row.kind == "elicitation" => {
+        answered if row.kind == InteractionKind::Elicitation => {
             let details: Value = row
                 .details
                 .as_deref()
@@ -246,7 +244,7 @@ impl HumanService {
             return Err(HumanError::NotAForm);
         }
         let answer = HumanAnswer::of_action(action).ok_or(HumanError::NotAForm)?;
-        if row.status != PENDING {
+        if row.status != InteractionStatus::Pending {
             return Ok(lone_error(HumanError::AlreadyAnswered));
         }
         let spec = spec_of(&row)?;
@@ -261,7 +259,7 @@ impl HumanService {
                     item.body = ItemBody::Widget(WidgetItem {
                         widget: human::form_widget(
                             &row.id,
-                            &row.kind,
+                            row.kind,
                             &spec,
                             &action.payload,
                             &errors,
@@ -276,7 +274,7 @@ impl HumanService {
                 Err(e) => return Ok(lone_error(e)),
             }
         };
-        let by = (outcome != Outcome::Expired).then_some("user");
+        let by = (outcome != Outcome::Expired).then_some(AnsweredBy::User);
         let input = resume_input(&row, &outcome);
         let summary = match self.resolve(scope, &row, &spec, outcome, by).await {
             Ok(summary) => summary,
@@ -304,7 +302,7 @@ impl HumanService {
             Err(StoreError::NotFound(_)) => return Err(HumanError::NotFound),
             Err(e) => return Err(e.into()),
         };
-        if row.status != PENDING {
+        if row.status != InteractionStatus::Pending {
             return Err(HumanError::AlreadyAnswered);
         }
         let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
@@ -318,7 +316,7 @@ impl HumanService {
         }
         let outcome = outcome(&row, &spec, answer)?;
         let input = resume_input(&row, &outcome);
-        self.resolve(&scope, &row, &spec, outcome, Some("operator"))
+        self.resolve(&scope, &row, &spec, outcome, Some(AnsweredBy::Operator))
             .await?;
         self.resume_detached(scope, agent, &row.thread_id, input)
             .await
@@ -363,7 +361,7 @@ impl HumanService {
         row: &InteractionRow,
         spec: &FormSpec,
         outcome: Outcome,
-        by: Option<&'static str>,
+        by: Option<AnsweredBy>,
     ) -> Result<ThreadItem, HumanError> {
         let won = self
             .store
@@ -378,14 +376,14 @@ impl HumanService {
             .await?;
         let summary = ThreadItem {
             body: ItemBody::Widget(WidgetItem {
-                widget: human::summary_widget(spec, &outcome, by == Some("operator")),
+                widget: human::summary_widget(spec, &outcome, by == Some(AnsweredBy::Operator)),
                 copy_text: Some(human::copy_text(spec, Some(&outcome))),
             }),
             ..form
         };
         self.store.save_item(scope, &summary).await?;
         if outcome == Outcome::Approved
-            || (row.kind == "elicitation" && outcome != Outcome::Expired)
+            || (row.kind == InteractionKind::Elicitation && outcome != Outcome::Expired)
         {
             // The resumed run calls the tool (again) and records the real result.
             return Ok(summary);

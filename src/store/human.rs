@@ -6,12 +6,10 @@ use diesel::prelude::*;
 
 use super::schema::{agents, human_interactions, threads};
 use super::{AgentRow, Scope, Store, StoreError};
+use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 
-/// Status of an interaction nobody has answered yet.
-pub const PENDING: &str = "pending";
-
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = human_interactions)]
+/// A question a run asked a person, as the services see it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct InteractionRow {
     pub id: String,
     pub thread_id: String,
@@ -23,16 +21,13 @@ pub struct InteractionRow {
     pub tool_name: String,
     /// The call's arguments as the model wrote them.
     pub arguments: String,
-    /// `form`, `approval` or `elicitation`.
-    pub kind: String,
-    /// JSON of what was asked (see `crate::agent::human::FormSpec`).
+    pub kind: InteractionKind,
+    /// JSON of what was asked (see `agent::human::FormSpec`).
     pub schema: String,
-    /// `pending`, `answered`, `best_judgement`, `cancelled`, `expired` or `denied`.
-    pub status: String,
+    pub status: InteractionStatus,
     /// JSON of the answer, once there is one.
     pub answer: Option<String>,
-    /// `user` or `operator`.
-    pub answered_by: Option<String>,
+    pub answered_by: Option<AnsweredBy>,
     /// Kind-specific JSON, e.g. an MCP server's input key and opaque `requestState`.
     pub details: Option<String>,
     pub created_at: NaiveDateTime,
@@ -40,12 +35,78 @@ pub struct InteractionRow {
     pub expires_at: NaiveDateTime,
 }
 
+/// The table's row as stored: states as text, converted at this edge.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = human_interactions)]
+struct Record {
+    id: String,
+    thread_id: String,
+    run_id: Option<String>,
+    item_id: String,
+    call_id: String,
+    tool_name: String,
+    arguments: String,
+    kind: String,
+    schema: String,
+    status: String,
+    answer: Option<String>,
+    answered_by: Option<String>,
+    details: Option<String>,
+    created_at: NaiveDateTime,
+    answered_at: Option<NaiveDateTime>,
+    expires_at: NaiveDateTime,
+}
+
+impl Record {
+    fn of(row: InteractionRow) -> Record {
+        Record {
+            id: row.id,
+            thread_id: row.thread_id,
+            run_id: row.run_id,
+            item_id: row.item_id,
+            call_id: row.call_id,
+            tool_name: row.tool_name,
+            arguments: row.arguments,
+            kind: row.kind.into(),
+            schema: row.schema,
+            status: row.status.into(),
+            answer: row.answer,
+            answered_by: row.answered_by.map(String::from),
+            details: row.details,
+            created_at: row.created_at,
+            answered_at: row.answered_at,
+            expires_at: row.expires_at,
+        }
+    }
+
+    fn typed(self) -> Result<InteractionRow, StoreError> {
+        Ok(InteractionRow {
+            kind: self.kind.parse()?,
+            status: self.status.parse()?,
+            answered_by: self.answered_by.as_deref().map(str::parse).transpose()?,
+            id: self.id,
+            thread_id: self.thread_id,
+            run_id: self.run_id,
+            item_id: self.item_id,
+            call_id: self.call_id,
+            tool_name: self.tool_name,
+            arguments: self.arguments,
+            schema: self.schema,
+            answer: self.answer,
+            details: self.details,
+            created_at: self.created_at,
+            answered_at: self.answered_at,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
 impl Store {
     pub async fn save_interaction(&self, row: &InteractionRow) -> Result<(), StoreError> {
-        let row = row.clone();
+        let record = Record::of(row.clone());
         self.with_conn(move |conn| {
             diesel::insert_into(human_interactions::table)
-                .values(&row)
+                .values(record)
                 .execute(conn)?;
             Ok(())
         })
@@ -58,10 +119,11 @@ impl Store {
         self.with_conn(move |conn| {
             human_interactions::table
                 .find(id)
-                .select(InteractionRow::as_select())
+                .select(Record::as_select())
                 .first(conn)
                 .optional()?
-                .ok_or(StoreError::NotFound("interaction"))
+                .ok_or(StoreError::NotFound("interaction"))?
+                .typed()
         })
         .await
     }
@@ -73,13 +135,26 @@ impl Store {
     ) -> Result<Option<InteractionRow>, StoreError> {
         let thread_id = thread_id.to_owned();
         self.with_conn(move |conn| {
-            Ok(human_interactions::table
+            human_interactions::table
                 .filter(human_interactions::thread_id.eq(thread_id))
-                .filter(human_interactions::status.eq(PENDING))
+                .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
                 .order(human_interactions::created_at.desc())
-                .select(InteractionRow::as_select())
+                .select(Record::as_select())
                 .first(conn)
-                .optional()?)
+                .optional()?
+                .map(Record::typed)
+                .transpose()
+        })
+        .await
+    }
+
+    /// How many interactions, across all threads, wait for an answer (the console's badge).
+    pub async fn count_pending_interactions(&self) -> Result<i64, StoreError> {
+        self.with_conn(|conn| {
+            Ok(human_interactions::table
+                .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
+                .count()
+                .get_result(conn)?)
         })
         .await
     }
@@ -89,21 +164,21 @@ impl Store {
     pub async fn resolve_interaction(
         &self,
         id: &str,
-        status: &'static str,
+        status: InteractionStatus,
         answer: Option<String>,
-        answered_by: Option<&'static str>,
+        answered_by: Option<AnsweredBy>,
     ) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.with_conn(move |conn| {
             let updated = diesel::update(
                 human_interactions::table
                     .filter(human_interactions::id.eq(id))
-                    .filter(human_interactions::status.eq(PENDING)),
+                    .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str())),
             )
             .set((
-                human_interactions::status.eq(status),
+                human_interactions::status.eq(status.as_str()),
                 human_interactions::answer.eq(answer),
-                human_interactions::answered_by.eq(answered_by),
+                human_interactions::answered_by.eq(answered_by.map(AnsweredBy::as_str)),
                 human_interactions::answered_at.eq(Utc::now().naive_utc()),
             ))
             .execute(conn)?;
@@ -120,10 +195,10 @@ impl Store {
             Ok(diesel::update(
                 human_interactions::table
                     .filter(human_interactions::thread_id.eq(thread_id))
-                    .filter(human_interactions::status.eq(PENDING)),
+                    .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str())),
             )
             .set((
-                human_interactions::status.eq("cancelled"),
+                human_interactions::status.eq(InteractionStatus::Cancelled.as_str()),
                 human_interactions::answered_at.eq(Utc::now().naive_utc()),
             ))
             .execute(conn)?)

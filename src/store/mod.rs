@@ -5,6 +5,7 @@
 
 mod accounts;
 mod attachments;
+mod audit;
 pub mod blobs;
 mod console_threads;
 pub mod db;
@@ -12,6 +13,7 @@ mod feedback;
 mod human;
 mod items;
 mod models;
+mod operators;
 mod runs;
 pub mod schema;
 pub mod search;
@@ -23,13 +25,18 @@ use crate::chatkit::types::Page;
 
 pub use accounts::{AccountRow, AgentRow};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use console_threads::{
     ActivityCursor, FeedbackRow, PageAt, StoredItem, ThreadFilter, ThreadListPage, ThreadSummary,
     TranscriptData,
 };
 pub use db::Backend;
-pub use human::{InteractionRow, PENDING};
+pub use human::InteractionRow;
+pub use operators::{
+    ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,
+    UnknownRole,
+};
 pub use runs::{RunOutcome, RunRow};
 
 /// What can go wrong below the service layer.
@@ -37,6 +44,9 @@ pub use runs::{RunOutcome, RunRow};
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A row with the same unique key exists (e.g. an operator's email).
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
     /// Attachments that cannot go into a message.
     #[error(transparent)]
     Attach(#[from] AttachError),
@@ -48,6 +58,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("stored state is invalid: {0}")]
+    State(#[from] crate::chatkit::states::UnknownState),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
     #[error("database task failed: {0}")]

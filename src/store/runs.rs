@@ -5,13 +5,15 @@ use diesel::prelude::*;
 
 use super::schema::runs;
 use super::{Store, StoreError};
+use crate::chatkit::states::RunStatus;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
 #[diesel(table_name = runs)]
 pub struct RunRow {
     pub id: String,
     pub thread_id: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: RunStatus,
     pub model: Option<String>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -22,10 +24,9 @@ pub struct RunRow {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// `completed`, `failed` or `cancelled`.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub model: Option<String>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -47,7 +48,7 @@ impl Store {
                 .values((
                     runs::id.eq(run_id),
                     runs::thread_id.eq(thread_id),
-                    runs::status.eq("running"),
+                    runs::status.eq(RunStatus::Running.as_str()),
                     runs::started_at.eq(Utc::now().naive_utc()),
                 ))
                 .execute(conn)?;
@@ -61,7 +62,7 @@ impl Store {
         self.with_conn(move |conn| {
             diesel::update(runs::table.find(run_id))
                 .set((
-                    runs::status.eq(outcome.status),
+                    runs::status.eq(outcome.status.as_str()),
                     runs::model.eq(outcome.model),
                     runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
                     runs::completion_tokens.eq(tokens(outcome.completion_tokens)),

@@ -1,17 +1,18 @@
 //! Agent runs against the fake OpenAI server: streamed replies, the tool loop, client tools,
-//! cancel, retry, titles, the model picker, and every upstream fault. Each test checks the
-//! events on the wire, the rows in the database, and what the model was sent.
+//! cancel, retry, titles, the model picker, an agent's own endpoint, and (in `faults`) every
+//! upstream fault. Each test checks the events on the wire, the rows in the database, and what
+//! the model was sent.
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{TestApp, add_agent, eventually, execute_sql, parse_sse, user_input};
-use crate::llm_test;
+use crate::support::answer::{event_types, parse_sse};
+use crate::support::app::{TestApp, add_agent, eventually, execute_sql};
+use crate::support::fake_llm::{FakeLlm, Reply};
+use crate::support::fixtures::user_input;
+use crate::support::macros::llm_test;
 
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
+mod faults;
 
 fn text(pieces: &[&str]) -> Reply {
     Reply::Text(pieces.iter().map(|p| p.to_string()).collect())
@@ -42,7 +43,7 @@ async fn plain_reply_streams_and_persists(app: TestApp, llm: FakeLlm) {
     let (id, events) = app.create_thread("ann", "Hi!").await;
 
     assert_eq!(
-        types(&events),
+        event_types(&events),
         [
             "thread.created",
             "thread.item.done",
@@ -351,7 +352,7 @@ async fn disconnect_cancels_and_keeps_the_partial_answer(app: TestApp, llm: Fake
         (runs.first().is_some_and(|r| r.finished_at.is_some())).then_some(runs)
     })
     .await;
-    assert_eq!(runs[0].status, "cancelled");
+    assert_eq!(runs[0].status.as_str(), "cancelled");
 
     llm.push(text(&["Sorry, here is a short one."]));
     let events = app
@@ -467,9 +468,9 @@ async fn retry_regenerates_the_answer(app: TestApp, llm: FakeLlm) {
             json!({"thread_id": id, "item_id": message_id}),
         )
         .await;
-    assert_eq!(types(&events)[0], "stream_options");
+    assert_eq!(event_types(&events)[0], "stream_options");
     assert!(
-        !types(&events).contains(&"thread.updated"),
+        !event_types(&events).contains(&"thread.updated"),
         "the title is kept"
     );
     assert_eq!(assistant_texts(&app, "ann", &id).await, ["Second answer"]);
@@ -499,7 +500,7 @@ async fn user_titles_are_never_overwritten(app: TestApp, llm: FakeLlm) {
             json!({"thread_id": id, "input": user_input("More")}),
         )
         .await;
-    assert!(!types(&events).contains(&"thread.updated"));
+    assert!(!event_types(&events).contains(&"thread.updated"));
     assert_eq!(llm.requests().len(), 3, "no second title call");
     let thread = app
         .ok("ann", "threads.get_by_id", json!({"thread_id": id}))
@@ -538,161 +539,6 @@ async fn model_picker_only_allows_configured_models(app: TestApp, llm: FakeLlm) 
         before,
         "nothing is sent for a refused model"
     );
-}
-
-llm_test!(unauthorized_upstream_tells_the_operator);
-async fn unauthorized_upstream_tells_the_operator(app: TestApp, llm: FakeLlm) {
-    llm.push(Reply::Error {
-        status: 401,
-        message: "Incorrect API key provided".into(),
-    });
-    let (id, events) = app.create_thread("ann", "Hi").await;
-    let error = events.last().unwrap();
-    assert_eq!(
-        (error["code"].as_str(), error["allow_retry"].as_bool()),
-        (Some("custom"), Some(false))
-    );
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("OPENAI_API_KEY")
-    );
-    assert_eq!(
-        llm.requests().len(),
-        1,
-        "credentials errors are not retried"
-    );
-    assert!(assistant_texts(&app, "ann", &id).await.is_empty());
-    let runs = app.store.load_runs(&id).await.unwrap();
-    assert_eq!(runs[0].status, "failed");
-    assert_eq!(
-        runs[0].model.as_deref(),
-        Some("fake-model"),
-        "a failed run still names its model"
-    );
-
-    llm.push(text(&["Working again"]));
-    app.stream(
-        "ann",
-        "threads.add_user_message",
-        json!({"thread_id": id, "input": user_input("again")}),
-    )
-    .await;
-    assert_eq!(assistant_texts(&app, "ann", &id).await, ["Working again"]);
-}
-
-llm_test!(overloaded_upstream_is_retried_then_reported);
-async fn overloaded_upstream_is_retried_then_reported(app: TestApp, llm: FakeLlm) {
-    llm.push(Reply::Error {
-        status: 429,
-        message: "Rate limit reached".into(),
-    });
-    llm.push(text(&["Got through"]));
-    let (id, _) = app.create_thread("ann", "Hi").await;
-    assert_eq!(
-        assistant_texts(&app, "ann", &id).await,
-        ["Got through"],
-        "a 429 before the first token is retried"
-    );
-
-    for _ in 0..3 {
-        llm.push(Reply::Error {
-            status: 503,
-            message: "Service unavailable".into(),
-        });
-    }
-    let before = llm.requests().len();
-    let events = app
-        .stream(
-            "ann",
-            "threads.add_user_message",
-            json!({"thread_id": id, "input": user_input("again")}),
-        )
-        .await;
-    assert_eq!(
-        events.last().unwrap(),
-        &json!({"type": "error", "code": "stream.error", "allow_retry": true})
-    );
-    assert_eq!(
-        llm.requests().len() - before,
-        3,
-        "two retries, then the error"
-    );
-}
-
-/// A turn that fails after some text was streamed: the half-finished item is not persisted, the
-/// run keeps the partial text and the cause, and the next message works.
-async fn assert_broken_turn(app: &TestApp, llm: &FakeLlm, reply: Reply, cause: &str) {
-    llm.push(reply);
-    let (id, events) = app.create_thread("ann", "Hi").await;
-    assert!(types(&events).contains(&"thread.item.added"));
-    assert_eq!(
-        events.last().unwrap(),
-        &json!({"type": "error", "code": "stream.error", "allow_retry": true})
-    );
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e["type"] == "thread.item.done")
-            .count(),
-        1,
-        "only the user message is done"
-    );
-    assert!(
-        assistant_texts(app, "ann", &id).await.is_empty(),
-        "nothing half-written is kept"
-    );
-    let runs = app.store.load_runs(&id).await.unwrap();
-    assert_eq!(runs[0].status, "failed");
-    assert_eq!(runs[0].partial_text.as_deref(), Some("partial answer"));
-    assert!(
-        runs[0].error.as_deref().unwrap().contains(cause),
-        "{:?}",
-        runs[0].error
-    );
-
-    llm.push(text(&["Recovered"]));
-    app.stream(
-        "ann",
-        "threads.add_user_message",
-        json!({"thread_id": id, "input": user_input("again")}),
-    )
-    .await;
-    assert_eq!(assistant_texts(app, "ann", &id).await, ["Recovered"]);
-}
-
-llm_test!(broken_stream_is_reported_and_recoverable);
-async fn broken_stream_is_reported_and_recoverable(app: TestApp, llm: FakeLlm) {
-    assert_broken_turn(
-        &app,
-        &llm,
-        Reply::BreakAfter(vec!["partial ".into(), "answer".into()]),
-        "stream",
-    )
-    .await;
-}
-
-llm_test!(malformed_chunk_is_reported_and_recoverable);
-async fn malformed_chunk_is_reported_and_recoverable(app: TestApp, llm: FakeLlm) {
-    assert_broken_turn(
-        &app,
-        &llm,
-        Reply::MalformedAfter(vec!["partial ".into(), "answer".into()]),
-        "invalid chunk",
-    )
-    .await;
-}
-
-llm_test!(hanging_upstream_times_out);
-async fn hanging_upstream_times_out(app: TestApp, llm: FakeLlm) {
-    assert_broken_turn(
-        &app,
-        &llm,
-        Reply::HangAfter(vec!["partial ".into(), "answer".into()]),
-        "sent nothing",
-    )
-    .await;
 }
 
 llm_test!(an_agent_can_use_its_own_endpoint);

@@ -1,17 +1,19 @@
-//! File attachments through the real server: both upload strategies, every limit and bad
-//! input, isolation between users, use in messages, what the model receives, restarts, the
-//! purge of unused uploads, and thread deletion.
+//! File attachments through the real server: both upload strategies, what is stored and
+//! served, and every limit and bad input. What becomes of an attachment once uploaded (reach,
+//! use in messages, the model, restarts, the purge, thread deletion) is in `in_use`.
 
 use std::path::Path;
 
-use base64::Engine;
 use chatkit_server::auth::signed::{Purpose, UrlSigner};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{Answer, TestApp, add_agent, eventually, serve};
-use crate::{db_test, llm_test};
+use crate::support::answer::Answer;
+use crate::support::app::{TestApp, eventually};
+use crate::support::fixtures::{PNG, multipart};
+use crate::support::macros::db_test;
+
+mod in_use;
 
 /// The signing key of the test servers, so tests can forge expired tokens.
 pub const SECRET: &str = "test-secret-key-0123456789-abcdefghij";
@@ -22,58 +24,7 @@ const VARS: &[(&str, &str)] = &[
     ("CHATKIT_UPLOAD_MAX_BYTES", "1048576"),
 ];
 
-/// A 1x1 PNG.
-pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";
 const JPEG_HEAD: &[u8] = b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
-
-/// A `multipart/form-data` body with one field; returns the content type and the body.
-pub fn multipart(
-    field: &str,
-    filename: Option<&str>,
-    content_type: Option<&str>,
-    bytes: &[u8],
-) -> (String, Vec<u8>) {
-    let boundary = "----chatkit-test-boundary-7d3f";
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    body.extend_from_slice(b"Content-Disposition: form-data; name=\"");
-    body.extend_from_slice(field.as_bytes());
-    body.push(b'"');
-    if let Some(filename) = filename {
-        body.extend_from_slice(b"; filename=\"");
-        body.extend_from_slice(filename.as_bytes());
-        body.push(b'"');
-    }
-    body.extend_from_slice(b"\r\n");
-    if let Some(content_type) = content_type {
-        body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
-    }
-    body.extend_from_slice(b"\r\n");
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn answer(response: reqwest::Response) -> (Answer, reqwest::header::HeaderMap, Vec<u8>) {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = response.bytes().await.expect("body").to_vec();
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    (
-        Answer {
-            status,
-            content_type,
-            body,
-        },
-        headers,
-        bytes,
-    )
-}
 
 fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
     headers
@@ -99,20 +50,6 @@ impl TestApp {
         .await
     }
 
-    /// Uploads `bytes` to a two-phase upload URL as multipart field `file`.
-    pub async fn upload_to(&self, url: &str, bytes: &[u8]) -> Answer {
-        let (content_type, body) = multipart("file", Some("ignored.bin"), None, bytes);
-        let response = self
-            .client
-            .post(url)
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("upload sent");
-        answer(response).await.0
-    }
-
     /// `attachments.create` + upload; the uploaded attachment.
     pub async fn two_phase(&self, user: &str, name: &str, mime: &str, bytes: &[u8]) -> Value {
         let created = self.create_attachment(user, name, bytes.len(), mime).await;
@@ -126,38 +63,6 @@ impl TestApp {
         uploaded.json()
     }
 
-    /// `POST /chatkit/upload` of a multipart body as `user`.
-    pub async fn upload_direct_raw(
-        &self,
-        user: &str,
-        query: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Answer {
-        let response = self
-            .client
-            .post(format!("{}/chatkit/upload{query}", self.address))
-            .header("X-ChatKit-User", user)
-            .header("Content-Type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("upload sent");
-        answer(response).await.0
-    }
-
-    /// The direct upload of one file as `user`.
-    pub async fn upload_direct(
-        &self,
-        user: &str,
-        name: &str,
-        mime: Option<&str>,
-        bytes: &[u8],
-    ) -> Answer {
-        let (content_type, body) = multipart("file", Some(name), mime, bytes);
-        self.upload_direct_raw(user, "", &content_type, body).await
-    }
-
     /// `GET` of a content URL, with the user header when `user` is given.
     async fn get_content(
         &self,
@@ -168,7 +73,7 @@ impl TestApp {
         if let Some(user) = user {
             request = request.header("X-ChatKit-User", user);
         }
-        answer(request.send().await.expect("get sent")).await
+        Answer::read(request.send().await.expect("get sent")).await
     }
 
     fn content_url(&self, id: &str) -> String {
@@ -280,7 +185,7 @@ async fn two_phase_upload_then_serve(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let (put, _, _) = answer(put).await;
+    let (put, _, _) = Answer::read(put).await;
     assert_eq!(put.status, 200, "{put:?}");
     let image = put.json();
     assert!(image.get("upload_descriptor").is_none(), "{image}");
@@ -596,460 +501,4 @@ async fn limits_and_bad_input_are_refused(app: TestApp) {
         .create_attachment("ann", "..\\..\\we\"ird\u{7}.txt", 1, "text/plain")
         .await;
     assert_eq!(created.json()["name"], "weird.txt");
-}
-
-db_test!(other_users_attachments_are_out_of_reach, vars = VARS);
-async fn other_users_attachments_are_out_of_reach(app: TestApp) {
-    let file = app
-        .two_phase("ann", "secret.txt", "text/plain", b"ann's secret")
-        .await;
-    let id = id_of(&file);
-    let key = app.row("ann", &id).await.unwrap().storage_key.unwrap();
-
-    // Upload: bob cannot use ann's upload URL, and trying does not use it up.
-    let pending = app
-        .create_attachment("ann", "later.txt", 5, "text/plain")
-        .await
-        .json();
-    let url = pending["upload_descriptor"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (content_type, body) = multipart("file", None, None, b"bob's");
-    let response = app
-        .client
-        .post(&url)
-        .header("X-ChatKit-User", "bob")
-        .header("Content-Type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer(response).await.0.status, 404);
-    assert_eq!(app.upload_to(&url, b"ann's").await.status, 200);
-
-    // Content: not with bob's credentials, not as anonymous, not with ann's URL as bob.
-    let (as_bob, _, _) = app.get_content(&app.content_url(&id), Some("bob")).await;
-    assert_eq!(as_bob.status, 404);
-    let (anonymous, _, _) = app.get_content(&app.content_url(&id), None).await;
-    assert_eq!(anonymous.status, 404);
-    let image = app.two_phase("ann", "me.png", "image/png", PNG).await;
-    let (with_url, _, _) = app
-        .get_content(image["preview_url"].as_str().unwrap(), Some("bob"))
-        .await;
-    assert_eq!(with_url.status, 404);
-
-    // Use in a message: refused, and nothing is stored for bob or stamped on ann's file.
-    let refused = app
-        .send(
-            "bob",
-            "threads.create",
-            json!({"input": message_input("mine", &[&id])}),
-        )
-        .await;
-    assert_eq!(
-        (refused.status, refused.error_code().as_str()),
-        (404, "not_found"),
-        "{refused:?}"
-    );
-    assert_eq!(
-        app.ok("bob", "threads.list", json!({})).await["data"],
-        json!([])
-    );
-    assert_eq!(app.row("ann", &id).await.unwrap().thread_id, None);
-    let (bobs_thread, _) = app.create_thread("bob", "hello").await;
-    let refused = app
-        .send(
-            "bob",
-            "threads.add_user_message",
-            json!({"thread_id": bobs_thread, "input": message_input("mine", &[&id])}),
-        )
-        .await;
-    assert_eq!(refused.status, 404);
-    let items = app
-        .ok("bob", "items.list", json!({"thread_id": bobs_thread}))
-        .await;
-    assert_eq!(
-        items["data"].as_array().unwrap().len(),
-        1,
-        "no second message"
-    );
-
-    // Delete: refused, and the file stays.
-    let delete = app
-        .send("bob", "attachments.delete", json!({"attachment_id": id}))
-        .await;
-    assert_eq!(
-        (delete.status, delete.error_code().as_str()),
-        (404, "not_found")
-    );
-    assert!(app.row("ann", &id).await.is_some());
-    assert!(app.storage_dir.join(&key).exists());
-
-    // The owner deletes it: row and bytes go, and it is gone for everyone.
-    assert_eq!(
-        app.ok("ann", "attachments.delete", json!({"attachment_id": id}))
-            .await,
-        json!({})
-    );
-    assert!(app.row("ann", &id).await.is_none());
-    assert!(!app.storage_dir.join(&key).exists());
-    let (gone, _, _) = app.get_content(&app.content_url(&id), Some("ann")).await;
-    assert_eq!(gone.status, 404);
-    let again = app
-        .send("ann", "attachments.delete", json!({"attachment_id": id}))
-        .await;
-    assert_eq!(again.status, 404);
-}
-
-db_test!(attachments_belong_to_their_agent, vars = VARS);
-async fn attachments_belong_to_their_agent(app: TestApp) {
-    let other = add_agent(&app, "other").await;
-    let file = app.two_phase("ann", "a.txt", "text/plain", b"abc").await;
-    let id = id_of(&file);
-    let to_other = |kind: &str, params: Value| {
-        app.client
-            .post(format!("{}/chatkit?agent=other", app.address))
-            .header("X-ChatKit-User", "ann")
-            .body(json!({"type": kind, "params": params}).to_string())
-            .send()
-    };
-
-    // Ann talking to another agent cannot use, read or delete the default agent's file.
-    let create = to_other(
-        "threads.create",
-        json!({"input": message_input("x", &[&id])}),
-    );
-    assert_eq!(answer(create.await.unwrap()).await.0.status, 404);
-    let delete = to_other("attachments.delete", json!({"attachment_id": id}));
-    assert_eq!(answer(delete.await.unwrap()).await.0.status, 404);
-    let url = app.content_url(&id);
-    let (elsewhere, _, _) = app
-        .get_content(&format!("{url}?agent=other"), Some("ann"))
-        .await;
-    assert_eq!(elsewhere.status, 404);
-    let (here, _, _) = app
-        .get_content(&format!("{url}?agent=default"), Some("ann"))
-        .await;
-    assert_eq!(here.status, 200);
-
-    // A direct upload for the other agent belongs to it.
-    let (content_type, body) = multipart("file", Some("b.txt"), Some("text/plain"), b"b");
-    let theirs = app
-        .upload_direct_raw("ann", "?agent=other", &content_type, body)
-        .await;
-    assert_eq!(theirs.status, 200, "{theirs:?}");
-    let theirs_id = id_of(&theirs.json());
-    assert!(
-        app.row("ann", &theirs_id).await.is_none(),
-        "not the default agent's"
-    );
-    let refused = app
-        .send(
-            "ann",
-            "threads.create",
-            json!({"input": message_input("x", &[&theirs_id])}),
-        )
-        .await;
-    assert_eq!(refused.status, 404);
-    let used = to_other(
-        "threads.create",
-        json!({"input": message_input("x", &[&theirs_id])}),
-    );
-    let (used, _, _) = answer(used.await.unwrap()).await;
-    assert_eq!(used.status, 200, "{used:?}");
-    let scope = chatkit_server::store::Scope {
-        agent_id: other,
-        ..app.scope("ann").await
-    };
-    let row = app.store.load_attachment(&scope, &theirs_id).await.unwrap();
-    assert!(row.thread_id.is_some());
-}
-
-db_test!(messages_carry_checked_attachments, vars = VARS);
-async fn messages_carry_checked_attachments(app: TestApp) {
-    let file = app
-        .two_phase("ann", "data.csv", "text/csv", b"a,b\n1,2\n")
-        .await;
-    let image = app.two_phase("ann", "cat.png", "image/png", PNG).await;
-    let (file_id, image_id) = (id_of(&file), id_of(&image));
-    let pending = id_of(
-        &app.create_attachment("ann", "wait.txt", 3, "text/plain")
-            .await
-            .json(),
-    );
-
-    for (ids, status, code) in [
-        (vec![pending.clone()], 409, "attachment_not_uploaded"),
-        (vec!["atc_0000000000000000".to_owned()], 404, "not_found"),
-        (
-            vec![file_id.clone(), "atc_0000000000000000".to_owned()],
-            404,
-            "not_found",
-        ),
-    ] {
-        let refused = app
-            .send(
-                "ann",
-                "threads.create",
-                json!({"input": message_input("see", &ids)}),
-            )
-            .await;
-        assert_eq!(
-            (refused.status, refused.error_code().as_str()),
-            (status, code),
-            "{ids:?}"
-        );
-    }
-    assert_eq!(
-        app.ok("ann", "threads.list", json!({})).await["data"],
-        json!([])
-    );
-    assert_eq!(
-        app.row("ann", &file_id).await.unwrap().thread_id,
-        None,
-        "not stamped"
-    );
-
-    let events = app
-        .stream(
-            "ann",
-            "threads.create",
-            json!({"input": message_input("see these", &[&file_id, &image_id, &file_id])}),
-        )
-        .await;
-    let thread_id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
-    let attachments = events[1]["item"]["attachments"].as_array().unwrap().clone();
-    assert_eq!(attachments.len(), 2, "duplicates collapse: {attachments:?}");
-    assert_eq!(
-        attachments[0],
-        json!({"type": "file", "id": file_id, "name": "data.csv", "mime_type": "text/csv", "thread_id": thread_id})
-    );
-    assert_eq!(attachments[1]["type"], "image");
-    assert_eq!(attachments[1]["thread_id"], thread_id.as_str());
-    for id in [&file_id, &image_id] {
-        assert_eq!(
-            app.row("ann", id).await.unwrap().thread_id.as_deref(),
-            Some(thread_id.as_str())
-        );
-    }
-
-    // Loading the thread signs fresh preview URLs that work.
-    let thread = app
-        .ok("ann", "threads.get_by_id", json!({"thread_id": thread_id}))
-        .await;
-    let loaded = &thread["items"]["data"][0]["attachments"][1];
-    let (preview, _, bytes) = app
-        .get_content(loaded["preview_url"].as_str().unwrap(), None)
-        .await;
-    assert_eq!((preview.status, bytes.as_slice()), (200, PNG));
-    let listed = app
-        .ok("ann", "items.list", json!({"thread_id": thread_id}))
-        .await;
-    assert!(
-        listed["data"][0]["attachments"][1]["preview_url"]
-            .as_str()
-            .unwrap()
-            .contains("token=")
-    );
-
-    // Used again in the same thread: fine; in another thread: refused.
-    app.stream(
-        "ann",
-        "threads.add_user_message",
-        json!({"thread_id": thread_id, "input": message_input("again", &[&file_id])}),
-    )
-    .await;
-    let elsewhere = app
-        .send(
-            "ann",
-            "threads.create",
-            json!({"input": message_input("steal", &[&file_id])}),
-        )
-        .await;
-    assert_eq!(
-        (elsewhere.status, elsewhere.error_code().as_str()),
-        (409, "attachment_in_use")
-    );
-}
-
-const LLM_VARS: &[(&str, &str)] = &[
-    ("CHATKIT_SECRET_KEY", SECRET),
-    ("CHATKIT_AUTO_TITLES", "false"),
-];
-
-llm_test!(the_model_receives_images_and_text_files, vars = LLM_VARS);
-async fn the_model_receives_images_and_text_files(app: TestApp, llm: FakeLlm) {
-    let image = app.two_phase("ann", "cat.png", "image/png", PNG).await;
-    let notes = app
-        .two_phase(
-            "ann",
-            "notes.md",
-            "text/markdown",
-            "# Notes\nCafé at 10.".as_bytes(),
-        )
-        .await;
-    let long: Vec<u8> = (0..40 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
-    let big = app.two_phase("ann", "big.txt", "text/plain", &long).await;
-    let pdf = app
-        .two_phase("ann", "paper.pdf", "application/pdf", b"%PDF-1.4 binary")
-        .await;
-    let ids: Vec<String> = [&image, &notes, &big, &pdf]
-        .into_iter()
-        .map(id_of)
-        .collect();
-
-    llm.push(Reply::Text(vec!["A cat.".into()]));
-    app.stream(
-        "ann",
-        "threads.create",
-        json!({"input": message_input("What is this?", &ids)}),
-    )
-    .await;
-    let requests = llm.wait_for_requests(1).await;
-    let messages = requests[0]["messages"].as_array().unwrap();
-    let user = messages.iter().rev().find(|m| m["role"] == "user").unwrap();
-    let parts = user["content"]
-        .as_array()
-        .expect("parts, since there is an image");
-    assert_eq!(parts[0], json!({"type": "text", "text": "What is this?"}));
-    let data_url = format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(PNG)
-    );
-    assert_eq!(
-        parts[1],
-        json!({"type": "image_url", "image_url": {"url": data_url}})
-    );
-    let text = parts[2]["text"].as_str().unwrap();
-    assert!(
-        text.starts_with("<File name=\"notes.md\" type=\"text/markdown\"")
-            && text.contains("# Notes\nCafé at 10.")
-            && text.ends_with("</File>"),
-        "{text}"
-    );
-    let truncated = parts[3]["text"].as_str().unwrap();
-    assert!(
-        truncated.contains(&String::from_utf8_lossy(&long[..32 * 1024]).into_owned())
-            && !truncated.contains(&String::from_utf8_lossy(&long[..32 * 1024 + 1]).into_owned())
-            && truncated.contains("Truncated: only the first 32768 of 40960 bytes"),
-        "the cap applies and is stated"
-    );
-    let described = parts[4]["text"].as_str().unwrap();
-    assert!(
-        described.contains("paper.pdf")
-            && described.contains("application/pdf")
-            && described.contains("15 bytes"),
-        "{described}"
-    );
-    assert_eq!(parts.len(), 5);
-}
-
-db_test!(files_survive_a_restart, vars = VARS);
-async fn files_survive_a_restart(app: TestApp) {
-    let image = app.two_phase("ann", "keep.png", "image/png", PNG).await;
-    let id = id_of(&image);
-    let preview = image["preview_url"].as_str().unwrap().to_owned();
-
-    let storage = app.storage_dir.display().to_string();
-    let vars = [
-        ("CHATKIT_SECRET_KEY", SECRET),
-        ("CHATKIT_STORAGE_DIR", storage.as_str()),
-    ];
-    let second = serve(&app.db_url, &vars, None).await.address;
-    let response = app
-        .client
-        .get(format!("{second}/chatkit/attachments/{id}/content"))
-        .header("X-ChatKit-User", "ann")
-        .send()
-        .await
-        .unwrap();
-    let (got, _, bytes) = answer(response).await;
-    assert_eq!((got.status, bytes.as_slice()), (200, PNG));
-    // With the same key, URLs signed before the restart still work.
-    let signed = preview.replace(&app.address, &second);
-    let (got, _, bytes) = app.get_content(&signed, None).await;
-    assert_eq!((got.status, bytes.as_slice()), (200, PNG));
-}
-
-const SWEEP_VARS: &[(&str, &str)] = &[
-    ("CHATKIT_SECRET_KEY", SECRET),
-    // 3.6 s, checked every second.
-    ("CHATKIT_ATTACHMENT_ORPHAN_HOURS", "0.001"),
-    ("CHATKIT_ATTACHMENT_SWEEP_SECS", "1"),
-];
-
-db_test!(the_sweep_purges_unused_uploads, vars = SWEEP_VARS);
-async fn the_sweep_purges_unused_uploads(app: TestApp) {
-    let used = app
-        .two_phase("ann", "used.txt", "text/plain", b"kept")
-        .await;
-    app.stream(
-        "ann",
-        "threads.create",
-        json!({"input": message_input("keep", &[id_of(&used)])}),
-    )
-    .await;
-    let orphan = app
-        .two_phase("ann", "orphan.txt", "text/plain", b"dropped")
-        .await;
-    let never = app
-        .create_attachment("ann", "never.txt", 5, "text/plain")
-        .await
-        .json();
-    let key = app
-        .row("ann", &id_of(&orphan))
-        .await
-        .unwrap()
-        .storage_key
-        .unwrap();
-    assert!(app.storage_dir.join(&key).exists());
-
-    for id in [id_of(&orphan), id_of(&never)] {
-        eventually("the sweep to purge an unused upload", || {
-            let (app, id) = (&app, id.clone());
-            async move { app.row("ann", &id).await.is_none().then_some(()) }
-        })
-        .await;
-    }
-    assert!(!app.storage_dir.join(&key).exists(), "its bytes went too");
-    let (kept, _, bytes) = app
-        .get_content(&app.content_url(&id_of(&used)), Some("ann"))
-        .await;
-    assert_eq!((kept.status, bytes.as_slice()), (200, b"kept".as_slice()));
-}
-
-db_test!(deleting_a_thread_deletes_its_files, vars = VARS);
-async fn deleting_a_thread_deletes_its_files(app: TestApp) {
-    let file = app.two_phase("ann", "a.txt", "text/plain", b"bytes").await;
-    let id = id_of(&file);
-    let key = app.row("ann", &id).await.unwrap().storage_key.unwrap();
-    let events = app
-        .stream(
-            "ann",
-            "threads.create",
-            json!({"input": message_input("x", &[&id])}),
-        )
-        .await;
-    let thread_id = events[0]["thread"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.store
-            .thread_attachments(&thread_id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-
-    app.ok("ann", "threads.delete", json!({"thread_id": thread_id}))
-        .await;
-    assert!(app.row("ann", &id).await.is_none());
-    assert!(
-        app.store
-            .thread_attachments(&thread_id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(!app.storage_dir.join(&key).exists());
 }

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use crate::db_test;
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
+use crate::support::macros::db_test;
 
 db_test!(malformed_requests_get_clear_errors);
 async fn malformed_requests_get_clear_errors(app: TestApp) {

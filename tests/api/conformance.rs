@@ -8,11 +8,16 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::attachments::PNG;
-use crate::fake_llm::Reply;
-use crate::helpers::{Db, TestApp, skip, spawn_app, spawn_llm_app, spawn_mcp_app, user_input};
-use crate::mcp_server::TestMcpServer;
-use crate::requests::{put_item, widget_item};
+use crate::support::app::{
+    Db, TestApp, llm_vars, spawn_app, spawn_app_with, spawn_llm_app, spawn_mcp_app,
+};
+use crate::support::fake_llm::{FakeLlm, Reply};
+use crate::support::fixtures::{
+    PNG, action, approval_of, ask, call_time, form_of, put_item, user_input, valid_values,
+    widget_item,
+};
+use crate::support::mcp_server::TestMcpServer;
+use crate::support::skip;
 
 /// Wire records, each with the SDK type it must validate as.
 #[derive(Default)]
@@ -346,7 +351,6 @@ async fn widget_items_validate_against_the_official_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn human_forms_validate_against_the_official_types() {
-    use crate::human::{action, ask, form_of, valid_values};
     let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("app");
     let mut rec = Recorder::default();
     ask(&llm);
@@ -389,15 +393,12 @@ async fn human_forms_validate_against_the_official_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approvals_validate_against_the_official_types() {
-    use crate::human::{action, approval_of, call_time};
-    let llm = crate::fake_llm::FakeLlm::start().await;
-    let mut vars = crate::helpers::llm_vars(&llm.base_url());
+    let llm = FakeLlm::start().await;
+    let mut vars = llm_vars(&llm.base_url());
     vars.push(("CHATKIT_APPROVAL_TOOLS", "get_current_time".into()));
     vars.push(("CHATKIT_AUTO_TITLES", "false".into()));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = crate::helpers::spawn_app_with(Db::Sqlite, &vars)
-        .await
-        .expect("app");
+    let app = spawn_app_with(Db::Sqlite, &vars).await.expect("app");
     let mut rec = Recorder::default();
     call_time(&llm);
     let events = rec

@@ -2,15 +2,22 @@
 //! `request_human_input`, the form is streamed and the turn ends; answers from the chat
 //! (submit, invalid submit, best judgement, cancel) or an operator resume the run; a new
 //! message meanwhile gets a notice; first answer wins; a restart in the middle and expiry.
+//! Tool approvals and MCP elicitation, which answer through the same forms, are in
+//! `approvals` and `elicitation`.
 
 use chatkit_server::service::human::{HumanAnswer, HumanError};
 use serde_json::{Value, json};
 
-use crate::db_case;
-use crate::fake_llm::{FakeLlm, Reply};
-use crate::helpers::{
-    Db, TestApp, TestDb, eventually, llm_vars, serve, spawn_app_with, user_input,
+use crate::support::answer::event_types;
+use crate::support::app::{Db, TestApp, TestDb, eventually, llm_vars, serve, spawn_app_with};
+use crate::support::fake_llm::{FakeLlm, Reply};
+use crate::support::fixtures::{
+    action, ask, form_of, put_item, user_input, valid_values, widget_item,
 };
+use crate::support::macros::db_case;
+
+mod approvals;
+mod elicitation;
 
 /// A server on `db` with the fake model, no titles, and `extra` variables.
 async fn spawn(db: Db, extra: &[(&str, &str)]) -> Option<(TestApp, FakeLlm)> {
@@ -21,6 +28,7 @@ async fn spawn(db: Db, extra: &[(&str, &str)]) -> Option<(TestApp, FakeLlm)> {
     Some((app, llm))
 }
 
+/// The variables of such a server, for tests that start it themselves.
 fn vars(llm: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
     let mut vars = llm_vars(&llm.base_url());
     vars.push(("CHATKIT_AUTO_TITLES", "false".into()));
@@ -29,52 +37,6 @@ fn vars(llm: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
         vars.push((k, v.to_string()));
     }
     vars
-}
-
-fn form_args() -> Value {
-    json!({"title": "Booking details", "description": "I need a few details.", "fields": [
-        {"name": "city", "label": "City", "type": "string", "required": true},
-        {"name": "notes", "type": "long_text", "description": "Anything else?"},
-        {"name": "nights", "type": "number", "required": true},
-        {"name": "pets", "type": "boolean"},
-        {"name": "room", "type": "select", "options": ["single", "double"]},
-        {"name": "extras", "type": "multi_select", "options": ["breakfast", "parking"]},
-        {"name": "from", "type": "date"}
-    ]})
-}
-
-/// Queues a model step that says something and asks with the form.
-pub fn ask(llm: &FakeLlm) {
-    llm.push(Reply::ToolCalls {
-        text: vec!["Let me ask. ".into()],
-        calls: vec![("request_human_input".into(), form_args())],
-    });
-}
-
-/// The form item of a stream: its item id and interaction id.
-pub fn form_of(events: &[Value]) -> (String, String) {
-    let item = &events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "widget")
-        .expect("a form item")["item"];
-    let form = &item["widget"]["children"][0];
-    assert_eq!(form["type"], "Form");
-    assert_eq!(form["onSubmitAction"]["type"], "human.form_submit");
-    let id = form["onSubmitAction"]["payload"]["__interaction"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (item["id"].as_str().unwrap().to_owned(), id)
-}
-
-pub fn action(thread: &str, item: &str, kind: &str, payload: Value) -> Value {
-    json!({"thread_id": thread, "item_id": item, "action": {"type": kind, "payload": payload}})
-}
-
-pub fn valid_values(id: &str) -> Value {
-    json!({"__interaction": id, "city": "Oslo", "nights": "3", "pets": "true", "room": "double",
-           "extras": {"o0": true, "o1": false}, "from": "2026-12-01", "notes": ""})
 }
 
 /// The tool message the model received in request `n`.
@@ -89,13 +51,13 @@ fn tool_result(requests: &[Value], n: usize) -> Value {
         .expect("a tool result")
 }
 
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
+/// The stored state of interaction `id` and who answered it.
 async fn status(app: &TestApp, id: &str) -> (String, Option<String>) {
     let row = app.store.load_interaction(id).await.unwrap();
-    (row.status, row.answered_by)
+    (
+        row.status.to_string(),
+        row.answered_by.map(|by| by.to_string()),
+    )
 }
 
 db_case!(form_is_shown_answered_and_the_run_resumes);
@@ -164,7 +126,7 @@ async fn form_is_shown_answered_and_the_run_resumes(db: Db) {
             action(&thread, &item, "human.form_submit", invalid),
         )
         .await;
-    assert_eq!(types(&events), ["thread.item.replaced"]);
+    assert_eq!(event_types(&events), ["thread.item.replaced"]);
     let shown = events[0]["item"]["widget"].to_string();
     for text in [
         "This field is required.",
@@ -229,7 +191,7 @@ async fn form_is_shown_answered_and_the_run_resumes(db: Db) {
             action(&thread, &item, "human.cancel", json!({"__interaction": id})),
         )
         .await;
-    assert_eq!(types(&events), ["error"]);
+    assert_eq!(event_types(&events), ["error"]);
     assert!(
         events[0]["message"]
             .as_str()
@@ -302,13 +264,7 @@ async fn other_widgets_cannot_answer(db: Db) {
     ask(&llm);
     let (thread, events) = app.create_thread("ann", "Book").await;
     let (item, id) = form_of(&events);
-    crate::requests::put_item(
-        &app,
-        "ann",
-        &thread,
-        crate::requests::widget_item(&thread, "wdg_other"),
-    )
-    .await;
+    put_item(&app, "ann", &thread, widget_item(&thread, "wdg_other")).await;
     for (on, payload) in [
         ("wdg_other", json!({"__interaction": id})),
         (item.as_str(), json!({"__interaction": "hi_unknown"})),
@@ -422,7 +378,7 @@ async fn an_operator_answer_resumes_in_the_background(db: Db) {
         (runs.len() == 2 && runs[1].finished_at.is_some()).then_some(runs)
     })
     .await;
-    assert_eq!(runs[1].status, "completed");
+    assert_eq!(runs[1].status.as_str(), "completed");
 }
 
 db_case!(concurrent_answers_one_wins);
@@ -463,7 +419,7 @@ async fn concurrent_answers_one_wins(db: Db) {
             action(&thread, &item, "human.cancel", json!({"__interaction": id})),
         )
         .await;
-    assert_eq!(types(&events), ["error"]);
+    assert_eq!(event_types(&events), ["error"]);
     eventually("one resumed run", || async {
         let runs = app.store.load_runs(&thread).await.unwrap();
         (runs.len() == 2 && runs[1].finished_at.is_some()).then_some(())
@@ -574,258 +530,6 @@ async fn the_tool_can_be_turned_off(db: Db) {
             .contains("request_human_input")
     );
 }
-
-/// The approval form of a stream: its item id and interaction id.
-pub fn approval_of(events: &[Value]) -> (String, String) {
-    let item = &events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "widget")
-        .expect("an approval item")["item"];
-    let form = &item["widget"]["children"][0];
-    assert_eq!(form["onSubmitAction"]["type"], "human.approve");
-    let id = form["onSubmitAction"]["payload"]["__interaction"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (item["id"].as_str().unwrap().to_owned(), id)
-}
-
-/// Queues a model step that calls the tool that needs approval.
-pub fn call_time(llm: &FakeLlm) {
-    llm.push(Reply::ToolCalls {
-        text: vec![],
-        calls: vec![("get_current_time".into(), json!({"zone": "UTC"}))],
-    });
-}
-
-db_case!(approvals_run_the_tool_or_tell_the_model_it_was_denied);
-async fn approvals_run_the_tool_or_tell_the_model_it_was_denied(db: Db) {
-    let Some((app, llm)) = spawn(db, &[("CHATKIT_APPROVAL_TOOLS", "get_current_time")]).await
-    else {
-        return;
-    };
-    call_time(&llm);
-    let (thread, events) = app.create_thread("ann", "What time is it?").await;
-    assert!(
-        !events.iter().any(|e| e["type"] == "progress_update"),
-        "the tool did not run"
-    );
-    let (item, id) = approval_of(&events);
-    let shown = events.last().unwrap()["item"]["widget"].to_string();
-    assert!(
-        shown.contains("get_current_time") && shown.contains("UTC") && shown.contains("human.deny")
-    );
-    let row = app.store.load_interaction(&id).await.unwrap();
-    assert_eq!(
-        (row.kind.as_str(), row.status.as_str()),
-        ("approval", "pending")
-    );
-
-    // A form answer does not fit an approval.
-    let events = app
-        .stream(
-            "ann",
-            "threads.custom_action",
-            action(
-                &thread,
-                &item,
-                "human.best_judgement",
-                json!({"__interaction": id}),
-            ),
-        )
-        .await;
-    assert_eq!(types(&events), ["error"]);
-
-    llm.push(Reply::Text(vec!["It is noon.".into()]));
-    let events = app
-        .stream(
-            "ann",
-            "threads.custom_action",
-            action(
-                &thread,
-                &item,
-                "human.approve",
-                json!({"__interaction": id}),
-            ),
-        )
-        .await;
-    assert_eq!(events[1]["type"], "thread.item.replaced");
-    assert!(
-        events[1]["item"]["widget"]
-            .to_string()
-            .contains("Approved.")
-    );
-    assert_eq!(events[2]["type"], "progress_update", "the tool runs now");
-    assert!(
-        events
-            .iter()
-            .any(|e| e["item"]["content"][0]["text"] == "It is noon.")
-    );
-    assert_eq!(
-        status(&app, &id).await,
-        ("answered".into(), Some("user".into()))
-    );
-    let requests = llm.wait_for_requests(2).await;
-    let result = tool_result(&requests, 1);
-    assert!(
-        result["content"].as_str().unwrap().ends_with('Z'),
-        "{result}"
-    );
-
-    call_time(&llm);
-    let events = app
-        .stream(
-            "ann",
-            "threads.add_user_message",
-            json!({"thread_id": thread, "input": user_input("And now?")}),
-        )
-        .await;
-    let (item, id) = approval_of(&events);
-    llm.push(Reply::Text(vec!["Understood.".into()]));
-    app.stream(
-        "ann",
-        "threads.custom_action",
-        action(&thread, &item, "human.deny", json!({"__interaction": id})),
-    )
-    .await;
-    assert_eq!(status(&app, &id).await.0, "denied");
-    let requests = llm.wait_for_requests(4).await;
-    assert_eq!(
-        tool_result(&requests, 3)["content"],
-        "The user denied this tool call."
-    );
-
-    // Each call has exactly one result in the model's history.
-    let messages = requests[3]["messages"].as_array().unwrap();
-    let calls = messages
-        .iter()
-        .filter(|m| m["tool_calls"].is_array())
-        .count();
-    let results = messages.iter().filter(|m| m["role"] == "tool").count();
-    assert_eq!((calls, results), (2, 2));
-}
-
-// The Python anchor in the 2026-07-28 era: `ask_human` returns `input_required`; the form is
-// shown, and the answer goes back as `inputResponses` with the echoed `requestState`.
-db_case!(mcp_elicitation_ask_human_modern_era);
-async fn mcp_elicitation_ask_human_modern_era(db: Db) {
-    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
-        return;
-    };
-    let servers = json!([{"name": "py", "url": anchor.url}]);
-    let Some((app, llm)) = crate::helpers::spawn_mcp_app(db, servers).await else {
-        return;
-    };
-    llm.push(Reply::ToolCalls {
-        text: vec![],
-        calls: vec![("ask_human".into(), json!({"question": "Deploy to prod?"}))],
-    });
-    let (thread, events) = app.create_thread("ann", "Deploy it").await;
-    let (item, id) = form_of(&events);
-    let shown = events.last().unwrap()["item"]["widget"].to_string();
-    assert!(
-        shown.contains("Deploy to prod?") && shown.contains("human.decline"),
-        "{shown}"
-    );
-    let row = app.store.load_interaction(&id).await.unwrap();
-    assert_eq!(row.kind, "elicitation");
-    let details: Value = serde_json::from_str(row.details.as_deref().unwrap()).unwrap();
-    assert!(details["request_state"].is_string(), "{details}");
-
-    llm.push(Reply::Text(vec!["Deployed.".into()]));
-    let answer = json!({"__interaction": id, "approved": "true", "comment": "go"});
-    let events = app
-        .stream(
-            "ann",
-            "threads.custom_action",
-            action(&thread, &item, "human.form_submit", answer),
-        )
-        .await;
-    assert_eq!(events[1]["type"], "thread.item.replaced", "{events:?}");
-    assert!(
-        events
-            .iter()
-            .any(|e| e["item"]["content"][0]["text"] == "Deployed."),
-        "{events:?}"
-    );
-    let requests = llm.wait_for_requests(2).await;
-    let result: Value =
-        serde_json::from_str(tool_result(&requests, 1)["content"].as_str().unwrap()).unwrap();
-    assert_eq!(result["action"], "accept", "{result}");
-    assert_eq!(result["answer"]["approved"], true);
-    assert_eq!(result["answer"]["comment"], "go");
-    assert_eq!(result["protocol_version"], "2026-07-28");
-    assert_eq!(status(&app, &id).await.0, "answered");
-}
-
-db_case!(mcp_elicitation_confirm_action_modern_era);
-async fn mcp_elicitation_confirm_action_modern_era(db: Db) {
-    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
-        return;
-    };
-    let servers = json!([{"name": "py", "url": anchor.url}]);
-    let Some((app, llm)) = crate::helpers::spawn_mcp_app(db, servers).await else {
-        return;
-    };
-    let confirm = || Reply::ToolCalls {
-        text: vec![],
-        calls: vec![(
-            "confirm_action".into(),
-            json!({"action": "delete the logs"}),
-        )],
-    };
-    llm.push(confirm());
-    let (thread, events) = app.create_thread("ann", "Clean up").await;
-    let (item, id) = form_of(&events);
-    llm.push(Reply::Text(vec!["Not deleting.".into()]));
-    app.stream(
-        "ann",
-        "threads.custom_action",
-        action(
-            &thread,
-            &item,
-            "human.decline",
-            json!({"__interaction": id}),
-        ),
-    )
-    .await;
-    assert_eq!(status(&app, &id).await.0, "denied");
-    let requests = llm.wait_for_requests(2).await;
-    let result = tool_result(&requests, 1)["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(result.starts_with("declined\n"), "{result}");
-
-    llm.push(confirm());
-    let events = app
-        .stream(
-            "ann",
-            "threads.add_user_message",
-            json!({"thread_id": thread, "input": user_input("Do it")}),
-        )
-        .await;
-    let (item, id) = form_of(&events);
-    llm.push(Reply::Text(vec!["Deleted.".into()]));
-    let answer = json!({"__interaction": id, "ok": "true"});
-    app.stream(
-        "ann",
-        "threads.custom_action",
-        action(&thread, &item, "human.form_submit", answer),
-    )
-    .await;
-    let requests = llm.wait_for_requests(4).await;
-    let result = tool_result(&requests, 3)["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        result.starts_with("confirmed: delete the logs\n"),
-        "{result}"
-    );
-}
-
 db_case!(a_retry_closes_the_form_it_deletes);
 async fn a_retry_closes_the_form_it_deletes(db: Db) {
     let Some((app, llm)) = spawn(db, &[]).await else {
@@ -903,209 +607,4 @@ async fn a_user_and_an_operator_answer_at_once(db: Db) {
     })
     .await;
     assert_eq!(llm.requests().len(), 2, "the run resumed once");
-}
-
-/// A server on `db` talking to the Python anchor in the handshake era, with `extra` settings
-/// for it.
-async fn legacy_anchor(
-    db: Db,
-    extra: Value,
-) -> Option<(crate::helpers::PythonMcp, TestApp, FakeLlm)> {
-    let anchor = crate::helpers::PythonMcp::start().await?;
-    let mut server = json!({"name": "py", "url": anchor.url, "protocol": "legacy"});
-    for (k, v) in extra.as_object().unwrap() {
-        server[k] = v.clone();
-    }
-    let (app, llm) = crate::helpers::spawn_mcp_app(db, json!([server])).await?;
-    Some((anchor, app, llm))
-}
-
-fn call(llm: &FakeLlm, tool: &str, arguments: Value) {
-    llm.push(Reply::ToolCalls {
-        text: vec![],
-        calls: vec![(tool.into(), arguments)],
-    });
-}
-
-// The handshake era: `ask_human` sends a live `elicitation/create` while its call is open; the
-// call is parked, the form shown, and the answer completes the same call.
-db_case!(mcp_elicitation_ask_human_handshake_era);
-async fn mcp_elicitation_ask_human_handshake_era(db: Db) {
-    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({})).await else {
-        return;
-    };
-    call(
-        &llm,
-        "ask_human",
-        json!({"question": "Restart the cluster?"}),
-    );
-    let (thread, events) = app.create_thread("ann", "Restart it").await;
-    let (item, id) = form_of(&events);
-    let shown = events.last().unwrap()["item"]["widget"].to_string();
-    assert!(shown.contains("Restart the cluster?"), "{shown}");
-    let row = app.store.load_interaction(&id).await.unwrap();
-    let details: Value = serde_json::from_str(row.details.as_deref().unwrap()).unwrap();
-    assert!(details["live"].is_string(), "{details}");
-    assert!(row.expires_at - row.created_at <= chrono::Duration::minutes(15));
-
-    llm.push(Reply::Text(vec!["Restarted.".into()]));
-    let answer = json!({"__interaction": id, "approved": "on", "comment": "now"});
-    let events = app
-        .stream(
-            "ann",
-            "threads.custom_action",
-            action(&thread, &item, "human.form_submit", answer),
-        )
-        .await;
-    assert!(
-        events
-            .iter()
-            .any(|e| e["item"]["content"][0]["text"] == "Restarted."),
-        "{events:?}"
-    );
-    let requests = llm.wait_for_requests(2).await;
-    let result: Value =
-        serde_json::from_str(tool_result(&requests, 1)["content"].as_str().unwrap()).unwrap();
-    assert_eq!(result["action"], "accept", "{result}");
-    assert_eq!(
-        result["answer"],
-        json!({"approved": true, "comment": "now"})
-    );
-    assert_ne!(result["protocol_version"], "2026-07-28");
-
-    call(&llm, "confirm_action", json!({"action": "wipe the disk"}));
-    let events = app
-        .stream(
-            "ann",
-            "threads.add_user_message",
-            json!({"thread_id": thread, "input": user_input("Also wipe")}),
-        )
-        .await;
-    let (item, id) = form_of(&events);
-    llm.push(Reply::Text(vec!["Not wiping.".into()]));
-    app.stream(
-        "ann",
-        "threads.custom_action",
-        action(&thread, &item, "human.cancel", json!({"__interaction": id})),
-    )
-    .await;
-    let requests = llm.wait_for_requests(4).await;
-    let result = tool_result(&requests, 3)["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(result.starts_with("cancelled"), "{result}");
-}
-
-// A live question past its deadline is answered `cancel` to the server; the late answer tells
-// the model there was no answer in time.
-db_case!(mcp_live_elicitation_has_a_deadline);
-async fn mcp_live_elicitation_has_a_deadline(db: Db) {
-    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({"elicitation_timeout_ms": 300})).await
-    else {
-        return;
-    };
-    call(&llm, "ask_human", json!({"question": "Still there?"}));
-    let (thread, events) = app.create_thread("ann", "Ask me").await;
-    let (item, id) = form_of(&events);
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    llm.push(Reply::Text(vec!["No answer, moving on.".into()]));
-    app.stream(
-        "ann",
-        "threads.custom_action",
-        action(&thread, &item, "human.form_submit", valid_values(&id)),
-    )
-    .await;
-    assert_eq!(status(&app, &id).await.0, "expired");
-    let requests = llm.wait_for_requests(2).await;
-    assert_eq!(
-        tool_result(&requests, 1)["content"],
-        "The user did not answer in time."
-    );
-}
-
-// A live question lives in the process that holds the call: after a restart the answer is
-// kept, and the model is told the question is gone.
-db_case!(mcp_live_elicitation_is_lost_on_restart);
-async fn mcp_live_elicitation_is_lost_on_restart(db: Db) {
-    let Some(anchor) = crate::helpers::PythonMcp::start().await else {
-        return;
-    };
-    let Some((test_db, url)) = TestDb::create(db) else {
-        return;
-    };
-    let llm = FakeLlm::start().await;
-    let servers = json!([{"name": "py", "url": anchor.url, "protocol": "legacy"}]).to_string();
-    let v = vars(&llm, &[("CHATKIT_MCP_SERVERS", servers.as_str())]);
-    let v: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let first = serve(&url, &v, None).await;
-    call(&llm, "ask_human", json!({"question": "Go?"}));
-    let (thread, events) = first.create_thread("ann", "Ask").await;
-    let (item, id) = form_of(&events);
-    first.stop.stop(true).await;
-    drop(first);
-
-    let second = serve(&url, &v, Some(test_db)).await;
-    llm.push(Reply::Text(vec!["The question was lost.".into()]));
-    second
-        .stream(
-            "ann",
-            "threads.custom_action",
-            action(&thread, &item, "human.form_submit", valid_values(&id)),
-        )
-        .await;
-    let requests = llm.wait_for_requests(2).await;
-    let result = tool_result(&requests, 1)["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(result.contains("no longer open"), "{result}");
-}
-
-db_case!(an_operator_can_approve_a_tool_call);
-async fn an_operator_can_approve_a_tool_call(db: Db) {
-    let Some((app, llm)) = spawn(db, &[("CHATKIT_APPROVAL_TOOLS", "get_current_time")]).await
-    else {
-        return;
-    };
-    call_time(&llm);
-    let (thread, events) = app.create_thread("ann", "Time?").await;
-    let (_, id) = approval_of(&events);
-    let wrong = app
-        .human
-        .answer_as_operator(&id, HumanAnswer::BestJudgement)
-        .await;
-    assert!(
-        matches!(wrong, Err(HumanError::WrongAnswer(_))),
-        "{wrong:?}"
-    );
-    llm.push(Reply::Text(vec!["Approved by the operator.".into()]));
-    app.human
-        .answer_as_operator(&id, HumanAnswer::Approve)
-        .await
-        .unwrap();
-    eventually("the resumed answer", || async {
-        let page = app
-            .ok(
-                "ann",
-                "items.list",
-                json!({"thread_id": thread, "limit": 50}),
-            )
-            .await;
-        page.to_string()
-            .contains("Approved by the operator.")
-            .then_some(())
-    })
-    .await;
-    let requests = llm.wait_for_requests(2).await;
-    assert!(
-        tool_result(&requests, 1)["content"]
-            .as_str()
-            .unwrap()
-            .ends_with('Z')
-    );
-    assert_eq!(
-        status(&app, &id).await,
-        ("answered".into(), Some("operator".into()))
-    );
 }

@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
-use crate::db_test;
-use crate::helpers::{TestApp, user_input};
+use crate::support::app::TestApp;
+use crate::support::fixtures::user_input;
+use crate::support::macros::db_test;
 
 db_test!(other_users_threads_are_invisible);
 async fn other_users_threads_are_invisible(app: TestApp) {

@@ -1,16 +1,16 @@
-//! One integration-test binary: every test drives the real HTTP server.
+//! One integration-test binary: every test drives the real HTTP server. What the feature files
+//! share lives in `support`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod helpers;
-mod mcp_server;
+mod support;
 
 mod agent_runs;
 mod architecture;
 mod attachments;
 mod bad_input;
+mod browser;
 mod conformance;
-mod fake_llm;
 mod human;
 mod isolation;
 mod mcp;

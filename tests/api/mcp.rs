@@ -4,10 +4,13 @@
 
 use serde_json::{Value, json};
 
-use crate::db_case;
-use crate::fake_llm::Reply;
-use crate::helpers::{Db, PythonMcp, add_agent, execute_sql, parse_sse, spawn_mcp_app, user_input};
-use crate::mcp_server::TestMcpServer;
+use crate::support::answer::parse_sse;
+use crate::support::app::{Db, add_agent, execute_sql, spawn_mcp_app};
+use crate::support::fake_llm::Reply;
+use crate::support::fixtures::user_input;
+use crate::support::macros::db_case;
+use crate::support::mcp_server::TestMcpServer;
+use crate::support::python::PythonMcp;
 
 fn server(name: &str, url: &str) -> Value {
     json!({"name": name, "url": url, "timeout_ms": 5000})

@@ -1,7 +1,7 @@
 //! The demo page, its static files, and the health probes.
 
-use crate::db_test;
-use crate::helpers::TestApp;
+use crate::support::app::TestApp;
+use crate::support::macros::db_test;
 
 async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     let response = app

@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::db_test;
-use crate::helpers::{TestApp, user_input};
+use crate::support::app::TestApp;
+use crate::support::fixtures::user_input;
+use crate::support::macros::db_test;
 
 fn ids(page: &Value) -> Vec<String> {
     page["data"]

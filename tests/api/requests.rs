@@ -1,22 +1,10 @@
 //! The JSON requests of the protocol: answers on the wire and rows in the database.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::db_test;
-use crate::helpers::{TestApp, user_input};
-use chatkit_server::chatkit::types::ThreadItem;
-
-/// Stores an item straight into a thread (items the agent would make in later turns).
-pub async fn put_item(app: &TestApp, user: &str, thread_id: &str, item: Value) -> ThreadItem {
-    let item: ThreadItem = serde_json::from_value(item).expect("item JSON");
-    let scope = app.scope(user).await;
-    app.store
-        .save_item(&scope, &item)
-        .await
-        .expect("item saved");
-    assert_eq!(item.thread_id, thread_id);
-    item
-}
+use crate::support::app::TestApp;
+use crate::support::fixtures::{put_item, user_input, widget_item};
+use crate::support::macros::db_test;
 
 db_test!(get_by_id_returns_thread_and_items_oldest_first);
 async fn get_by_id_returns_thread_and_items_oldest_first(app: TestApp) {
@@ -222,14 +210,4 @@ async fn sync_custom_action_checks_the_sender(app: TestApp) {
         )
         .await;
     assert_eq!(unknown.status, 404);
-}
-
-/// A small widget item in `thread_id`.
-pub fn widget_item(thread_id: &str, id: &str) -> Value {
-    json!({
-        "id": id, "thread_id": thread_id, "created_at": "2030-01-01T00:00:00.000000Z", "type": "widget",
-        "widget": {"type": "Card", "children": [{"type": "Button", "label": "Go",
-            "onClickAction": {"type": "demo.click", "payload": {"n": 1}}}]},
-        "copy_text": "A card"
-    })
 }

@@ -2,13 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::db_test;
-use crate::helpers::{TestApp, user_input};
-use crate::requests::{put_item, widget_item};
-
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
+use crate::support::answer::event_types;
+use crate::support::app::TestApp;
+use crate::support::fixtures::{put_item, user_input, widget_item};
+use crate::support::macros::db_test;
 
 /// A server without a model ends each turn with this event.
 fn assert_no_model_error(event: &Value) {
@@ -49,7 +46,7 @@ async fn create_streams_prefix_and_persists_message(app: TestApp) {
     );
     let events = answer.events();
     assert_eq!(
-        types(&events),
+        event_types(&events),
         [
             "thread.created",
             "thread.item.done",
@@ -92,7 +89,7 @@ async fn add_user_message_streams_prefix(app: TestApp) {
         )
         .await;
     assert_eq!(
-        types(&events),
+        event_types(&events),
         ["thread.item.done", "stream_options", "error"]
     );
     assert_no_model_error(&events[2]);
@@ -132,7 +129,7 @@ async fn retry_deletes_what_follows_and_regenerates(app: TestApp) {
             json!({"thread_id": id, "item_id": message_id}),
         )
         .await;
-    assert_eq!(types(&events), ["stream_options", "error"]);
+    assert_eq!(event_types(&events), ["stream_options", "error"]);
     assert_eq!(
         app.store.count_items(&id).await.unwrap(),
         1,
@@ -187,7 +184,7 @@ async fn custom_action_needs_a_widget_sender(app: TestApp) {
         )
         .await;
     assert_eq!(
-        types(&events),
+        event_types(&events),
         ["stream_options", "error"],
         "the agent is asked (and has no model here)"
     );
@@ -272,7 +269,7 @@ async fn client_tool_output_completes_the_pending_call(app: TestApp) {
             json!({"thread_id": id, "result": {"city": "Oslo"}}),
         )
         .await;
-    assert_eq!(types(&events), ["stream_options", "error"]);
+    assert_eq!(event_types(&events), ["stream_options", "error"]);
 
     let scope = app.scope("ann").await;
     let stored =
@@ -306,7 +303,7 @@ async fn structured_input_is_answered_in_place(app: TestApp) {
         )
         .await;
     assert_eq!(
-        types(&events),
+        event_types(&events),
         ["stream_options", "thread.item.replaced", "error"]
     );
     let replaced = &events[1]["item"];

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{BEST_JUDGEMENT_TEXT, CANCELLED_TEXT, DENIED_TEXT, EXPIRED_TEXT};
+use crate::chatkit::states::InteractionStatus;
 
 /// How an interaction ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,13 +21,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// The row's status.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> InteractionStatus {
         match self {
-            Outcome::Answered(_) | Outcome::Approved => "answered",
-            Outcome::BestJudgement => "best_judgement",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Expired => "expired",
-            Outcome::Denied | Outcome::Declined => "denied",
+            Outcome::Answered(_) | Outcome::Approved => InteractionStatus::Answered,
+            Outcome::BestJudgement => InteractionStatus::BestJudgement,
+            Outcome::Cancelled => InteractionStatus::Cancelled,
+            Outcome::Expired => InteractionStatus::Expired,
+            Outcome::Denied | Outcome::Declined => InteractionStatus::Denied,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The widgets of a question: the form (shown again with messages after an invalid answer),
 //! the read-only summary that replaces it once answered, and the text the model reads for it.
 
+use crate::chatkit::states::InteractionKind;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -83,7 +84,7 @@ fn checkbox(name: String, label: String, checked: bool) -> WidgetComponent {
 /// answer) and `errors` the messages to show beside the fields.
 pub fn form_widget(
     interaction_id: &str,
-    kind: &str,
+    kind: InteractionKind,
     spec: &FormSpec,
     values: &Value,
     errors: &BTreeMap<String, String>,
@@ -101,7 +102,7 @@ pub fn form_widget(
         );
     }
     // An MCP server's question can be declined; the agent's own can be left to the agent.
-    let second = if kind == "elicitation" {
+    let second = if kind == InteractionKind::Elicitation {
         button("Decline", DECLINE_ACTION, interaction_id)
     } else {
         button(

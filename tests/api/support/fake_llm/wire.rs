@@ -1,25 +1,19 @@
-//! An in-process fake of OpenAI's Chat Completions API (`POST {base}/chat/completions`).
-//!
-//! It speaks the real wire format, so the server's LLM client can be driven without a paid
-//! API: `data: {json}\n\n` chunk frames ended by `data: [DONE]\n\n` when the request streams,
-//! a `chat.completion` object when it does not, and OpenAI's `{"error": {...}}` body on errors.
-//! Tests script the answers with [`FakeLlm::push`] and read back what the client sent with
-//! [`FakeLlm::requests`] and [`FakeLlm::request_headers`].
+//! The fake's answers on the wire: a scripted [`Reply`] becomes the steps of a response body,
+//! streamed chunk by chunk or as one `chat.completion`, and ends as the reply says (finished,
+//! cut, malformed or hanging).
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actix_web::dev::{Extensions, ServerHandle};
-use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::HttpResponse;
 use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{Value, json};
+
+use super::{ClientSocket, Reply, Shared, error_response, lock};
 
 /// How long a [`Reply::HangAfter`] stream stays open at most when the client never leaves.
 const HANG_CAP: Duration = Duration::from_secs(60);
@@ -27,193 +21,16 @@ const HANG_CAP: Duration = Duration::from_secs(60);
 /// How often a hanging stream looks whether its client has left.
 const HANG_POLL: Duration = Duration::from_millis(20);
 
-/// How long an idle client connection is kept open.
-const KEEP_ALIVE: Duration = Duration::from_secs(120);
-
-/// How long [`FakeLlm::wait_for_requests`] waits before failing the test.
-const WAIT_DEADLINE: Duration = Duration::from_secs(10);
-
-/// The largest request body accepted (long conversations are sent whole).
-const MAX_BODY: usize = 64 * 1024 * 1024;
-
 /// The frame that ends every finished stream.
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
-/// A fake OpenAI endpoint on a loopback port, serving until it is dropped.
-pub struct FakeLlm {
-    base_url: String,
-    shared: Arc<Shared>,
-    handle: ServerHandle,
-}
-
-/// One scripted answer, consumed by the next request (FIFO).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// Streams these text pieces as content deltas, then finish_reason "stop" (+ usage if asked).
-    Text(Vec<String>),
-    /// Streams text pieces (may be empty) then these tool calls (name, arguments JSON value),
-    /// finish_reason "tool_calls".
-    ToolCalls {
-        text: Vec<String>,
-        calls: Vec<(String, Value)>,
-    },
-    /// HTTP error with OpenAI's error body.
-    Error { status: u16, message: String },
-    /// Streams the text pieces, then closes the connection abruptly (no finish_reason, no
-    /// `[DONE]`, no end of the chunked body).
-    BreakAfter(Vec<String>),
-    /// Streams the text pieces, then one frame whose data is not valid JSON, then ends the body.
-    MalformedAfter(Vec<String>),
-    /// Sends 200 + SSE headers and the text pieces, then nothing more until the client leaves
-    /// (or 60 s pass, when the connection is cut): for idle-timeout tests.
-    HangAfter(Vec<String>),
-    /// Streams text pieces with this delay before each piece (cancel/disconnect tests and
-    /// slow-model benchmarks).
-    SlowText { pieces: Vec<String>, delay_ms: u64 },
-    /// Non-streaming completion with this content (titles).
-    Completion(String),
-}
-
-impl FakeLlm {
-    /// Binds 127.0.0.1:0 and serves in a spawned task (one actix worker).
-    pub async fn start() -> FakeLlm {
-        let shared = Arc::new(Shared::default());
-        let data = web::Data::from(Arc::clone(&shared));
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(MAX_BODY))
-                .route("/v1/chat/completions", web::post().to(chat_completions))
-                .default_service(web::to(unknown_url))
-        })
-        .on_connect(remember_socket)
-        // Longer than reqwest's pool idle timeout, so a pooled connection is never closed
-        // under a request that is being sent.
-        .keep_alive(KEEP_ALIVE)
-        .workers(1)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap_or_else(|e| panic!("FakeLlm: cannot bind 127.0.0.1:0: {e}"));
-        let port = server
-            .addrs()
-            .first()
-            .map(|addr| addr.port())
-            .unwrap_or_else(|| panic!("FakeLlm: bound to no address"));
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        FakeLlm {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
-            shared,
-            handle,
-        }
-    }
-
-    /// The API base, e.g. `http://127.0.0.1:PORT/v1`; the client appends `/chat/completions`.
-    pub fn base_url(&self) -> String {
-        self.base_url.clone()
-    }
-
-    /// Queues the answer to the next request (FIFO).
-    pub fn push(&self, reply: Reply) {
-        lock(&self.shared.replies).push_back(reply);
-    }
-
-    /// Every request body received, in order (unscripted ones too; a body that is not JSON is
-    /// kept as a JSON string).
-    pub fn requests(&self) -> Vec<Value> {
-        lock(&self.shared.received)
-            .iter()
-            .map(|r| r.body.clone())
-            .collect()
-    }
-
-    /// The headers of each request, in the order of [`FakeLlm::requests`], with lower-case names.
-    pub fn request_headers(&self) -> Vec<Vec<(String, String)>> {
-        lock(&self.shared.received)
-            .iter()
-            .map(|r| r.headers.clone())
-            .collect()
-    }
-
-    /// Waits until at least `n` requests have arrived and returns them all; panics after 10 s.
-    pub async fn wait_for_requests(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + WAIT_DEADLINE;
-        loop {
-            let requests = self.requests();
-            if requests.len() >= n {
-                return requests;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "FakeLlm: expected {n} request(s) within {WAIT_DEADLINE:?}, got {}: {requests:#?}",
-                    requests.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
-impl Drop for FakeLlm {
-    fn drop(&mut self) {
-        // The stop command is sent at once; waiting for the workers to finish is not needed.
-        drop(self.handle.stop(false));
-    }
-}
-
-/// What the fake shares between the test and its worker.
-#[derive(Default)]
-struct Shared {
-    replies: Mutex<VecDeque<Reply>>,
-    received: Mutex<Vec<Received>>,
-    completions: AtomicU64,
-    calls: AtomicU64,
-}
-
-/// One request as received.
-struct Received {
-    body: Value,
-    headers: Vec<(String, String)>,
-}
-
-/// Locks a mutex, ignoring poisoning: a panicking test must not hide the first failure.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// `POST /v1/chat/completions`: records the request and plays the next scripted reply.
-async fn chat_completions(
-    req: HttpRequest,
-    body: Bytes,
-    shared: web::Data<Shared>,
+/// The answer to one parsed request: the next scripted reply (or a default one) in the form
+/// the request asked for; `client` is the connection's socket, watched while a body hangs.
+pub(super) fn reply_to(
+    request: &Value,
+    shared: &Shared,
+    client: Option<Rc<ClientSocket>>,
 ) -> HttpResponse {
-    let headers = req
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            (name.as_str().to_ascii_lowercase(), value)
-        })
-        .collect();
-    let parsed = serde_json::from_slice::<Value>(&body);
-    let recorded = match &parsed {
-        Ok(value) => value.clone(),
-        Err(_) => Value::String(String::from_utf8_lossy(&body).into_owned()),
-    };
-    lock(&shared.received).push(Received {
-        body: recorded,
-        headers,
-    });
-    let Ok(request) = parsed else {
-        return error_response(
-            400,
-            "We could not parse the JSON body of your request. (HINT: This likely means you \
-             aren't using your HTTP library correctly.)",
-        );
-    };
-
     let streaming = request["stream"].as_bool().unwrap_or(false);
     let scripted = lock(&shared.replies).pop_front();
     let reply = scripted.unwrap_or_else(|| {
@@ -236,7 +53,6 @@ async fn chat_completions(
             arguments: arguments.to_string(),
         })
         .collect();
-    let client = req.conn_data::<Rc<ClientSocket>>().cloned();
     let meta = Meta {
         id: format!(
             "chatcmpl-{}",
@@ -258,14 +74,6 @@ async fn chat_completions(
     } else {
         respond("application/json", completed(&meta, script, calls), client)
     }
-}
-
-/// Any other path: OpenAI's 404 answer.
-async fn unknown_url(req: HttpRequest) -> HttpResponse {
-    let message = format!("Invalid URL ({} {})", req.method(), req.path());
-    HttpResponse::NotFound()
-        .content_type("application/json")
-        .body(error_body(&message, "invalid_request_error", None).to_string())
 }
 
 /// A reply reduced to what both answer forms need.
@@ -554,58 +362,4 @@ fn respond(content_type: &str, steps: Vec<Step>, client: Option<Rc<ClientSocket>
     HttpResponse::Ok()
         .content_type(content_type)
         .streaming(body)
-}
-
-/// A second handle on a connection's socket: actix notices a client that left only when a
-/// write fails, and a hanging body writes nothing.
-struct ClientSocket(std::net::TcpStream);
-
-impl ClientSocket {
-    /// Whether the client has closed its side (or the connection is broken).
-    fn gone(&self) -> bool {
-        match self.0.peek(&mut [0; 1]) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
-        }
-    }
-}
-
-/// Keeps a [`ClientSocket`] in each connection's data (Unix only; elsewhere a hanging body
-/// just ends after [`HANG_CAP`]).
-fn remember_socket(conn: &dyn Any, data: &mut Extensions) {
-    #[cfg(unix)]
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
-        && let Ok(fd) = std::os::fd::AsFd::as_fd(tcp).try_clone_to_owned()
-    {
-        let socket = std::net::TcpStream::from(fd);
-        // Shares the file description, which tokio already made non-blocking.
-        if socket.set_nonblocking(true).is_ok() {
-            data.insert(Rc::new(ClientSocket(socket)));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (conn, data);
-}
-
-/// OpenAI's error answer for this status.
-fn error_response(status: u16, message: &str) -> HttpResponse {
-    let (kind, code) = match status {
-        400 => ("invalid_request_error", "invalid_request_error"),
-        401 => ("invalid_request_error", "invalid_api_key"),
-        403 => ("request_forbidden", "unsupported_country_region_territory"),
-        404 => ("invalid_request_error", "model_not_found"),
-        429 => ("requests", "rate_limit_exceeded"),
-        503 => ("server_error", "service_unavailable"),
-        _ => ("server_error", "server_error"),
-    };
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(error_body(message, kind, Some(code)).to_string())
-}
-
-/// `{"error": {...}}` as OpenAI sends it.
-fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
-    json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
 }

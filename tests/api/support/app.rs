@@ -1,8 +1,7 @@
-//! The test harness: every test boots the real server on 127.0.0.1:0 over its own database,
+//! The test server: every test boots the real server on 127.0.0.1:0 over its own database,
 //! a fresh SQLite file or a fresh Postgres schema in `TEST_DATABASE_URL`, and talks HTTP to it.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use chatkit_server::config::Settings;
 use chatkit_server::startup::Application;
@@ -10,23 +9,26 @@ use chatkit_server::store::{Scope, Store};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-/// Set (to anything) where every test must really run: a missing prerequisite fails instead
-/// of skipping.
-pub const STRICT_VAR: &str = "CHATKIT_TEST_STRICT";
+use super::answer::Answer;
+use super::fake_llm::FakeLlm;
+use super::fixtures::user_input;
+use super::skip;
 
-/// Says a test cannot run here: fails in strict mode, otherwise says why and skips. The note
-/// goes straight to stderr, past the test harness's capture, so `cargo test` shows it.
-pub fn skip(why: &str) {
-    if std::env::var_os(STRICT_VAR).is_some() {
-        panic!("required test prerequisite missing ({STRICT_VAR} is set): {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-}
-
+/// The database a twin test runs on.
 #[derive(Debug, Clone, Copy)]
 pub enum Db {
     Sqlite,
     Postgres,
+}
+
+impl Db {
+    /// `sqlite` or `postgres`, as in the names of the twin tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    }
 }
 
 /// A database of its own for one test, removed when dropped.
@@ -144,44 +146,6 @@ pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>
     }
 }
 
-/// An HTTP answer, read whole.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub content_type: String,
-    pub body: String,
-}
-
-impl Answer {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    /// The `data:` payloads of an SSE body, in order.
-    pub fn events(&self) -> Vec<Value> {
-        assert!(
-            self.content_type.starts_with("text/event-stream"),
-            "not a stream: {self:?}"
-        );
-        parse_sse(&self.body)
-    }
-
-    /// The `error.code` of a JSON error answer.
-    pub fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
-
-pub fn parse_sse(body: &str) -> Vec<Value> {
-    body.split("\n\n")
-        .filter_map(|frame| frame.strip_prefix("data: "))
-        .map(|data| serde_json::from_str(data).expect("event is JSON"))
-        .collect()
-}
-
 impl TestApp {
     /// The data scope of `user` on the default agent, for reading the store directly.
     pub async fn scope(&self, user: &str) -> Scope {
@@ -204,19 +168,7 @@ impl TestApp {
             .send()
             .await
             .expect("request sent");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let body = response.text().await.expect("body read");
-        Answer {
-            status,
-            content_type,
-            body,
-        }
+        Answer::read(response).await.0
     }
 
     /// Sends a ChatKit request `{type, params}` as `user`.
@@ -256,54 +208,6 @@ impl TestApp {
     }
 }
 
-/// A `UserMessageInput` with one text part.
-pub fn user_input(text: &str) -> Value {
-    json!({"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}})
-}
-
-/// Defines a test body `async fn name(app: TestApp)` as two tests, `name::sqlite` and
-/// `name::postgres`; the second skips (or fails in strict mode) without `TEST_DATABASE_URL`.
-/// `db_test!(name, vars = VARS)` starts the servers with the extra variables of the constant
-/// `VARS: &[(&str, &str)]` defined beside the test.
-#[macro_export]
-macro_rules! db_test {
-    ($name:ident) => {
-        mod $name {
-            use $crate::helpers::{Db, spawn_app};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(spawn_app(Db::Sqlite).await.expect("sqlite app")).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = spawn_app(Db::Postgres).await {
-                    super::$name(app).await;
-                }
-            }
-        }
-    };
-    ($name:ident, vars = $vars:ident) => {
-        mod $name {
-            use $crate::helpers::{Db, spawn_app_with};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = spawn_app_with(Db::Sqlite, super::$vars).await;
-                super::$name(app.expect("sqlite app")).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = spawn_app_with(Db::Postgres, super::$vars).await {
-                    super::$name(app).await;
-                }
-            }
-        }
-    };
-}
-
 /// Variables of a server whose model is the fake at `base_url`.
 pub fn llm_vars(base_url: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -328,16 +232,13 @@ pub fn llm_vars(base_url: &str) -> Vec<(&'static str, String)> {
 }
 
 /// A server answering with the fake model, on `db`.
-pub async fn spawn_llm_app(db: Db) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
+pub async fn spawn_llm_app(db: Db) -> Option<(TestApp, FakeLlm)> {
     spawn_llm_app_with(db, &[]).await
 }
 
 /// Like [`spawn_llm_app`], with more variables.
-pub async fn spawn_llm_app_with(
-    db: Db,
-    extra: &[(&str, &str)],
-) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
-    let fake = crate::fake_llm::FakeLlm::start().await;
+pub async fn spawn_llm_app_with(db: Db, extra: &[(&str, &str)]) -> Option<(TestApp, FakeLlm)> {
+    let fake = FakeLlm::start().await;
     let vars = llm_vars(&fake.base_url());
     let mut vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     vars.extend_from_slice(extra);
@@ -345,47 +246,16 @@ pub async fn spawn_llm_app_with(
     Some((app, fake))
 }
 
-/// Like [`db_test!`] for a body `async fn name(app: TestApp, llm: FakeLlm)` whose server talks
-/// to a fresh fake model.
-#[macro_export]
-macro_rules! llm_test {
-    ($name:ident, vars = $vars:ident) => {
-        mod $name {
-            use $crate::helpers::{Db, spawn_llm_app_with};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let started = spawn_llm_app_with(Db::Sqlite, super::$vars).await;
-                let (app, llm) = started.expect("sqlite app");
-                super::$name(app, llm).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some((app, llm)) = spawn_llm_app_with(Db::Postgres, super::$vars).await {
-                    super::$name(app, llm).await;
-                }
-            }
-        }
-    };
-    ($name:ident) => {
-        mod $name {
-            use $crate::helpers::{Db, spawn_llm_app};
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (app, llm) = spawn_llm_app(Db::Sqlite).await.expect("sqlite app");
-                super::$name(app, llm).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some((app, llm)) = spawn_llm_app(Db::Postgres).await {
-                    super::$name(app, llm).await;
-                }
-            }
-        }
-    };
+/// A server on `db` whose model is a fresh fake and whose MCP servers are `servers` (the JSON
+/// of `CHATKIT_MCP_SERVERS`).
+pub async fn spawn_mcp_app(db: Db, servers: Value) -> Option<(TestApp, FakeLlm)> {
+    let fake = FakeLlm::start().await;
+    let mut vars = llm_vars(&fake.base_url());
+    vars.push(("CHATKIT_MCP_SERVERS", servers.to_string()));
+    vars.push(("CHATKIT_AUTO_TITLES", "false".to_owned()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(db, &vars).await?;
+    Some((app, fake))
 }
 
 /// Runs one SQL statement on the test database (for data no API creates yet).
@@ -434,109 +304,5 @@ where
             "timed out waiting for {what}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-/// Defines a test body `async fn name(db: Db)` that sets up its own servers, as two tests
-/// (`name::sqlite`, `name::postgres`); bodies return early when [`spawn_app_with`] gives `None`.
-#[macro_export]
-macro_rules! db_case {
-    ($name:ident) => {
-        mod $name {
-            use $crate::helpers::Db;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(Db::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(Db::Postgres).await;
-            }
-        }
-    };
-}
-
-/// A server on `db` whose model is a fresh fake and whose MCP servers are `servers` (the JSON
-/// of `CHATKIT_MCP_SERVERS`).
-pub async fn spawn_mcp_app(
-    db: Db,
-    servers: serde_json::Value,
-) -> Option<(TestApp, crate::fake_llm::FakeLlm)> {
-    let fake = crate::fake_llm::FakeLlm::start().await;
-    let mut vars = llm_vars(&fake.base_url());
-    vars.push(("CHATKIT_MCP_SERVERS", servers.to_string()));
-    vars.push(("CHATKIT_AUTO_TITLES", "false".to_owned()));
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_with(db, &vars).await?;
-    Some((app, fake))
-}
-
-/// The Python MCP anchor server (official MCP Python SDK), started on a free loopback port;
-/// killed when dropped.
-pub struct PythonMcp {
-    pub url: String,
-    child: std::process::Child,
-}
-
-impl Drop for PythonMcp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl PythonMcp {
-    /// `None` (after saying why) when Python, the `mcp` package or the anchor is missing.
-    pub async fn start() -> Option<PythonMcp> {
-        let python = std::env::var("CHATKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/anchors/mcp_test_server.py");
-        if !script.exists() {
-            skip(&format!(
-                "Python MCP anchor: {} is not here",
-                script.display()
-            ));
-            return None;
-        }
-        let has_mcp = std::process::Command::new(&python)
-            .args(["-c", "import mcp"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has_mcp {
-            skip(
-                "Python MCP anchor: the `mcp` package is missing (pip install mcp==2.3.0 and set CHATKIT_TEST_PYTHON)",
-            );
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(&python)
-            .arg(&script)
-            .args(["--port", &port.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("the anchor starts");
-        let server = PythonMcp {
-            url: format!("http://127.0.0.1:{port}/mcp"),
-            child,
-        };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the Python MCP anchor did not start"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        Some(server)
     }
 }

@@ -1,0 +1,191 @@
+//! The ChatKit request dispatcher: parses a request, authorises it, answers JSON requests from
+//! the store, and turns streaming requests into runs. It knows nothing of HTTP; the route maps
+//! [`Processed`] and [`ChatKitError`] to responses. Answers to forms go through
+//! [`HumanService`], which the operator console uses too. Streamed turns are in `turns`,
+//! widget actions in `actions`.
+
+mod actions;
+mod turns;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::attachments::AttachmentService;
+use super::error::ChatKitError;
+use super::human::HumanService;
+use crate::auth::{Authenticator, Credentials, RequestContext};
+use crate::chatkit::types::*;
+use crate::runs::{RunManager, encode};
+use crate::store::{Store, StoreError};
+
+/// Page size when the client asks for none (or for 0), as the SDK does.
+const DEFAULT_PAGE_SIZE: usize = 20;
+/// Largest page served, whatever the client asks for.
+const MAX_PAGE_SIZE: usize = 200;
+
+/// The answer to a request.
+pub enum Processed {
+    /// A complete `application/json` body.
+    Json(Vec<u8>),
+    /// An SSE answer: frames known up front, then those of the run, if one was started.
+    Stream(EventStream),
+}
+
+pub struct EventStream {
+    pub leading: Vec<Bytes>,
+    pub run: Option<mpsc::Receiver<Bytes>>,
+}
+
+impl EventStream {
+    fn events(events: &[ThreadStreamEvent]) -> Self {
+        EventStream {
+            leading: events.iter().map(encode).collect(),
+            run: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ChatKitService {
+    store: Store,
+    auth: Authenticator,
+    runs: RunManager,
+    attachments: AttachmentService,
+    human: HumanService,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
+    serde_json::to_vec(value)
+        .map(Processed::Json)
+        .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
+}
+
+fn page_size(limit: Option<u32>) -> usize {
+    match limit {
+        None | Some(0) => DEFAULT_PAGE_SIZE,
+        Some(n) => (n as usize).min(MAX_PAGE_SIZE),
+    }
+}
+
+impl ChatKitService {
+    pub fn new(
+        store: Store,
+        auth: Authenticator,
+        runs: RunManager,
+        attachments: AttachmentService,
+        human: HumanService,
+    ) -> Self {
+        ChatKitService {
+            store,
+            auth,
+            runs,
+            attachments,
+            human,
+        }
+    }
+
+    /// Handles one request body from `credentials`.
+    pub async fn process(
+        &self,
+        credentials: &Credentials,
+        body: &[u8],
+    ) -> Result<Processed, ChatKitError> {
+        let request = ChatKitRequest::parse(body)?;
+        let ctx = self.auth.authenticate(credentials).await?;
+        match self.dispatch(ctx, request).await {
+            // A turn on a thread whose previous turn still runs: told in the stream, as the SDK
+            // does, so the client shows it where the answer would have been.
+            Err(ChatKitError::Busy) => Ok(busy()),
+            other => other,
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: RequestContext,
+        request: ChatKitRequest,
+    ) -> Result<Processed, ChatKitError> {
+        match request {
+            ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await,
+            ChatKitRequest::ThreadsList(p) => {
+                let page = self
+                    .store
+                    .load_threads(&ctx.scope, page_size(p.limit), p.after, p.order)
+                    .await?;
+                json(&page)
+            }
+            ChatKitRequest::ItemsList(p) => {
+                let mut page = self
+                    .store
+                    .load_thread_items(
+                        &ctx.scope,
+                        &p.thread_id,
+                        p.after,
+                        page_size(p.limit),
+                        p.order,
+                    )
+                    .await?;
+                self.attachments.refresh_previews(&mut page.data);
+                json(&page)
+            }
+            ChatKitRequest::ThreadsUpdate(p) => {
+                let mut thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+                thread.title = Some(p.title);
+                self.store.save_thread(&ctx.scope, &thread).await?;
+                json(&thread)
+            }
+            ChatKitRequest::ThreadsDelete(p) => {
+                let keys = self.store.delete_thread(&ctx.scope, &p.thread_id).await?;
+                self.attachments.remove_blobs(keys).await;
+                json(&serde_json::json!({}))
+            }
+            ChatKitRequest::ItemsFeedback(p) => {
+                self.store
+                    .add_feedback(&ctx.scope, &p.thread_id, p.item_ids, p.kind)
+                    .await?;
+                json(&serde_json::json!({}))
+            }
+            ChatKitRequest::AttachmentsCreate(p) => json(&self.attachments.create(&ctx, p).await?),
+            ChatKitRequest::AttachmentsDelete(p) => {
+                self.attachments.delete(&ctx, &p.attachment_id).await?;
+                json(&serde_json::json!({}))
+            }
+            ChatKitRequest::InputTranscribe(_) => Err(ChatKitError::Unsupported(
+                "speech-to-text is not configured on this server".into(),
+            )),
+            ChatKitRequest::ThreadsSyncCustomAction(p) => self.sync_custom_action(ctx, p).await,
+            ChatKitRequest::ThreadsCreate(p) => self.create_thread(ctx, p.input).await,
+            ChatKitRequest::ThreadsAddUserMessage(p) => self.add_user_message(ctx, p).await,
+            ChatKitRequest::ThreadsAddClientToolOutput(p) => {
+                self.add_client_tool_output(ctx, p).await
+            }
+            ChatKitRequest::ThreadsAddStructuredInput(p) => self.add_structured_input(ctx, p).await,
+            ChatKitRequest::ThreadsRetryAfterItem(p) => self.retry_after_item(ctx, p).await,
+            ChatKitRequest::ThreadsCustomAction(p) => self.custom_action(ctx, p).await,
+        }
+    }
+
+    /// The thread with its first page of items, oldest first (SDK `threads.get_by_id`).
+    async fn get_thread(
+        &self,
+        ctx: &RequestContext,
+        thread_id: &str,
+    ) -> Result<Processed, ChatKitError> {
+        let mut thread = self
+            .store
+            .load_thread_with_items(&ctx.scope, thread_id, DEFAULT_PAGE_SIZE)
+            .await?;
+        self.attachments.refresh_previews(&mut thread.items.data);
+        json(&thread)
+    }
+}
+
+/// The answer to a streaming request on a thread whose previous turn is still running.
+fn busy() -> Processed {
+    Processed::Stream(EventStream::events(&[ThreadStreamEvent::error_custom(
+        "A response is already being generated in this thread. Wait for it to finish, or stop it, \
+         and send again."
+            .to_owned(),
+        false,
+    )]))
+}

@@ -1,0 +1,238 @@
+//! Streaming requests that start a turn: a new thread, a new message, a client tool's output,
+//! answers to a structured input, and a retry. Each persists its input, reserves the thread
+//! (a busy thread is one error, answered in one place) and streams the run.
+
+use super::{ChatKitService, EventStream, Processed};
+use crate::agent::TurnInput;
+use crate::auth::RequestContext;
+use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::types::*;
+use crate::runs::{RunSlot, RunStart, encode};
+use crate::service::error::ChatKitError;
+use crate::service::human::BeforeMessage;
+use crate::store::StoreError;
+
+impl ChatKitService {
+    pub(super) async fn create_thread(
+        &self,
+        ctx: RequestContext,
+        input: UserMessageInput,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = Thread::new(ids::new_id(IdKind::Thread), ids::now());
+        let slot = self.runs.reserve(&thread.id)?;
+        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
+        self.store
+            .add_user_message(&ctx.scope, Some(&thread), &message, &attachment_ids)
+            .await?;
+        let leading = [
+            ThreadStreamEvent::ThreadCreated {
+                thread: thread.clone(),
+            },
+            ThreadStreamEvent::ItemDone {
+                item: message.clone(),
+            },
+        ];
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            TurnInput::UserMessage(message),
+            vec![],
+            &leading,
+        ))
+    }
+
+    pub(super) async fn add_user_message(
+        &self,
+        ctx: RequestContext,
+        p: AddUserMessageParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let mut leading = match self.human.before_message(&ctx.scope, &thread.id).await? {
+            BeforeMessage::Proceed(leading) => leading,
+            // A form waits for its answer: the message is not kept and no run starts.
+            BeforeMessage::Notice(notice) => {
+                return Ok(Processed::Stream(EventStream::events(&[*notice])));
+            }
+        };
+        let slot = self.runs.reserve(&thread.id)?;
+        let (message, attachment_ids) = self.user_message(&ctx, &thread.id, p.input).await?;
+        self.store
+            .add_user_message(&ctx.scope, None, &message, &attachment_ids)
+            .await?;
+        leading.push(ThreadStreamEvent::ItemDone {
+            item: message.clone(),
+        });
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            TurnInput::UserMessage(message),
+            vec![],
+            &leading,
+        ))
+    }
+
+    /// Completes the pending client tool call, which must be the thread's newest item, removes
+    /// other stale pending calls, and continues the turn (spec 8.1).
+    pub(super) async fn add_client_tool_output(
+        &self,
+        ctx: RequestContext,
+        p: AddClientToolOutputParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let recent = self
+            .store
+            .load_thread_items(&ctx.scope, &thread.id, None, 20, Order::Desc)
+            .await?;
+        let mut newest = match recent.data.first() {
+            Some(
+                item @ ThreadItem {
+                    body: ItemBody::ClientToolCall(call),
+                    ..
+                },
+            ) if call.status == ClientToolCallStatus::Pending => item.clone(),
+            _ => {
+                return Err(ChatKitError::Invalid(
+                    "the thread has no pending client tool call".into(),
+                ));
+            }
+        };
+        let slot = self.runs.reserve(&thread.id)?;
+        if let ItemBody::ClientToolCall(call) = &mut newest.body {
+            call.status = ClientToolCallStatus::Completed;
+            call.output = Some(p.result);
+        }
+        self.store.save_item(&ctx.scope, &newest).await?;
+        for stale in recent.data.iter().skip(1) {
+            if matches!(&stale.body, ItemBody::ClientToolCall(c) if c.status == ClientToolCallStatus::Pending)
+            {
+                self.store
+                    .delete_thread_item(&ctx.scope, &thread.id, &stale.id)
+                    .await?;
+            }
+        }
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, vec![], &[]))
+    }
+
+    /// Records the answers to a pending structured input and continues the turn (spec 2.2).
+    pub(super) async fn add_structured_input(
+        &self,
+        ctx: RequestContext,
+        p: AddStructuredInputParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let mut item = self
+            .store
+            .load_item(&ctx.scope, &thread.id, &p.item_id)
+            .await?;
+        let ItemBody::StructuredInput(input) = &mut item.body else {
+            return Err(ChatKitError::Invalid(
+                "the item is not a structured input".into(),
+            ));
+        };
+        if input.status != StructuredInputStatus::Pending {
+            return Err(ChatKitError::Invalid(
+                "the structured input was already answered".into(),
+            ));
+        }
+        input.apply_submission(&p.input);
+        let slot = self.runs.reserve(&thread.id)?;
+        let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[]))
+    }
+
+    /// Deletes what follows a user message and regenerates the answer; an item that is not in
+    /// the thread gives an empty stream, as in the SDK.
+    pub(super) async fn retry_after_item(
+        &self,
+        ctx: RequestContext,
+        p: RetryAfterItemParams,
+    ) -> Result<Processed, ChatKitError> {
+        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+        let item = match self
+            .store
+            .load_item(&ctx.scope, &thread.id, &p.item_id)
+            .await
+        {
+            Ok(item) => item,
+            Err(StoreError::NotFound(_)) => {
+                return Ok(Processed::Stream(EventStream::events(&[])));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !matches!(item.body, ItemBody::UserMessage(_)) {
+            return Err(ChatKitError::Invalid(
+                "only a user message can be retried".into(),
+            ));
+        }
+        let slot = self.runs.reserve(&thread.id)?;
+        self.store
+            .delete_items_after(&ctx.scope, &thread.id, &item.id)
+            .await?;
+        // A form the retry deleted can no longer be answered.
+        self.store.cancel_pending_interactions(&thread.id).await?;
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::UserMessage(item), vec![], &[]))
+    }
+
+    /// Starts a run and answers with its stream: first the frames of `prefix` (what the
+    /// request itself produced, such as the user message), then the run's, which begin with
+    /// `stream_options` and the run's `leading` events.
+    pub(super) fn stream_run(
+        &self,
+        slot: RunSlot,
+        ctx: RequestContext,
+        thread: Thread,
+        input: TurnInput,
+        leading: Vec<ThreadStreamEvent>,
+        prefix: &[ThreadStreamEvent],
+    ) -> Processed {
+        let run = self.runs.start(
+            slot,
+            RunStart {
+                agent: ctx.agent,
+                scope: ctx.scope,
+                thread,
+                input,
+                leading,
+            },
+        );
+        Processed::Stream(EventStream {
+            leading: prefix.iter().map(encode).collect(),
+            run: Some(run),
+        })
+    }
+
+    /// Builds (does not save) the user message of `input` (SDK `_build_user_message_item`)
+    /// with its attachments as full objects, and the attachment ids to stamp when it is saved.
+    /// Each id must name an uploaded attachment of the caller that no other thread uses.
+    async fn user_message(
+        &self,
+        ctx: &RequestContext,
+        thread_id: &str,
+        input: UserMessageInput,
+    ) -> Result<(ThreadItem, Vec<String>), ChatKitError> {
+        let mut attachment_ids = Vec::with_capacity(input.attachments.len());
+        for id in input.attachments {
+            if !attachment_ids.contains(&id) {
+                attachment_ids.push(id);
+            }
+        }
+        let attachments = self
+            .attachments
+            .for_message(&ctx.scope, thread_id, &attachment_ids)
+            .await?;
+        let message = ThreadItem {
+            id: ids::new_id(IdKind::Message),
+            thread_id: thread_id.to_owned(),
+            created_at: ids::now(),
+            body: ItemBody::UserMessage(UserMessageItem {
+                content: input.content,
+                attachments,
+                quoted_text: input.quoted_text,
+                inference_options: input.inference_options,
+            }),
+        };
+        Ok((message, attachment_ids))
+    }
+}
