@@ -20,7 +20,9 @@ use crate::routes::{self, AppState};
 use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
-use crate::service::console::{AuditService, ConsoleError, OperatorService, SessionPolicy};
+use crate::service::console::{
+    AuditService, ConsoleError, OperatorService, SessionPolicy, ThreadConsoleService,
+};
 use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
 
@@ -84,6 +86,7 @@ impl Application {
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
         let (operators, audit) = console_services(&settings, &store).await?;
         let login_csrf = LoginCsrf::new(signing_key(&settings));
+        let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
@@ -94,6 +97,7 @@ impl Application {
             attachments,
             operators,
             audit,
+            threads,
             login_csrf,
         });
         let server = HttpServer::new(move || {

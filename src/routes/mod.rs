@@ -15,7 +15,7 @@ use crate::auth::{Authenticator, Credentials, USER_HEADER};
 use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
-use crate::service::console::{AuditService, OperatorService};
+use crate::service::console::{AuditService, OperatorService, ThreadConsoleService};
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -29,6 +29,8 @@ pub struct AppState {
     pub operators: OperatorService,
     /// The console's audit log.
     pub audit: AuditService,
+    /// The console's threads: list, transcripts, exports, deletion.
+    pub threads: ThreadConsoleService,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::attachments::delete_thread_attachments;
 use super::db::{self, AnyConnection, Backend};
-use super::human::InteractionRow;
+use super::human::{self, InteractionRow};
 use super::schema::{agents, attachments, feedback, human_interactions, items, runs, threads};
 use super::search::{self, Plan, SearchQuery};
 use super::threads::page_window;
@@ -71,9 +71,10 @@ impl ActivityCursor {
 }
 
 /// Which page of the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum PageAt {
     /// The newest threads.
+    #[default]
     First,
     /// The threads right after this position (older activity).
     Older(ActivityCursor),
@@ -416,8 +417,11 @@ impl Store {
                     human_interactions::created_at.asc(),
                     human_interactions::id.asc(),
                 ))
-                .select(InteractionRow::as_select())
-                .load(conn)?;
+                .select(human::Record::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(human::Record::typed)
+                .collect::<Result<Vec<_>, _>>()?;
             let attachments = attachments::table
                 .filter(attachments::thread_id.eq(&thread_id))
                 .order((attachments::created_at.asc(), attachments::id.asc()))

@@ -7,7 +7,8 @@
 //! as a parameter. Quotes, `*`, `-`, `NEAR(`, `:`, `&` and the like are separators, so nothing
 //! typed can break or widen a query. A thread matches when its title or one of its messages
 //! has every word; the last word also matches as a prefix, so results come while a word is
-//! still being typed.
+//! still being typed (on SQLite, a search whose words are very common matches the last word
+//! whole: see [`Plan::Probe`]).
 
 use diesel::sql_types::{Bool, Text};
 use diesel::{BoxableExpression, RunQueryDsl};
@@ -20,6 +21,21 @@ const MAX_WORDS: usize = 12;
 /// Characters kept from one word (index terms are no longer in practice).
 const MAX_WORD_CHARS: usize = 64;
 
+/// The accents of Latin letters, folded as both indexes fold them (SQLite's unicode61
+/// `remove_diacritics`, and the same table in the Postgres migration).
+const FOLD_FROM: &str =
+    "àáâãäåçèéêëìíîïðñòóôõöøùúûüýÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĵķĺļľŀłńņňōŏőŕŗřśŝşšţťŧũūŭůűųŵŷźżž";
+const FOLD_TO: &str =
+    "aaaaaaceeeeiiiidnoooooouuuuyyaaaccccddeeeeegggghhiiiiijklllllnnnooorrrsssstttuuuuuuwyzzz";
+
+fn fold(c: char) -> char {
+    FOLD_FROM
+        .chars()
+        .zip(FOLD_TO.chars())
+        .find(|(from, _)| *from == c)
+        .map_or(c, |(_, to)| to)
+}
+
 /// A search, ready for either backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
@@ -27,17 +43,20 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// The words of `text`, lower-cased; `None` when it has none.
+    /// The words of `text`, lower-cased and folded as the indexes fold them; `None` when it
+    /// has none.
     pub fn parse(text: &str) -> Option<SearchQuery> {
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .take(MAX_WORDS)
             .map(|w| {
-                w.chars()
+                let lower = w
+                    .chars()
                     .take(MAX_WORD_CHARS)
                     .collect::<String>()
-                    .to_lowercase()
+                    .to_lowercase();
+                lower.chars().map(fold).collect()
             })
             .collect();
         (!words.is_empty()).then_some(SearchQuery { words })
@@ -50,21 +69,23 @@ impl SearchQuery {
     /// An FTS5 query: every word as a quoted string (no operator survives inside quotes),
     /// the last one a prefix.
     pub fn fts5(&self) -> String {
-        let mut out = String::new();
-        for (i, word) in self.words.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push('"');
-            out.push_str(&word.replace('"', "\"\""));
-            out.push('"');
-        }
+        let mut out = self.fts5_whole();
         out.push('*');
         out
     }
 
-    /// A Postgres `tsquery` for `to_tsquery('simple', console_fold(...))`: the words joined by
-    /// `&`, the last one a prefix. Words are letters and digits only, which the tsquery parser takes as
+    /// The same with every word matched whole.
+    pub fn fts5_whole(&self) -> String {
+        let quoted: Vec<String> = self
+            .words
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        quoted.join(" ")
+    }
+
+    /// A Postgres `tsquery` for `to_tsquery('simple', ...)`: the words joined by `&`, the last
+    /// one a prefix. Words are letters and digits only, which the tsquery parser takes as
     /// plain lexemes.
     pub fn tsquery(&self) -> String {
         let mut out = self.words.join(" & ");
@@ -72,11 +93,12 @@ impl SearchQuery {
         out
     }
 
-    /// The query text the backend's index takes, to bind as a parameter.
-    pub fn for_backend(&self, backend: Backend) -> String {
-        match backend {
-            Backend::Sqlite => self.fts5(),
-            Backend::Postgres => self.tsquery(),
+    /// The query text the backend's index takes for `plan`, to bind as a parameter.
+    pub fn for_backend(&self, backend: Backend, plan: Plan) -> String {
+        match (backend, plan) {
+            (Backend::Sqlite, Plan::Collect) => self.fts5(),
+            (Backend::Sqlite, Plan::Probe) => self.fts5_whole(),
+            (Backend::Postgres, _) => self.tsquery(),
         }
     }
 }
@@ -88,7 +110,8 @@ pub enum Plan {
     /// Few hits: collect the threads of all hits, then order those.
     Collect,
     /// Many hits: walk threads in list order and ask each whether it matches, which stops
-    /// once a page is full.
+    /// once a page is full. SQLite answers a prefix only by reading every posting of every
+    /// word it starts, however narrow the range asked, so there the last word is matched whole.
     Probe,
 }
 
@@ -100,38 +123,34 @@ pub fn thread_filter<QS: 'static>(
     plan: Plan,
     query: &SearchQuery,
 ) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
-    let sql = match (backend, plan) {
-        (Backend::Sqlite, Plan::Collect) => {
+    let (sql, tail) = match (backend, plan) {
+        (Backend::Sqlite, Plan::Collect) => (
             "threads.id IN (SELECT s.thread_id FROM search_threads s WHERE s.key IN \
-             (SELECT search_fts.rowid / 16777216 FROM search_fts WHERE search_fts MATCH "
-        }
-        (Backend::Sqlite, Plan::Probe) => {
-            "EXISTS (SELECT 1 FROM search_threads s, search_fts WHERE s.thread_id = threads.id \
+             (SELECT search_fts.rowid / 16777216 FROM search_fts WHERE search_fts MATCH ",
+            "))",
+        ),
+        // CROSS JOIN keeps the thread's key the outer loop, so FTS5 is given the rowid range.
+        (Backend::Sqlite, Plan::Probe) => (
+            "EXISTS (SELECT 1 FROM search_threads s CROSS JOIN search_fts \
+             WHERE s.thread_id = threads.id \
              AND search_fts.rowid BETWEEN s.key * 16777216 AND s.key * 16777216 + 16777215 \
-             AND search_fts MATCH "
-        }
-        (Backend::Postgres, Plan::Collect) => {
-            "threads.id IN (SELECT q.id FROM (SELECT to_tsquery('simple', console_fold("
-        }
-        (Backend::Postgres, Plan::Probe) => {
-            "EXISTS (SELECT 1 FROM (SELECT to_tsquery('simple', console_fold("
-        }
-    };
-    let tail = match (backend, plan) {
-        (Backend::Sqlite, Plan::Collect) => "))",
-        (Backend::Sqlite, Plan::Probe) => ")",
-        (Backend::Postgres, Plan::Collect) => {
-            ")) AS tsq) w, LATERAL (SELECT i.thread_id AS id FROM items i WHERE i.search @@ w.tsq \
-             UNION SELECT t2.id FROM threads t2 WHERE console_search_vector(t2.title) @@ w.tsq) q)"
-        }
-        (Backend::Postgres, Plan::Probe) => {
-            ")) AS tsq) w WHERE console_search_vector(threads.title) @@ w.tsq OR EXISTS \
-             (SELECT 1 FROM items i WHERE i.thread_id = threads.id AND i.search @@ w.tsq))"
-        }
+             AND search_fts MATCH ",
+            ")",
+        ),
+        (Backend::Postgres, Plan::Collect) => (
+            "threads.id IN (SELECT q.id FROM (SELECT to_tsquery('simple', ",
+            ") AS tsq) w, LATERAL (SELECT i.thread_id AS id FROM items i WHERE i.search @@ w.tsq \
+             UNION SELECT t2.id FROM threads t2 WHERE console_search_vector(t2.title) @@ w.tsq) q)",
+        ),
+        (Backend::Postgres, Plan::Probe) => (
+            "EXISTS (SELECT 1 FROM (SELECT to_tsquery('simple', ",
+            ") AS tsq) w WHERE console_search_vector(threads.title) @@ w.tsq OR EXISTS \
+             (SELECT 1 FROM items i WHERE i.thread_id = threads.id AND i.search @@ w.tsq))",
+        ),
     };
     Box::new(
         diesel::dsl::sql::<Bool>(sql)
-            .bind::<Text, _>(query.for_backend(backend))
+            .bind::<Text, _>(query.for_backend(backend, plan))
             .sql(tail),
     )
 }
@@ -146,7 +165,8 @@ struct Count {
     n: i64,
 }
 
-/// Which plan suits `query`: counts its hits (titles and messages) up to [`COMMON_HITS`].
+/// Which plan suits `query`: counts its hits (titles and messages) up to [`COMMON_HITS`]; on
+/// SQLite with every word whole, which costs little however common the words are.
 pub fn choose_plan(conn: &mut AnyConnection, query: &SearchQuery) -> Result<Plan, StoreError> {
     let backend = match conn {
         AnyConnection::Sqlite(_) => Backend::Sqlite,
@@ -158,12 +178,12 @@ pub fn choose_plan(conn: &mut AnyConnection, query: &SearchQuery) -> Result<Plan
              LIMIT {COMMON_HITS}) h"
         ),
         Backend::Postgres => format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM items, to_tsquery('simple', console_fold($1)) tsq \
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM items, to_tsquery('simple', $1) tsq \
              WHERE items.search @@ tsq LIMIT {COMMON_HITS}) h"
         ),
     };
     let hits = diesel::sql_query(sql)
-        .bind::<Text, _>(query.for_backend(backend))
+        .bind::<Text, _>(query.for_backend(backend, Plan::Probe))
         .get_result::<Count>(conn)?
         .n;
     Ok(if hits >= COMMON_HITS {
@@ -182,6 +202,7 @@ mod tests {
         let q = SearchQuery::parse("  Refund, order #A-1234!  ").unwrap();
         assert_eq!(q.words(), ["refund", "order", "a", "1234"]);
         assert_eq!(q.fts5(), r#""refund" "order" "a" "1234"*"#);
+        assert_eq!(q.fts5_whole(), r#""refund" "order" "a" "1234""#);
         assert_eq!(q.tsquery(), "refund & order & a & 1234:*");
     }
 
@@ -197,8 +218,8 @@ mod tests {
 
     #[test]
     fn unicode_words_are_kept_and_lowered() {
-        let q = SearchQuery::parse("Straße ÉTÉ 東京").unwrap();
-        assert_eq!(q.words(), ["straße", "été", "東京"]);
+        let q = SearchQuery::parse("Straße ÉTÉ 東京 Łódź").unwrap();
+        assert_eq!(q.words(), ["straße", "ete", "東京", "lodz"]);
     }
 
     #[test]

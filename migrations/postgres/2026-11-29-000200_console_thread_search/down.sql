@@ -3,7 +3,6 @@ DROP INDEX items_search;
 ALTER TABLE items DROP COLUMN search;
 DROP FUNCTION console_message_text(TEXT, TEXT);
 DROP FUNCTION console_search_vector(TEXT);
-DROP FUNCTION console_fold(TEXT);
 DROP TRIGGER interactions_count ON human_interactions;
 DROP TRIGGER runs_count ON runs;
 DROP TRIGGER feedback_count ON feedback;

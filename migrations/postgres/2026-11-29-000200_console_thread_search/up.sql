@@ -75,18 +75,15 @@ CREATE TRIGGER interactions_count AFTER INSERT OR DELETE OR UPDATE OF status ON 
 -- Full-text search. Text is lower-cased, stripped of the accents of Latin letters and cut into
 -- runs of letters and digits first, the way SQLite's unicode61 tokenizer (remove_diacritics)
 -- sees it, so both databases match the same words; 'simple' then keeps every word unstemmed,
--- whatever the language. Queries go through console_fold too.
-CREATE FUNCTION console_fold(body TEXT) RETURNS TEXT
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT translate(lower(body),
-        'àáâãäåçèéêëìíîïðñòóôõöøùúûüýÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĵķĺļľŀłńņňōŏőŕŗřśŝşšţťŧũūŭůűųŵŷźżž',
-        'aaaaaaceeeeiiiidnoooooouuuuyyaaaccccddeeeeegggghhiiiiijklllllnnnooorrrsssstttuuuuuuwyzzz')
-$$;
-
+-- whatever the language. Queries are folded the same way before they get here (store::search).
+-- The body calls built-in functions only, so it works whatever the search_path (a restore
+-- runs with an empty one).
 CREATE FUNCTION console_search_vector(body TEXT) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT to_tsvector('simple',
-        regexp_replace(console_fold(coalesce(body, '')), '[^[:alnum:]]+', ' ', 'g'))
+    SELECT to_tsvector('simple', regexp_replace(translate(lower(coalesce(body, '')),
+        'àáâãäåçèéêëìíîïðñòóôõöøùúûüýÿāăąćĉċčďđēĕėęěĝğġģĥħĩīĭįıĵķĺļľŀłńņňōŏőŕŗřśŝşšţťŧũūŭůűųŵŷźżž',
+        'aaaaaaceeeeiiiidnoooooouuuuyyaaaccccddeeeeegggghhiiiiijklllllnnnooorrrsssstttuuuuuuwyzzz'),
+        '[^[:alnum:]]+', ' ', 'g'))
 $$;
 
 -- A message's text: its content parts' `text`, space-separated.

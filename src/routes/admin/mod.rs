@@ -13,6 +13,7 @@ mod login;
 mod operators;
 pub mod render;
 pub mod session;
+mod threads;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceResponse};
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(login::configure)
             .configure(operators::configure)
             .configure(audit::configure)
+            .configure(threads::configure)
             .default_service(web::to(not_found)),
     );
 }

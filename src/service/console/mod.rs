@@ -12,11 +12,11 @@ pub mod transcript;
 
 pub use audit::AuditService;
 pub use error::ConsoleError;
-pub use threads::ThreadConsoleService;
 pub use operators::{
     CurrentSession, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewLogin, OperatorService,
     SessionPolicy,
 };
+pub use threads::ThreadConsoleService;
 
 pub use crate::store::Role;
 

@@ -168,7 +168,7 @@ fn run_info(row: &RunRow) -> RunInfo {
     let finished_at = row.finished_at.map(|t| t.and_utc());
     RunInfo {
         id: row.id.clone(),
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         model: row.model.clone(),
         prompt_tokens: row.prompt_tokens,
         completion_tokens: row.completion_tokens,
@@ -199,12 +199,12 @@ fn json_or_text(text: &str) -> Value {
 fn interaction_info(row: &InteractionRow) -> InteractionInfo {
     InteractionInfo {
         id: row.id.clone(),
-        kind: row.kind.clone(),
-        status: row.status.clone(),
+        kind: row.kind.as_str().to_owned(),
+        status: row.status.as_str().to_owned(),
         tool_name: row.tool_name.clone(),
         schema: json_or_text(&row.schema),
         answer: row.answer.as_deref().map(json_or_text),
-        answered_by: row.answered_by.clone(),
+        answered_by: row.answered_by.map(|by| by.as_str().to_owned()),
         created_at: row.created_at.and_utc(),
         answered_at: row.answered_at.map(|t| t.and_utc()),
         expires_at: row.expires_at.and_utc(),
@@ -269,7 +269,7 @@ mod tests {
         RunRow {
             id: id.into(),
             thread_id: "thr".into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             model: Some("m".into()),
             prompt_tokens: 10,
             completion_tokens: 5,
