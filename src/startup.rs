@@ -22,6 +22,7 @@ use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
     AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, OperatorService, SessionPolicy,
+    ThreadConsoleService,
 };
 use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
@@ -89,6 +90,7 @@ impl Application {
         let attachment_browser =
             AttachmentBrowser::new(store.clone(), attachments.clone(), audit.clone());
         let feedback = FeedbackReview::new(store.clone());
+        let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
@@ -101,6 +103,7 @@ impl Application {
             audit,
             attachment_browser,
             feedback,
+            threads,
             login_csrf,
         });
         let server = HttpServer::new(move || {

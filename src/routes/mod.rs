@@ -15,7 +15,9 @@ use crate::auth::{Authenticator, Credentials, USER_HEADER};
 use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
-use crate::service::console::{AttachmentBrowser, AuditService, FeedbackReview, OperatorService};
+use crate::service::console::{
+    AttachmentBrowser, AuditService, FeedbackReview, OperatorService, ThreadConsoleService,
+};
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -33,6 +35,8 @@ pub struct AppState {
     pub attachment_browser: AttachmentBrowser,
     /// The console's feedback review.
     pub feedback: FeedbackReview,
+    /// The console's threads: list, transcripts, exports, deletion.
+    pub threads: ThreadConsoleService,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

@@ -460,9 +460,14 @@ impl AttachmentService {
 
     /// A fresh signed URL of the attachment's bytes.
     fn content_url(&self, id: &str) -> String {
+        format!("{}{}", self.public_url, self.content_path(id))
+    }
+
+    /// The same, relative to the server: for pages it serves itself (the console), which
+    /// then load it from their own origin whatever the public URL says.
+    pub fn content_path(&self, id: &str) -> String {
         format!(
-            "{}/chatkit/attachments/{id}/content?token={}",
-            self.public_url,
+            "/chatkit/attachments/{id}/content?token={}",
             self.signer.sign(Purpose::Content, id, self.expiry())
         )
     }

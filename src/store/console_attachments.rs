@@ -10,7 +10,7 @@ use super::attachments::{AttachmentRow, UploadState};
 use super::db::AnyConnection;
 use super::paging::{Listing, PageRequest};
 use super::schema::{agents, attachments, items, threads};
-use super::{AgentRow, Store, StoreError};
+use super::{Store, StoreError};
 use crate::chatkit::types::{Order, Page};
 
 /// The query backend of [`AnyConnection`].
@@ -169,17 +169,6 @@ fn message_with(
 }
 
 impl Store {
-    /// Every agent of every account, by name, for the console's agent filters.
-    pub async fn console_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
-        self.with_conn(|conn| {
-            Ok(agents::table
-                .order((agents::name.asc(), agents::slug.asc(), agents::id.asc()))
-                .select(AgentRow::as_select())
-                .load(conn)?)
-        })
-        .await
-    }
-
     /// Up to `limit` attachments matching `filter`, newest first, strictly older than the
     /// attachment `after` (the previous page's `after`); an unknown `after` is
     /// [`StoreError::InvalidCursor`].

@@ -38,7 +38,7 @@ pub struct InteractionRow {
 /// The table's row as stored: states as text, converted at this edge.
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = human_interactions)]
-struct Record {
+pub(super) struct Record {
     id: String,
     thread_id: String,
     run_id: Option<String>,
@@ -79,7 +79,7 @@ impl Record {
         }
     }
 
-    fn typed(self) -> Result<InteractionRow, StoreError> {
+    pub(super) fn typed(self) -> Result<InteractionRow, StoreError> {
         Ok(InteractionRow {
             kind: self.kind.parse()?,
             status: self.status.parse()?,

@@ -9,6 +9,7 @@ mod audit;
 pub mod blobs;
 mod console_attachments;
 mod console_feedback;
+mod console_threads;
 pub mod db;
 mod feedback;
 mod human;
@@ -19,6 +20,7 @@ mod operators;
 mod paging;
 mod runs;
 pub mod schema;
+pub mod search;
 #[cfg(test)]
 mod test_db;
 mod threads;
@@ -31,6 +33,10 @@ pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
 pub use console_attachments::{AttachmentFilter, AttachmentTotals, ConsoleAttachment, MimeFilter};
 pub use console_feedback::{FeedbackEntry, FeedbackFilter};
+pub use console_threads::{
+    ActivityCursor, FeedbackRow, PageAt, StoredItem, ThreadFilter, ThreadListPage, ThreadSummary,
+    TranscriptData,
+};
 pub use db::Backend;
 pub use human::InteractionRow;
 pub use mcp_servers::{McpServerFields, McpServerRow};

@@ -36,7 +36,13 @@ diesel::table! {
         allowed_image_domains -> Nullable<Text>,
         metadata -> Text,
         created_at -> Timestamp,
+        /// Last activity: the newest item's time, or the last change of the thread itself.
         updated_at -> Timestamp,
+        /// Counters kept current by triggers (migration `console_thread_search`).
+        item_count -> BigInt,
+        pending_interactions -> BigInt,
+        negative_feedback -> BigInt,
+        failed_runs -> BigInt,
     }
 }
 

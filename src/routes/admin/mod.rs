@@ -15,6 +15,7 @@ mod login;
 mod operators;
 pub mod render;
 pub mod session;
+mod threads;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceResponse};
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(audit::configure)
             .configure(attachments::configure)
             .configure(feedback::configure)
+            .configure(threads::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -1,14 +1,17 @@
 //! The operator console's services, with no HTTP in them: who operators are and how they sign
-//! in ([`OperatorService`]), what they did ([`AuditService`]), the attachments browser
-//! ([`AttachmentBrowser`]) and feedback review ([`FeedbackReview`]). Console pages reach every
-//! other service through the same [`Actor`], so permission checks and audit rows come from one
-//! place.
+//! in ([`OperatorService`]), what they did ([`AuditService`]), threads, their transcripts and
+//! exports ([`ThreadConsoleService`]), the attachments browser ([`AttachmentBrowser`]) and
+//! feedback review ([`FeedbackReview`]). Console pages reach every other service through the
+//! same [`Actor`], so permission checks and audit rows come from one place.
 
 pub mod attachments;
 mod audit;
 mod error;
+pub mod export;
 pub mod feedback;
 mod operators;
+pub mod threads;
+pub mod transcript;
 
 pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
@@ -18,6 +21,7 @@ pub use operators::{
     CurrentSession, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewLogin, OperatorService,
     SessionPolicy,
 };
+pub use threads::ThreadConsoleService;
 
 pub use crate::store::Role;
 
