@@ -15,7 +15,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::audit::some;
-use super::error::encode_component;
+use super::error::{encode_component, list_link};
 use super::render::Flash;
 use super::session::{AdminError, Console, render, see_other};
 use crate::chatkit::files::ImageKind;
@@ -339,16 +339,7 @@ fn link(query: &AttachmentQuery, after: Option<&str>) -> String {
         ("orphaned", query.orphaned.as_str()),
         ("after", after.unwrap_or("")),
     ];
-    let params: Vec<String> = pairs
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", encode_component(v.trim())))
-        .collect();
-    if params.is_empty() {
-        "/admin/attachments".to_owned()
-    } else {
-        format!("/admin/attachments?{}", params.join("&"))
-    }
+    list_link("/admin/attachments", &pairs)
 }
 
 fn agent_option(agent: &AgentRow) -> AgentOption {

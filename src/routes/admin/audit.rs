@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::error::encode_component;
+use super::error::list_link;
 use super::render::{Flash, pretty_json};
 use super::session::{AdminError, Console, render};
 use crate::routes::AppState;
@@ -150,16 +150,7 @@ fn link(query: &AuditQuery, after: Option<&str>) -> String {
         ("until", query.until.as_str()),
         ("after", after.unwrap_or("")),
     ];
-    let params: Vec<String> = pairs
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", encode_component(v.trim())))
-        .collect();
-    if params.is_empty() {
-        "/admin/audit".to_owned()
-    } else {
-        format!("/admin/audit?{}", params.join("&"))
-    }
+    list_link("/admin/audit", &pairs)
 }
 
 fn view(entry: &AuditEntry) -> EntryView {

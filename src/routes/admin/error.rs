@@ -210,6 +210,21 @@ pub fn safe_next(next: &str) -> Option<&str> {
     (inside && plain).then_some(next)
 }
 
+/// `path` with the non-blank `pairs` as its query string: a list page's link that keeps its
+/// filters (and, for a later page, `after`).
+pub(super) fn list_link(path: &str, pairs: &[(&str, &str)]) -> String {
+    let params: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", encode_component(v.trim())))
+        .collect();
+    if params.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", params.join("&"))
+    }
+}
+
 /// Percent-encodes everything but unreserved characters and `/`.
 pub(super) fn encode_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::audit::{day, some};
-use super::error::encode_component;
+use super::error::{encode_component, list_link};
 use super::render::Flash;
 use super::render::markdown::markdown_to_html;
 use super::render::widgets::widget_to_html;
@@ -157,16 +157,7 @@ fn link(query: &FeedbackQuery, after: Option<&str>) -> String {
         ("until", query.until.as_str()),
         ("after", after.unwrap_or("")),
     ];
-    let params: Vec<String> = pairs
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", encode_component(v.trim())))
-        .collect();
-    if params.is_empty() {
-        "/admin/feedback".to_owned()
-    } else {
-        format!("/admin/feedback?{}", params.join("&"))
-    }
+    list_link("/admin/feedback", &pairs)
 }
 
 fn agent_option(agent: &AgentRow) -> AgentOption {
