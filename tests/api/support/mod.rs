@@ -13,9 +13,12 @@
 //! - [`browser`]: headless Chromium over WebDriver, one at a time.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
 //!
-//! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode.
+//! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode;
+//! the run ends by counting the skipped tests and why.
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::{Mutex, Once};
 
 pub mod answer;
 pub mod app;
@@ -38,4 +41,27 @@ pub fn skip(why: &str) {
         panic!("required test prerequisite missing ({STRICT_VAR} is set): {why}");
     }
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+    if let Ok(mut skipped) = SKIPPED.lock() {
+        *skipped.entry(why.to_owned()).or_default() += 1;
+    }
+    static AT_EXIT: Once = Once::new();
+    // SAFETY: registers a plain `extern "C"` function that touches only a static.
+    AT_EXIT.call_once(|| unsafe {
+        libc::atexit(report_skipped);
+    });
+}
+
+/// The reasons tests were skipped, each with how many tests it cost.
+static SKIPPED: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
+/// Runs when the test binary exits, after the harness's own summary line, so the last lines
+/// of `cargo test` say how much did not run and why.
+extern "C" fn report_skipped() {
+    let Ok(skipped) = SKIPPED.lock() else { return };
+    let total: usize = skipped.values().sum();
+    let mut text = format!("\nskipped: {total} test(s) whose prerequisites are missing\n");
+    for (why, count) in skipped.iter() {
+        text.push_str(&format!("  {count} x {why}\n"));
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
