@@ -254,7 +254,15 @@ async fn the_thread_pages_in_a_browser(db: Db) {
         }
     };
     assert_eq!(is_open(details.clone()).await, json!(false));
-    browser.click(&format!("{details} > summary")).await;
+    // Into the middle of the view: the sticky top bar would take a click at the edge.
+    let summary = format!("{details} > summary");
+    browser
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![Value::String(summary.clone())],
+        )
+        .await;
+    browser.click(&summary).await;
     assert_eq!(is_open(details.clone()).await, json!(true));
     assert!(
         browser
