@@ -270,7 +270,7 @@ async fn only_admins_delete_through_the_confirmation(app: TestApp, llm: FakeLlm)
         "<h1>Delete this thread?</h1>",
         &format!("<strong>{items}</strong> items"),
         "<strong>1</strong> feedback mark and <strong>1</strong> form",
-        "<strong>1</strong> attachment with their files:",
+        "<strong>1</strong> attachment with its file:",
         "<li>holiday.png <span class=\"subtle\">image/png · ",
         &format!("<form method=\"post\" action=\"/admin/threads/{thread}/delete\""),
     ] {
