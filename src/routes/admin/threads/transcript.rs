@@ -7,6 +7,8 @@
 //! HTML built here comes from `render` (sanitised Markdown, escaped widgets and JSON) and is
 //! held in `*_html` fields, the only ones the templates mark safe.
 
+mod bodies;
+
 use serde_json::Value;
 
 use super::{iso, readable, user_link};
@@ -17,6 +19,10 @@ use crate::routes::admin::session::Console;
 use crate::service::console::transcript::{
     AttachmentInfo, Entry, FeedbackMark, InteractionInfo, RunInfo, TOOL_CALL_KIND, Transcript,
     TranscriptItem,
+};
+use bodies::{
+    client_tool_body, hidden_body, questions_body, task_view, tool_body, workflow_body,
+    workflow_role,
 };
 
 pub(super) struct ItemView {
@@ -272,14 +278,6 @@ fn text_of(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// JSON text pretty-printed (escaped), or the text itself escaped when it is not JSON.
-fn json_text_html(text: &str) -> String {
-    match serde_json::from_str::<Value>(text) {
-        Ok(value) => pretty_json(&value),
-        Err(_) => crate::routes::admin::render::escape_html(text),
-    }
-}
-
 fn item_view(item: &TranscriptItem) -> ItemView {
     let data = &item.data;
     let (class, role, body) = match item.kind.as_str() {
@@ -452,152 +450,6 @@ fn assistant_body(data: &Value) -> Body {
         }
     }
     Body::Assistant { html, sources }
-}
-
-fn tool_body(data: &Value) -> Body {
-    let full = text_of(data, "name").unwrap_or_default();
-    // Tools of two servers with the same name are offered as `server__tool`.
-    let (server, name) = match full.split_once("__") {
-        Some((server, tool)) if !server.is_empty() && !tool.is_empty() => {
-            (Some(server.to_owned()), tool.to_owned())
-        }
-        _ => (None, full),
-    };
-    Body::Tool {
-        server,
-        name,
-        failed: data
-            .get("is_error")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        duration_ms: data.get("duration_ms").and_then(Value::as_u64),
-        call_id: text_of(data, "call_id").unwrap_or_default(),
-        arguments_html: json_text_html(
-            data.get("arguments")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        ),
-        output_html: json_text_html(
-            data.get("output")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-        ),
-        content_html: data
-            .get("content")
-            .filter(|c| !c.is_null())
-            .map(pretty_json),
-    }
-}
-
-fn client_tool_body(data: &Value) -> Body {
-    Body::ClientTool {
-        name: text_of(data, "name").unwrap_or_default(),
-        status: text_of(data, "status").unwrap_or_else(|| "pending".to_owned()),
-        call_id: text_of(data, "call_id").unwrap_or_default(),
-        arguments_html: pretty_json(data.get("arguments").unwrap_or(&Value::Null)),
-        output_html: data.get("output").map(pretty_json),
-    }
-}
-
-fn hidden_body(content: Option<&Value>) -> Body {
-    match content {
-        Some(Value::String(text)) => Body::Hidden {
-            text: Some(text.clone()),
-            json_html: None,
-        },
-        Some(other) => Body::Hidden {
-            text: None,
-            json_html: Some(pretty_json(other)),
-        },
-        None => Body::Hidden {
-            text: None,
-            json_html: None,
-        },
-    }
-}
-
-fn questions_body(data: &Value) -> Body {
-    let questions = data
-        .get("inputs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|input| {
-            let answer = match input.get("answer") {
-                Some(a) if a.get("skipped").and_then(Value::as_bool) == Some(true) => {
-                    "skipped".to_owned()
-                }
-                Some(a) => a
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|v| {
-                        v.iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default(),
-                None => "not answered".to_owned(),
-            };
-            QuestionView {
-                question: text_of(input, "question").unwrap_or_default(),
-                answer,
-            }
-        })
-        .collect();
-    Body::Questions {
-        status: text_of(data, "status").unwrap_or_else(|| "pending".to_owned()),
-        questions,
-    }
-}
-
-fn workflow_role(data: &Value) -> String {
-    match data.pointer("/workflow/type").and_then(Value::as_str) {
-        Some("reasoning") => "Reasoning".to_owned(),
-        _ => "Workflow".to_owned(),
-    }
-}
-
-fn workflow_body(data: &Value) -> Body {
-    let summary = data.pointer("/workflow/summary").and_then(|s| {
-        text_of(s, "title").or_else(|| {
-            s.get("duration")
-                .and_then(Value::as_i64)
-                .map(|d| format!("Took {d} s"))
-        })
-    });
-    Body::Tasks {
-        summary,
-        tasks: data
-            .pointer("/workflow/tasks")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(task_view)
-            .collect(),
-    }
-}
-
-fn task_view(task: &Value) -> TaskView {
-    let kind = text_of(task, "type").unwrap_or_default();
-    let detail = match kind.as_str() {
-        "web_search" => task
-            .get("queries")
-            .and_then(Value::as_array)
-            .map(|q| {
-                q.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .filter(|q| !q.is_empty()),
-        _ => text_of(task, "content"),
-    };
-    TaskView {
-        title: text_of(task, "title").unwrap_or_else(|| kind.replace('_', " ")),
-        detail,
-        state: text_of(task, "status_indicator").unwrap_or_else(|| "none".to_owned()),
-    }
 }
 
 fn form_view(i: &InteractionInfo) -> FormView {
