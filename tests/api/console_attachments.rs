@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use chatkit_server::store::{AuditEntry, AuditFilter, Role};
 use serde_json::{Value, json};
 
-use crate::support::app::{TestApp, add_agent, execute_sql};
+use crate::support::app::{TestApp, add_agent, tie_in_threes};
 use crate::support::console::{ConsoleSession, PASSWORD, add_operator, get, sign_in};
 use crate::support::fixtures::{PNG, multipart};
 use crate::support::macros::db_test;
@@ -338,32 +338,22 @@ async fn pages_follow_the_keyset_without_gaps_or_repeats(app: TestApp) {
     for n in 0..70 {
         let user = if n % 5 == 4 { "ben" } else { "ana" };
         let id = upload(&app, user, None, &format!("f{n}.txt"), "text/plain", b"x").await;
-        made.push((n / 3, id, user));
+        made.push((id, user));
     }
-    for group in 0..=(69 / 3) {
-        let ids: Vec<String> = made
-            .iter()
-            .filter(|(g, _, _)| *g == group)
-            .map(|(_, id, _)| format!("'{id}'"))
-            .collect();
-        execute_sql(
-            &app.db_url,
-            &format!(
-                "UPDATE attachments SET created_at = '2026-01-01 00:{:02}:00' WHERE id IN ({})",
-                group,
-                ids.join(", ")
-            ),
-        );
-    }
-    let mut expected = made.clone();
-    expected.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let expected = tie_in_threes(
+        &app.db_url,
+        "attachments",
+        "created_at",
+        "2026-01-01",
+        &made,
+    );
     let reviewer = operator(&app, REVIEWER, Role::Reviewer).await;
 
     for (query, user) in [("", None), ("?user=ana", Some("ana"))] {
         let wanted: Vec<String> = expected
             .iter()
-            .filter(|(_, _, u)| user.is_none_or(|user| *u == user))
-            .map(|(_, id, _)| id.clone())
+            .filter(|(_, u)| user.is_none_or(|user| *u == user))
+            .map(|(id, _)| id.clone())
             .collect();
         let mut seen = Vec::new();
         let mut next = Some(format!("/admin/attachments{query}"));

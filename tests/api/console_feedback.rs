@@ -8,14 +8,13 @@ mod browser;
 use std::collections::HashSet;
 
 use chatkit_server::store::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::answer::Answer;
 use crate::support::app::{TestApp, add_agent, execute_sql};
 use crate::support::console::{ConsoleSession, PASSWORD, add_operator, sign_in};
-use crate::support::fake_llm::{FakeLlm, Reply};
-use crate::support::fixtures::user_input;
+use crate::support::fake_llm::FakeLlm;
 use crate::support::macros::llm_test;
+use crate::support::turns::{rate, turn};
 
 const REVIEWER: &str = "reviewer@example.com";
 /// The fake model's answers need no title request in between.
@@ -23,76 +22,6 @@ const VARS: &[(&str, &str)] = &[("CHATKIT_AUTO_TITLES", "false")];
 /// An answer whose Markdown carries script in every way it can.
 const XSS_ANSWER: &str = "Try **this**: <img src=x onerror=alert(1)> <script>alert(2)</script> \
                           [click](javascript:alert(3)) <a href=\"/admin/operators\">here</a>";
-
-/// A ChatKit request as `user` to agent `agent` (the default agent when `None`).
-async fn send_to(
-    app: &TestApp,
-    agent: Option<&str>,
-    user: &str,
-    kind: &str,
-    params: Value,
-) -> Answer {
-    let query = agent.map(|a| format!("?agent={a}")).unwrap_or_default();
-    let response = app
-        .client
-        .post(format!("{}/chatkit{query}", app.address))
-        .header("X-ChatKit-User", user)
-        .header("Content-Type", "application/json")
-        .body(json!({"type": kind, "params": params}).to_string())
-        .send()
-        .await
-        .expect("request sent");
-    Answer::read(response).await.0
-}
-
-/// One turn: `text` from `user` (in a new thread unless `thread` is given), answered with
-/// `answer`. Returns the thread and the assistant message's id.
-async fn turn(
-    app: &TestApp,
-    llm: &FakeLlm,
-    agent: Option<&str>,
-    user: &str,
-    thread: Option<&str>,
-    text: &str,
-    answer: &str,
-) -> (String, String) {
-    llm.push(Reply::Text(vec![answer.to_owned()]));
-    let (kind, params) = match thread {
-        Some(thread) => (
-            "threads.add_user_message",
-            json!({"thread_id": thread, "input": user_input(text)}),
-        ),
-        None => ("threads.create", json!({"input": user_input(text)})),
-    };
-    let answered = send_to(app, agent, user, kind, params).await;
-    assert_eq!(answered.status, 200, "{answered:?}");
-    let events = answered.events();
-    let thread = events
-        .iter()
-        .find_map(|e| e["thread"]["id"].as_str())
-        .map(str::to_owned)
-        .or_else(|| thread.map(str::to_owned))
-        .unwrap();
-    let item = events
-        .iter()
-        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "assistant_message")
-        .unwrap_or_else(|| panic!("an answer: {events:#?}"));
-    (thread, item["item"]["id"].as_str().unwrap().to_owned())
-}
-
-/// `items.feedback` as `user`.
-async fn rate(
-    app: &TestApp,
-    agent: Option<&str>,
-    user: &str,
-    thread: &str,
-    items: &[&str],
-    kind: &str,
-) {
-    let params = json!({"thread_id": thread, "item_ids": items, "kind": kind});
-    let answer = send_to(app, agent, user, "items.feedback", params).await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-}
 
 /// The rated items of a feedback page, in order.
 fn entries(html: &str) -> Vec<String> {

@@ -12,108 +12,25 @@ mod transcript;
 use std::collections::HashSet;
 
 use chatkit_server::store::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::answer::Answer;
-use crate::support::app::{TestApp, add_agent, execute_sql};
+use crate::support::app::{TestApp, add_agent, execute_sql, tie_in_threes};
 use crate::support::console::{
     ConsoleSession, FORM, PASSWORD, add_operator, client, form_body, get, sign_in,
 };
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{ask, user_input};
 use crate::support::macros::llm_test;
+use crate::support::turns::{rate, say, turn};
 
 const REVIEWER: &str = "reviewer@example.com";
 /// The fake model's answers need no title request in between.
 const VARS: &[(&str, &str)] = &[("CHATKIT_AUTO_TITLES", "false")];
 
-/// A ChatKit request as `user` to agent `agent` (the default agent when `None`).
-async fn send_to(
-    app: &TestApp,
-    agent: Option<&str>,
-    user: &str,
-    kind: &str,
-    params: Value,
-) -> Answer {
-    let query = agent.map(|a| format!("?agent={a}")).unwrap_or_default();
-    let response = app
-        .client
-        .post(format!("{}/chatkit{query}", app.address))
-        .header("X-ChatKit-User", user)
-        .header("Content-Type", "application/json")
-        .body(json!({"type": kind, "params": params}).to_string())
-        .send()
-        .await
-        .expect("request sent");
-    Answer::read(response).await.0
-}
-
-/// One message from `user` (in a new thread unless `thread` is given) after `reply` was
-/// queued; the thread and the events of the stream.
-async fn say(
-    app: &TestApp,
-    agent: Option<&str>,
-    user: &str,
-    thread: Option<&str>,
-    input: Value,
-) -> (String, Vec<Value>) {
-    let (kind, params) = match thread {
-        Some(thread) => (
-            "threads.add_user_message",
-            json!({"thread_id": thread, "input": input}),
-        ),
-        None => ("threads.create", json!({"input": input})),
-    };
-    let answered = send_to(app, agent, user, kind, params).await;
-    assert_eq!(answered.status, 200, "{answered:?}");
-    let events = answered.events();
-    let thread = events
-        .iter()
-        .find_map(|e| e["thread"]["id"].as_str())
-        .map(str::to_owned)
-        .or_else(|| thread.map(str::to_owned))
-        .unwrap();
-    (thread, events)
-}
-
-/// One turn: `text` from `user`, answered with `answer`. Returns the thread and the
-/// assistant message's id.
-async fn turn(
-    app: &TestApp,
-    llm: &FakeLlm,
-    agent: Option<&str>,
-    user: &str,
-    thread: Option<&str>,
-    text: &str,
-    answer: &str,
-) -> (String, String) {
-    llm.push(Reply::Text(vec![answer.to_owned()]));
-    let (thread, events) = say(app, agent, user, thread, user_input(text)).await;
-    let item = events
-        .iter()
-        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "assistant_message")
-        .unwrap_or_else(|| panic!("an answer: {events:#?}"));
-    (thread, item["item"]["id"].as_str().unwrap().to_owned())
-}
-
-/// `items.feedback` as `user`.
-async fn rate(
-    app: &TestApp,
-    agent: Option<&str>,
-    user: &str,
-    thread: &str,
-    item: &str,
-    kind: &str,
-) {
-    let params = json!({"thread_id": thread, "item_ids": [item], "kind": kind});
-    let answer = send_to(app, agent, user, "items.feedback", params).await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-}
-
 /// `threads.update` of the title as `user`.
 async fn retitle(app: &TestApp, agent: Option<&str>, user: &str, thread: &str, title: &str) {
     let params = json!({"thread_id": thread, "title": title});
-    let answer = send_to(app, agent, user, "threads.update", params).await;
+    let answer = app.send_to(agent, user, "threads.update", params).await;
     assert_eq!(answer.status, 200, "{answer:?}");
 }
 
@@ -188,7 +105,7 @@ async fn seed(app: &TestApp, llm: &FakeLlm) -> Seeded {
     )
     .await;
     retitle(app, None, "ana", &rated, "Zebra case").await;
-    rate(app, None, "ana", &rated, &answer, "negative").await;
+    rate(app, None, "ana", &rated, &[&answer], "negative").await;
 
     ask(llm);
     let (pending, _) = say(
@@ -423,25 +340,9 @@ async fn pages_of_threads_have_no_gaps_or_repeats(app: TestApp, llm: FakeLlm) {
     for n in 0..112 {
         let user = if n % 8 == 7 { "ben" } else { "ana" };
         let (thread, _) = turn(&app, &llm, None, user, None, &format!("page {n}"), "ok").await;
-        made.push((n / 3, thread, user));
+        made.push((thread, user));
     }
-    for group in 0..=(111 / 3) {
-        let ids: Vec<String> = made
-            .iter()
-            .filter(|(g, _, _)| *g == group)
-            .map(|(_, id, _)| format!("'{id}'"))
-            .collect();
-        execute_sql(
-            &app.db_url,
-            &format!(
-                "UPDATE threads SET updated_at = '2026-02-01 00:{:02}:00' WHERE id IN ({})",
-                group,
-                ids.join(", ")
-            ),
-        );
-    }
-    let mut expected = made.clone();
-    expected.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let expected = tie_in_threes(&app.db_url, "threads", "updated_at", "2026-02-01", &made);
     let reviewer = operator(&app, REVIEWER, Role::Reviewer).await;
 
     let walks: [(&str, Option<&str>, usize); 3] = [
@@ -452,8 +353,8 @@ async fn pages_of_threads_have_no_gaps_or_repeats(app: TestApp, llm: FakeLlm) {
     for (query, user, page_count) in walks {
         let wanted: Vec<String> = expected
             .iter()
-            .filter(|(_, _, u)| user.is_none_or(|user| *u == user))
-            .map(|(_, id, _)| id.clone())
+            .filter(|(_, u)| user.is_none_or(|user| *u == user))
+            .map(|(id, _)| id.clone())
             .collect();
         // Older, to the end.
         let mut pages: Vec<Vec<String>> = Vec::new();

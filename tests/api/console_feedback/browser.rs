@@ -5,12 +5,13 @@
 
 use chatkit_server::store::Role;
 
-use super::{VARS, rate, turn};
+use super::VARS;
 use crate::support::app::{Db, TestApp, spawn_llm_app_with};
 use crate::support::browser::{Browser, Viewport};
 use crate::support::console::{PASSWORD, add_operator};
 use crate::support::fixtures::{PNG, multipart};
 use crate::support::macros::db_case;
+use crate::support::turns::{rate, turn};
 
 const ADMIN: &str = "admin@example.com";
 const LONG_USER: &str = "customer-7f3a9c2e-0b41-4d8e-9a77-with-a-long-identifier@example.com";

@@ -7,11 +7,12 @@
 use chatkit_server::store::{AuditEntry, AuditFilter, BlobStore, Role};
 use serde_json::{Value, json};
 
-use super::{REVIEWER, VARS, operator, rate, retitle, say, turn};
+use super::{REVIEWER, VARS, operator, retitle};
 use crate::support::app::{TestApp, execute_sql};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{PNG, ask, form_of, user_input};
 use crate::support::macros::llm_test;
+use crate::support::turns::{rate, say, turn};
 
 const ADMIN: &str = "admin@example.com";
 
@@ -33,7 +34,7 @@ async fn exported_thread(app: &TestApp, llm: &FakeLlm) -> String {
         calls: vec![("get_current_time".into(), json!({}))],
     });
     let (thread, answer) = turn(app, llm, None, "ana", None, "What time is it?", "Late.").await;
-    rate(app, None, "ana", &thread, &answer, "negative").await;
+    rate(app, None, "ana", &thread, &[&answer], "negative").await;
     turn(
         app,
         llm,
@@ -222,7 +223,7 @@ async fn only_admins_delete_through_the_confirmation(app: TestApp, llm: FakeLlm)
         .as_str()
         .unwrap()
         .to_owned();
-    rate(&app, None, "ana", &thread, &answer, "negative").await;
+    rate(&app, None, "ana", &thread, &[&answer], "negative").await;
     ask(&llm);
     let (_, events) = say(&app, None, "ana", Some(&thread), user_input("Book")).await;
     let (_, interaction) = form_of(&events);

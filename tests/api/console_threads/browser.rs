@@ -8,7 +8,7 @@ use chatkit_server::store::Role;
 use serde_json::{Value, json};
 
 use super::transcript::{seed, servers};
-use super::{VARS, rate, retitle, say, turn};
+use super::{VARS, retitle};
 use crate::support::app::{Db, spawn_llm_app_with, spawn_mcp_app};
 use crate::support::browser::{Browser, Viewport};
 use crate::support::console::{PASSWORD, add_operator};
@@ -16,6 +16,7 @@ use crate::support::fake_llm::Reply;
 use crate::support::fixtures::user_input;
 use crate::support::macros::db_case;
 use crate::support::mcp_server::TestMcpServer;
+use crate::support::turns::{rate, say, turn};
 
 const ADMIN: &str = "admin@example.com";
 /// Every way markup could try to run script.
@@ -74,7 +75,7 @@ async fn markup_stays_inert_in_a_browser(db: Db) {
     add_operator(&app, ADMIN, Role::Admin).await;
     let (thread, answer) = turn(&app, &llm, None, "ana", None, XSS, XSS).await;
     retitle(&app, None, "ana", &thread, XSS).await;
-    rate(&app, None, "ana", &thread, &answer, "negative").await;
+    rate(&app, None, "ana", &thread, &[&answer], "negative").await;
     let Some(browser) = Browser::start(
         &format!("console_threads_xss-{}", db.name()),
         Viewport::Desktop,
@@ -164,7 +165,7 @@ async fn the_thread_pages_in_a_browser(db: Db) {
         )
         .await;
         if n == 1 {
-            rate(&app, None, user, &thread, &answer, "negative").await;
+            rate(&app, None, user, &thread, &[&answer], "negative").await;
         }
     }
     llm.push(Reply::BreakAfter(vec!["Half".into()]));

@@ -8,12 +8,13 @@
 use chatkit_server::store::Role;
 use serde_json::{Value, json};
 
-use super::{REVIEWER, operator, rate, say};
+use super::{REVIEWER, operator};
 use crate::support::app::{Db, TestApp, spawn_mcp_app};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{PNG, action, ask, form_of, user_input, valid_values};
 use crate::support::macros::db_case;
 use crate::support::mcp_server::TestMcpServer;
+use crate::support::turns::{rate, say};
 
 /// Markdown with script in every way it can carry it.
 const XSS_ANSWER: &str = "Here is **bold** text. <script>alert(1)</script> \
@@ -72,7 +73,7 @@ pub(super) async fn seed(app: &TestApp, llm: &FakeLlm) -> Everything {
     let user_message = id(&done(&events, "user_message"));
     let widget = id(&done(&events, "widget"));
     let answer = id(&done(&events, "assistant_message"));
-    rate(app, None, "ana", &thread, &answer, "negative").await;
+    rate(app, None, "ana", &thread, &[&answer], "negative").await;
 
     // A widget action the agent is told about as hidden context.
     llm.push(Reply::Text(vec!["You clicked it.".into()]));

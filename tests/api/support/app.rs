@@ -159,9 +159,21 @@ impl TestApp {
 
     /// POSTs a raw body to `/chatkit` as `user`.
     pub async fn post_raw(&self, user: &str, body: impl Into<reqwest::Body>) -> Answer {
+        self.post_raw_to(None, user, body).await
+    }
+
+    /// POSTs a raw body to the `/chatkit` of agent `agent` (the default agent when `None`) as
+    /// `user`.
+    pub async fn post_raw_to(
+        &self,
+        agent: Option<&str>,
+        user: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let query = agent.map(|a| format!("?agent={a}")).unwrap_or_default();
         let response = self
             .client
-            .post(format!("{}/chatkit", self.address))
+            .post(format!("{}/chatkit{query}", self.address))
             .header("X-ChatKit-User", user)
             .header("Content-Type", "application/json")
             .body(body)
@@ -173,8 +185,20 @@ impl TestApp {
 
     /// Sends a ChatKit request `{type, params}` as `user`.
     pub async fn send(&self, user: &str, kind: &str, params: Value) -> Answer {
-        self.post_raw(user, json!({"type": kind, "params": params}).to_string())
-            .await
+        self.send_to(None, user, kind, params).await
+    }
+
+    /// Sends a ChatKit request `{type, params}` as `user` to agent `agent` (the default agent
+    /// when `None`).
+    pub async fn send_to(
+        &self,
+        agent: Option<&str>,
+        user: &str,
+        kind: &str,
+        params: Value,
+    ) -> Answer {
+        let body = json!({"type": kind, "params": params}).to_string();
+        self.post_raw_to(agent, user, body).await
     }
 
     /// A JSON request that must succeed; its body.
@@ -229,6 +253,36 @@ pub fn llm_vars(base_url: &str) -> Vec<(&'static str, String)> {
                 .to_owned(),
         ),
     ]
+}
+
+/// Gives the rows of `table` (id, user) shared timestamps in `column`: three rows a minute from
+/// `day` 00:00 on, in the order given, so that a keyset page has ties to break by id. Returns
+/// the rows newest first, as a list ordered by (`column`, id) descending shows them.
+pub fn tie_in_threes<'a>(
+    db_url: &str,
+    table: &str,
+    column: &str,
+    day: &str,
+    rows: &[(String, &'a str)],
+) -> Vec<(String, &'a str)> {
+    for (minute, group) in rows.chunks(3).enumerate() {
+        let ids: Vec<String> = group.iter().map(|(id, _)| format!("'{id}'")).collect();
+        let sql = format!(
+            "UPDATE {table} SET {column} = '{day} 00:{minute:02}:00' WHERE id IN ({})",
+            ids.join(", ")
+        );
+        execute_sql(db_url, &sql);
+    }
+    let mut newest_first: Vec<(usize, &(String, &'a str))> = rows
+        .iter()
+        .enumerate()
+        .map(|(n, row)| (n / 3, row))
+        .collect();
+    newest_first.sort_by(|a, b| (b.0, &b.1.0).cmp(&(a.0, &a.1.0)));
+    newest_first
+        .into_iter()
+        .map(|(_, row)| row.clone())
+        .collect()
 }
 
 /// A server answering with the fake model, on `db`.

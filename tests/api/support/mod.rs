@@ -12,6 +12,8 @@
 //! - [`python`]: the Python MCP anchor server, started as a child process.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
+//! - [`turns`]: messages, whole turns with the fake model and ratings, for tests that need
+//!   conversations to look at.
 //!
 //! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode;
 //! the run ends by counting the skipped tests and why.
@@ -29,6 +31,7 @@ pub mod fixtures;
 pub mod macros;
 pub mod mcp_server;
 pub mod python;
+pub mod turns;
 
 /// Set (to anything) where every test must really run: a missing prerequisite fails instead
 /// of skipping.
