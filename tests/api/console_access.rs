@@ -14,22 +14,12 @@ use serde_json::json;
 
 use crate::support::app::TestApp;
 use crate::support::console::{
-    FORM, PASSWORD, add_operator, client, form_body, get, login_form, post_login, sign_in,
+    FORM, PASSWORD, add_operator, audit_rows, client, form_body, get, login_form, post_login,
+    sign_in,
 };
 use crate::support::macros::db_test;
 
 const ADMIN: &str = "admin@example.com";
-
-/// The audit rows with `action`, oldest first.
-async fn audit_rows(app: &TestApp, action: &str) -> Vec<chatkit_server::store::AuditEntry> {
-    let filter = AuditFilter {
-        action: Some(action.to_owned()),
-        ..Default::default()
-    };
-    let mut rows = app.store.audit_page(&filter, 200, None).await.unwrap().data;
-    rows.reverse();
-    rows
-}
 
 db_test!(sign_in_and_its_failures);
 async fn sign_in_and_its_failures(app: TestApp) {
@@ -384,12 +374,11 @@ async fn the_command_line_creates_operators() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A refusal may come before the password is read: the pipe is then closed.
+        let written = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        if let Err(e) = written {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
         child.wait_with_output().unwrap()
     };
     let out = run(

@@ -7,11 +7,13 @@ mod files;
 
 use std::collections::HashSet;
 
-use chatkit_server::store::{AuditEntry, AuditFilter, Role};
+use chatkit_server::store::Role;
 use serde_json::{Value, json};
 
 use crate::support::app::{TestApp, add_agent, tie_in_threes};
-use crate::support::console::{ConsoleSession, PASSWORD, add_operator, get, sign_in};
+use crate::support::console::{
+    ConsoleSession, PASSWORD, add_operator, attribute_values, get, sign_in,
+};
 use crate::support::fixtures::{PNG, multipart};
 use crate::support::macros::db_test;
 
@@ -74,17 +76,6 @@ fn message(text: &str, attachments: &[&str]) -> Value {
            "inference_options": {}})
 }
 
-/// Every value of `attribute="…"` in `html`, in order.
-fn attribute_values(html: &str, attribute: &str) -> Vec<String> {
-    let marker = format!("{attribute}=\"");
-    html.match_indices(&marker)
-        .map(|(at, _)| {
-            let rest = &html[at + marker.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
-}
-
 /// The attachment ids of a list page's rows, in order.
 fn rows(html: &str) -> Vec<String> {
     attribute_values(html, "data-attachment")
@@ -108,17 +99,6 @@ fn totals(html: &str) -> (i64, i64) {
         .parse()
         .unwrap();
     (count, bytes)
-}
-
-/// The audit rows with `action`, oldest first.
-async fn audit_rows(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: Some(action.to_owned()),
-        ..Default::default()
-    };
-    let mut rows = app.store.audit_page(&filter, 200, None).await.unwrap().data;
-    rows.reverse();
-    rows
 }
 
 /// The attachments every filter test starts from.

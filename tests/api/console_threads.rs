@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::support::app::{TestApp, add_agent, execute_sql, tie_in_threes};
 use crate::support::console::{
-    ConsoleSession, FORM, PASSWORD, add_operator, client, form_body, get, sign_in,
+    ConsoleSession, FORM, PASSWORD, add_operator, attribute_values, client, form_body, get, sign_in,
 };
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{ask, user_input};
@@ -32,17 +32,6 @@ async fn retitle(app: &TestApp, agent: Option<&str>, user: &str, thread: &str, t
     let params = json!({"thread_id": thread, "title": title});
     let answer = app.send_to(agent, user, "threads.update", params).await;
     assert_eq!(answer.status, 200, "{answer:?}");
-}
-
-/// Every value of `attribute="…"` in `html`, in order.
-fn attribute_values(html: &str, attribute: &str) -> Vec<String> {
-    let marker = format!("{attribute}=\"");
-    html.match_indices(&marker)
-        .map(|(at, _)| {
-            let rest = &html[at + marker.len()..];
-            rest[..rest.find('"').unwrap()].to_owned()
-        })
-        .collect()
 }
 
 /// The thread ids of a list page's rows, in order.

@@ -7,37 +7,8 @@ use chatkit_server::store::Role;
 use super::ADMIN;
 use crate::support::app::{Db, spawn_app};
 use crate::support::browser::{Browser, Viewport};
-use crate::support::console::{PASSWORD, add_operator};
+use crate::support::console::{add_operator, sign_in_browser};
 use crate::support::macros::db_case;
-
-/// Fails if the page is wider than the viewport (sideways scrolling), naming elements that
-/// stick out.
-async fn assert_fits(browser: &Browser, width: f64) {
-    let measured = browser
-        .execute(
-            "const wide = [...document.querySelectorAll('body *')]
-               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-               .slice(0, 8)
-               .map(e => e.tagName + '.' + e.className);
-             return [document.documentElement.scrollWidth, window.innerWidth, wide];",
-            vec![],
-        )
-        .await;
-    let page_width = measured[0].as_f64().unwrap_or(f64::NAN);
-    let viewport = measured[1].as_f64().unwrap_or(f64::NAN);
-    assert!(
-        page_width <= width && viewport <= width,
-        "page is {page_width}px wide in a {viewport}px viewport: {}",
-        measured[2]
-    );
-}
-
-async fn sign_in(browser: &Browser, email: &str) {
-    browser.wait_for("form.login-card").await;
-    browser.fill("input[name=email]", email).await;
-    browser.fill("input[name=password]", PASSWORD).await;
-    browser.click("form.login-card button[type=submit]").await;
-}
 
 db_case!(signing_in_and_out_in_a_browser);
 async fn signing_in_and_out_in_a_browser(db: Db) {
@@ -62,7 +33,7 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
         .wait_for_text(".flash-error", "The email or password is incorrect.")
         .await;
     browser.screenshot("login-error-desktop").await;
-    sign_in(&browser, ADMIN).await;
+    sign_in_browser(&browser, ADMIN).await;
     browser.wait_for(".whoami-email").await;
     assert_eq!(
         browser.current_url().await,
@@ -80,7 +51,7 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
             .await
             .contains("reviewer@example.com")
     );
-    assert_fits(&browser, 1280.0).await;
+    browser.assert_fits(1280.0).await;
     browser.screenshot("operators-desktop").await;
     // Loaded again at phone size, as a phone would load it.
     browser.resize(Viewport::Phone).await;
@@ -89,7 +60,7 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
         .await;
     browser.wait_for_text("h1", "Operators").await;
     browser.screenshot("operators-phone").await;
-    assert_fits(&browser, 390.0).await;
+    browser.assert_fits(390.0).await;
 
     // Signing out ends on the sign-in page; the console is closed again.
     browser.click("form.logout button").await;
@@ -98,7 +69,7 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
         browser.current_url().await,
         format!("{}/admin/login", app.address)
     );
-    assert_fits(&browser, 390.0).await;
+    browser.assert_fits(390.0).await;
     browser.screenshot("login-phone").await;
     browser
         .goto(&format!("{}/admin/operators", app.address))
@@ -110,7 +81,7 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
     );
 
     // Signing in from there returns to the page asked for.
-    sign_in(&browser, ADMIN).await;
+    sign_in_browser(&browser, ADMIN).await;
     browser.wait_for_text("h1", "Operators").await;
     browser.assert_no_csp_violations().await;
     browser.close().await;

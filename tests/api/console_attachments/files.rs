@@ -4,8 +4,9 @@
 use chatkit_server::store::{BlobStore, Role};
 use serde_json::json;
 
-use super::{ADMIN, HTML, REVIEWER, audit_rows, operator, rows, seed, totals};
+use super::{ADMIN, HTML, REVIEWER, operator, rows, seed, totals};
 use crate::support::app::TestApp;
+use crate::support::console::audit_rows;
 use crate::support::console::get;
 use crate::support::fixtures::PNG;
 use crate::support::macros::db_test;

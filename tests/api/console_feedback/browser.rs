@@ -8,7 +8,7 @@ use chatkit_server::store::Role;
 use super::VARS;
 use crate::support::app::{Db, TestApp, spawn_llm_app_with};
 use crate::support::browser::{Browser, Viewport};
-use crate::support::console::{PASSWORD, add_operator};
+use crate::support::console::{add_operator, sign_in_browser};
 use crate::support::fixtures::{PNG, multipart};
 use crate::support::macros::db_case;
 use crate::support::turns::{rate, turn};
@@ -17,29 +17,6 @@ const ADMIN: &str = "admin@example.com";
 const LONG_USER: &str = "customer-7f3a9c2e-0b41-4d8e-9a77-with-a-long-identifier@example.com";
 const LONG_NAME: &str =
     "quarterly-financial-report-final-version-2-reviewed-by-legal-and-approved-for-release.pdf";
-
-/// Fails if the page is wider than the viewport (sideways scrolling), naming what sticks out.
-async fn assert_fits(browser: &Browser, width: f64) {
-    let page_width = browser
-        .execute("return document.documentElement.scrollWidth;", vec![])
-        .await
-        .as_f64()
-        .unwrap_or(f64::NAN);
-    if page_width > width {
-        let wide = browser
-            .execute(
-                "const edge = document.documentElement.clientWidth;
-                 const out = e => e.getBoundingClientRect().right > edge + 1;
-                 return [...document.querySelectorAll('body *')]
-                     .filter(e => out(e) && !out(e.parentElement))
-                     .slice(0, 8)
-                     .map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right);",
-                vec![],
-            )
-            .await;
-        panic!("page is {page_width}px wide: {wide}");
-    }
-}
 
 async fn upload(app: &TestApp, user: &str, name: &str, mime: &str, bytes: &[u8]) {
     let (content_type, body) = multipart("file", Some(name), Some(mime), bytes);
@@ -120,10 +97,10 @@ async fn seed(app: &TestApp, llm: &crate::support::fake_llm::FakeLlm) {
 /// Both widths, with a check that nothing scrolls sideways.
 async fn screenshots(browser: &Browser, name: &str) {
     browser.resize(Viewport::Desktop).await;
-    assert_fits(browser, 1280.0).await;
+    browser.assert_fits(1280.0).await;
     browser.screenshot(&format!("{name}-desktop")).await;
     browser.resize(Viewport::Phone).await;
-    assert_fits(browser, 390.0).await;
+    browser.assert_fits(390.0).await;
     browser.screenshot(&format!("{name}-phone")).await;
     browser.resize(Viewport::Desktop).await;
 }
@@ -142,10 +119,7 @@ async fn the_review_pages_in_a_browser(db: Db) {
     browser
         .goto(&format!("{}/admin/attachments", app.address))
         .await;
-    browser.wait_for("form.login-card").await;
-    browser.fill("input[name=email]", ADMIN).await;
-    browser.fill("input[name=password]", PASSWORD).await;
-    browser.click("form.login-card button[type=submit]").await;
+    sign_in_browser(&browser, ADMIN).await;
     browser
         .wait_for_text(".empty-title", "No attachments")
         .await;

@@ -4,28 +4,18 @@
 //! feedback, forms and attachments' files along, audited; and the view audit, one row per
 //! operator and thread per 15 minutes.
 
-use chatkit_server::store::{AuditEntry, AuditFilter, BlobStore, Role};
+use chatkit_server::store::{AuditFilter, BlobStore, Role};
 use serde_json::{Value, json};
 
 use super::{REVIEWER, VARS, operator, retitle};
 use crate::support::app::{TestApp, execute_sql};
+use crate::support::console::audit_rows;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{PNG, ask, form_of, user_input};
 use crate::support::macros::llm_test;
 use crate::support::turns::{rate, say, turn};
 
 const ADMIN: &str = "admin@example.com";
-
-/// The audit rows with `action`, oldest first.
-async fn audit_rows(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: Some(action.to_owned()),
-        ..Default::default()
-    };
-    let mut rows = app.store.audit_page(&filter, 200, None).await.unwrap().data;
-    rows.reverse();
-    rows
-}
 
 /// A thread of ana's: a tool call (model-only), a rated answer, a title.
 async fn exported_thread(app: &TestApp, llm: &FakeLlm) -> String {

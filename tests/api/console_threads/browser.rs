@@ -11,7 +11,7 @@ use super::transcript::{seed, servers};
 use super::{VARS, retitle};
 use crate::support::app::{Db, spawn_llm_app_with, spawn_mcp_app};
 use crate::support::browser::{Browser, Viewport};
-use crate::support::console::{PASSWORD, add_operator};
+use crate::support::console::{add_operator, sign_in_browser};
 use crate::support::fake_llm::Reply;
 use crate::support::fixtures::user_input;
 use crate::support::macros::db_case;
@@ -23,42 +23,15 @@ const ADMIN: &str = "admin@example.com";
 const XSS: &str = "<script>window.__xss=1</script> <img src=x onerror=\"window.__xss=1\"> \
                    [x](javascript:window.__xss=1)";
 
-/// Fails if the page is wider than `width` (sideways scrolling), naming what sticks out.
-async fn assert_fits(browser: &Browser, width: f64) {
-    let measured = browser
-        .execute(
-            "const wide = [...document.querySelectorAll('body *')]
-               .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
-               .slice(0, 8)
-               .map(e => e.tagName + '.' + e.className);
-             return [document.documentElement.scrollWidth, window.innerWidth, wide];",
-            vec![],
-        )
-        .await;
-    let page_width = measured[0].as_f64().unwrap_or(f64::NAN);
-    assert!(
-        page_width <= width,
-        "page is {page_width}px wide: {}",
-        measured[2]
-    );
-}
-
 /// Both widths, with a check that nothing scrolls sideways.
 async fn screenshots(browser: &Browser, name: &str) {
     browser.resize(Viewport::Desktop).await;
-    assert_fits(browser, 1280.0).await;
+    browser.assert_fits(1280.0).await;
     browser.screenshot(&format!("{name}-desktop")).await;
     browser.resize(Viewport::Phone).await;
-    assert_fits(browser, 390.0).await;
+    browser.assert_fits(390.0).await;
     browser.screenshot(&format!("{name}-phone")).await;
     browser.resize(Viewport::Desktop).await;
-}
-
-async fn sign_in(browser: &Browser, email: &str) {
-    browser.wait_for("form.login-card").await;
-    browser.fill("input[name=email]", email).await;
-    browser.fill("input[name=password]", PASSWORD).await;
-    browser.click("form.login-card button[type=submit]").await;
 }
 
 /// Fails if any script of the page's markup ran.
@@ -87,7 +60,7 @@ async fn markup_stays_inert_in_a_browser(db: Db) {
     browser
         .goto(&format!("{}/admin/threads", app.address))
         .await;
-    sign_in(&browser, ADMIN).await;
+    sign_in_browser(&browser, ADMIN).await;
     browser.wait_for("table.threads-table").await;
     assert_eq!(browser.text("td.cell-title a.row-link").await, XSS);
     assert_no_script_ran(&browser, "the list").await;
@@ -187,7 +160,7 @@ async fn the_thread_pages_in_a_browser(db: Db) {
     browser
         .goto(&format!("{}/admin/threads", app.address))
         .await;
-    sign_in(&browser, ADMIN).await;
+    sign_in_browser(&browser, ADMIN).await;
     browser.wait_for("table.threads-table").await;
     let count = || async {
         browser

@@ -247,6 +247,28 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed ({e}): {script}"))
     }
 
+    /// Fails if the page is wider than `width` or the viewport (sideways scrolling), naming
+    /// elements that stick out.
+    pub async fn assert_fits(&self, width: f64) {
+        let measured = self
+            .execute(
+                "const wide = [...document.querySelectorAll('body *')]
+                   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                   .slice(0, 8)
+                   .map(e => e.tagName + '.' + e.className);
+                 return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+                vec![],
+            )
+            .await;
+        let page_width = measured[0].as_f64().unwrap_or(f64::NAN);
+        let viewport = measured[1].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            page_width <= width && viewport <= width,
+            "page is {page_width}px wide in a {viewport}px viewport: {}",
+            measured[2]
+        );
+    }
+
     /// Saves what the viewport shows as `target/screenshots/{label}-{name}.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("screenshot taken");

@@ -3,10 +3,11 @@
 //! cookie (redirects are not followed, so tests see them).
 
 use chatkit_server::auth::operators::{hash_password, token_hash};
-use chatkit_server::store::{NewOperator, Operator, Role};
+use chatkit_server::store::{AuditEntry, AuditFilter, NewOperator, Operator, Role};
 use reqwest::header::HeaderMap;
 
 use super::app::TestApp;
+use super::browser::Browser;
 
 /// The password of operators made by [`add_operator`].
 pub const PASSWORD: &str = "correct horse battery";
@@ -228,4 +229,34 @@ impl ConsoleSession {
         all.extend_from_slice(fields);
         self.post(path, &all).await
     }
+}
+
+/// Fills and sends the sign-in form the browser shows, as `email` with [`PASSWORD`].
+pub async fn sign_in_browser(browser: &Browser, email: &str) {
+    browser.wait_for("form.login-card").await;
+    browser.fill("input[name=email]", email).await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser.click("form.login-card button[type=submit]").await;
+}
+
+/// The audit rows with `action`, oldest first.
+pub async fn audit_rows(app: &TestApp, action: &str) -> Vec<AuditEntry> {
+    let filter = AuditFilter {
+        action: Some(action.to_owned()),
+        ..Default::default()
+    };
+    let mut rows = app.store.audit_page(&filter, 200, None).await.unwrap().data;
+    rows.reverse();
+    rows
+}
+
+/// Every value of `attribute="…"` in `html`, in order.
+pub fn attribute_values(html: &str, attribute: &str) -> Vec<String> {
+    let marker = format!("{attribute}=\"");
+    html.match_indices(&marker)
+        .map(|(at, _)| {
+            let rest = &html[at + marker.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
 }
