@@ -40,6 +40,8 @@ pub enum KeyError {
     },
     #[error("CHATKIT_JWT_PUBLIC_KEY: {0} holds no RSA, EC or Ed25519 public key in PEM form")]
     Pem(String),
+    #[error("CHATKIT_JWT_SECRET: {0}")]
+    Secret(String),
     #[error("CHATKIT_JWKS_URL: {0}")]
     Jwks(String),
 }
@@ -80,7 +82,7 @@ impl JwtVerifier {
             JwtKeySource::Secret(secret) => Keys::Fixed(VerifyKey {
                 kid: None,
                 key: DecodingKey::from_secret(secret.expose().as_bytes())
-                    .map_err(|e| KeyError::Pem(e.to_string()))?,
+                    .map_err(|e| KeyError::Secret(e.to_string()))?,
                 algorithms: vec![Algorithm::HS256],
             }),
             JwtKeySource::PublicKeyFile(path) => {
