@@ -12,9 +12,9 @@ use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
 use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
-use crate::auth::Authenticator;
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
+use crate::auth::{AuthSetupError, Authenticator};
 use crate::config::Settings;
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
@@ -38,6 +38,8 @@ pub enum StartupError {
         dir: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot set up authentication: {0}")]
+    Auth(#[from] AuthSetupError),
     #[error("cannot create the first admin (CHATKIT_ADMIN_EMAIL): {0}")]
     FirstAdmin(ConsoleError),
     #[error("cannot listen on {addr}: {source}")]
@@ -58,7 +60,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = open_store(&settings).await?;
         let (account, agent) = store.ensure_defaults().await?;
-        let auth = Authenticator::new(settings.auth.mode.clone(), store.clone(), account, agent);
+        let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
 
         let listener =
             TcpListener::bind(settings.http.bind).map_err(|source| StartupError::Bind {

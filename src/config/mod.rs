@@ -4,7 +4,8 @@
 //! One struct per concern, each parsed in its own file:
 //! - [`database`]: `DATABASE_URL` and the pool size (and how a database URL is read);
 //! - [`http`]: bind address, public URL, request size limit, SSE keep-alive, static folder;
-//! - [`auth`]: how ChatKit requests are authenticated and the URL signing key;
+//! - [`auth`]: how ChatKit requests are authenticated and the URL signing key, with the
+//!   settings of its production modes in [`jwt`] and [`proxy`];
 //! - [`llm`]: the OpenAI-compatible model endpoint and how the default agent uses it;
 //! - [`tools`]: approval tools and human input, with the client tools and MCP servers of
 //!   [`mcp`];
@@ -20,10 +21,12 @@ pub mod auth;
 pub mod console;
 pub mod database;
 pub mod http;
+pub mod jwt;
 pub mod llm;
 pub mod mcp;
 pub mod pages;
 mod parse;
+pub mod proxy;
 pub mod secret;
 pub mod tools;
 
@@ -32,9 +35,11 @@ pub use auth::{AuthMode, AuthSettings};
 pub use console::ConsoleSettings;
 pub use database::DatabaseSettings;
 pub use http::HttpSettings;
+pub use jwt::{JwtKeySource, JwtSettings};
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::PageSettings;
+pub use proxy::{Cidr, ProxySettings};
 pub use secret::Secret;
 pub use tools::ToolSettings;
 

@@ -37,7 +37,7 @@ pub async fn upload_attachment(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let file = incoming_file(&request, payload, true).await?;
-    let caller = credentials(&request, None);
+    let caller = credentials(&state.auth, &request, None);
     let attachment = state
         .attachments
         .upload(&id, query.token.as_deref(), &caller, file)
@@ -53,7 +53,7 @@ pub async fn upload_direct(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let file = incoming_file(&request, payload, false).await?;
-    let caller = credentials(&request, query.into_inner().agent);
+    let caller = credentials(&state.auth, &request, query.into_inner().agent);
     let attachment = state.attachments.upload_direct(&caller, file).await?;
     Ok(HttpResponse::Ok().json(attachment))
 }
@@ -66,7 +66,7 @@ pub async fn attachment_content(
     query: web::Query<AccessQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let caller = credentials(&request, query.agent);
+    let caller = credentials(&state.auth, &request, query.agent);
     let file = state
         .attachments
         .content(&id, query.token.as_deref(), &caller)

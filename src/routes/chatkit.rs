@@ -19,7 +19,7 @@ pub async fn post_chatkit(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let body = read_body(payload, state.settings.http.max_request_bytes).await?;
-    let credentials = credentials(&request, query.into_inner().agent);
+    let credentials = credentials(&state.auth, &request, query.into_inner().agent);
     Ok(match state.chatkit.process(&credentials, &body).await? {
         Processed::Json(body) => HttpResponse::Ok()
             .content_type("application/json")

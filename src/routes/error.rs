@@ -2,7 +2,7 @@
 //! `{"error": {"code", "message"}}`. Client mistakes are logged at warn level at most; server
 //! faults are logged in full and answered with an opaque message.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -39,6 +39,16 @@ struct ErrorDetail<'a> {
 }
 
 impl AppError {
+    /// The authentication error inside, if that is what this is.
+    fn auth_error(&self) -> Option<&AuthError> {
+        match self {
+            AppError::ChatKit(ChatKitError::Auth(e))
+            | AppError::ChatKit(ChatKitError::Attachment(AttachmentError::Auth(e)))
+            | AppError::Attachment(AttachmentError::Auth(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The one table of HTTP status and stable `code` for every error.
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -63,14 +73,29 @@ fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
         ChatKitError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         ChatKitError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
         ChatKitError::Attachment(e) => attachment_error(e),
-        ChatKitError::Auth(AuthError::UnknownAgent(_)) => (StatusCode::NOT_FOUND, "unknown_agent"),
-        ChatKitError::Auth(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        ChatKitError::Auth(e) => auth_error(e),
         // Answered as a stream by the dispatcher; a JSON request never meets it.
         ChatKitError::Busy => (StatusCode::CONFLICT, "busy"),
         ChatKitError::Store(StoreError::Pool(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
         ChatKitError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// Status and code of a refused caller. An agent the caller may not use reads like one that
+/// does not exist.
+fn auth_error(error: &AuthError) -> (StatusCode, &'static str) {
+    match error {
+        AuthError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
+        AuthError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
+        AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        AuthError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),
+        AuthError::InvalidUser | AuthError::Unauthenticated(_) => {
+            (StatusCode::UNAUTHORIZED, "unauthenticated")
+        }
+        AuthError::Store(StoreError::Pool(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        AuthError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -97,10 +122,7 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
         AttachmentError::Attach(AttachError::OtherThread(_)) => {
             (StatusCode::CONFLICT, "attachment_in_use")
         }
-        AttachmentError::Auth(AuthError::UnknownAgent(_)) => {
-            (StatusCode::NOT_FOUND, "unknown_agent")
-        }
-        AttachmentError::Auth(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        AttachmentError::Auth(e) => auth_error(e),
         AttachmentError::Store(StoreError::Pool(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
@@ -127,7 +149,14 @@ impl ResponseError for AppError {
             log::warn!("rejected request ({status}): {self}");
             self.to_string()
         };
-        HttpResponse::build(status).json(ErrorBody {
+        let mut response = HttpResponse::build(status);
+        if self
+            .auth_error()
+            .is_some_and(AuthError::is_bearer_challenge)
+        {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.status_and_code().1,
                 message,

@@ -8,6 +8,7 @@ mod health;
 mod pages;
 mod sse;
 
+use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::operators::LoginCsrf;
@@ -66,13 +67,25 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
         .default_service(web::to(not_found));
 }
 
-/// What a request says about its caller: the `X-ChatKit-User` header and the `?agent=` slug.
-fn credentials(request: &HttpRequest, agent: Option<String>) -> Credentials {
-    Credentials {
-        user: request
+/// What a request says about its caller: the headers each auth mode reads, the peer address
+/// and the `?agent=` slug. The authenticator decides which of them count.
+fn credentials(auth: &Authenticator, request: &HttpRequest, agent: Option<String>) -> Credentials {
+    let header = |name: &str| {
+        request
             .headers()
-            .get(USER_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let (proxy_user, proxy_account) = match auth.proxy_headers() {
+        Some((user, account)) => (header(user), account.and_then(header)),
+        None => (None, None),
+    };
+    Credentials {
+        user: header(USER_HEADER),
+        authorization: header(AUTHORIZATION.as_str()),
+        proxy_user,
+        proxy_account,
+        peer: request.peer_addr().map(|addr| addr.ip()),
         agent,
     }
 }

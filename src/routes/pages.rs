@@ -43,7 +43,23 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
         domain_key: &state.settings.pages.domain_key,
         upload_max_bytes: state.settings.attachments.max_bytes,
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
+    let mut response = HttpResponse::Ok();
+    response.content_type("text/html; charset=utf-8");
+    for header in PAGE_HEADERS {
+        response.insert_header(header);
+    }
+    Ok(response.body(page.render()?))
 }
+
+/// Security headers of the chat pages. Looser than the console's: the ChatKit web component
+/// comes from another origin (`CHATKIT_SCRIPT_URL`) and loads what it needs from there, and a
+/// host site may frame the page, so the policy forbids only what the page never uses (plugins,
+/// `<base>`, forms posting elsewhere) and keeps the referrer to the origin.
+const PAGE_HEADERS: [(&str, &str); 3] = [
+    (
+        "content-security-policy",
+        "object-src 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+];

@@ -111,16 +111,6 @@ fn unix_now() -> i64 {
     Utc::now().timestamp()
 }
 
-/// Whether a request that carries a signed token also names a user other than the owner: a
-/// token is not a way to act for someone else.
-fn names_other_user(caller: &Credentials, row: &AttachmentRow) -> bool {
-    caller
-        .user
-        .as_deref()
-        .map(str::trim)
-        .is_some_and(|user| !user.is_empty() && user != row.user_id)
-}
-
 impl AttachmentService {
     pub fn new(
         store: Store,
@@ -138,6 +128,19 @@ impl AttachmentService {
             settings,
             public_url,
         }
+    }
+
+    /// Whether a request that carries a signed token also presents a caller other than the
+    /// owner: a token is not a way to act for someone else.
+    async fn names_other_user(
+        &self,
+        caller: &Credentials,
+        row: &AttachmentRow,
+    ) -> Result<bool, AttachmentError> {
+        Ok(match self.auth.identity(caller).await? {
+            Some((account, user)) => account != row.account_id || user != row.user_id,
+            None => false,
+        })
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -185,7 +188,7 @@ impl AttachmentService {
         self.signer
             .verify(Purpose::Upload, id, token.unwrap_or_default(), unix_now())?;
         let row = self.store.load_attachment_by_id(id).await?;
-        if names_other_user(caller, &row) {
+        if self.names_other_user(caller, &row).await? {
             return Err(AttachmentError::NotFound);
         }
         let Some(row) = self.store.claim_upload(id).await? else {
@@ -256,7 +259,7 @@ impl AttachmentService {
                 self.signer
                     .verify(Purpose::Content, id, token, unix_now())?;
                 let row = self.store.load_attachment_by_id(id).await?;
-                if names_other_user(caller, &row) {
+                if self.names_other_user(caller, &row).await? {
                     return Err(AttachmentError::NotFound);
                 }
                 (row, true)

@@ -113,3 +113,19 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// The account whose id or slug is `key`: tokens and proxies may name a tenant either way.
+    pub async fn find_account(&self, key: &str) -> Result<AccountRow, StoreError> {
+        let key = key.to_owned();
+        self.with_conn(move |conn| {
+            accounts::table
+                .filter(accounts::id.eq(&key).or(accounts::slug.eq(&key)))
+                .order(accounts::created_at)
+                .select(AccountRow::as_select())
+                .first(conn)
+                .found("account")
+        })
+        .await
+    }
+}

@@ -27,7 +27,7 @@ mod threads;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-pub use accounts::{AccountRow, AgentRow};
+pub use accounts::{AccountRow, AgentRow, DEFAULT_SLUG};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};

@@ -8,6 +8,7 @@ mod support;
 mod agent_runs;
 mod architecture;
 mod attachments;
+mod auth;
 mod bad_input;
 mod browser;
 mod conformance;

@@ -1,4 +1,4 @@
-//! The demo page, its static files, and the health probes.
+//! The demo page (with its security headers), its static files, and the health probes.
 
 use crate::support::app::TestApp;
 use crate::support::macros::db_test;
@@ -10,6 +10,18 @@ async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
         .send()
         .await
         .unwrap();
+    if response.status() == 200 && (path == "/" || path.ends_with("/chat")) {
+        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap());
+        assert_eq!(header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(
+            header("referrer-policy"),
+            Some("strict-origin-when-cross-origin"),
+            "{path}"
+        );
+        let csp = header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("object-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("base-uri 'none'"), "{path}: {csp}");
+    }
     let status = response.status().as_u16();
     let content_type = response
         .headers()

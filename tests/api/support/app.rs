@@ -93,14 +93,16 @@ pub struct TestApp {
     _db: Option<TestDb>,
 }
 
-/// Settings of a test server: loopback port 0 and the given database, plus `extra` variables.
+/// Settings of a test server: the given database and, unless `extra` names another bind
+/// address, loopback port 0; plus `extra` variables.
 pub fn test_settings(db_url: &str, extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     vars.insert("DATABASE_URL".into(), db_url.into());
-    vars.insert("CHATKIT_BIND".into(), "127.0.0.1:0".into());
+    vars.entry("CHATKIT_BIND".into())
+        .or_insert_with(|| "127.0.0.1:0".into());
     Settings::from_vars(|name| vars.get(name).cloned()).expect("test settings")
 }
 
