@@ -12,6 +12,7 @@
 //! - [`python`]: the Python MCP anchor server, started as a child process.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
+//! - [`logs`]: the server's log lines, captured in memory.
 //!
 //! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode;
 //! the run ends by counting the skipped tests and why.
@@ -26,6 +27,7 @@ pub mod browser;
 pub mod console;
 pub mod fake_llm;
 pub mod fixtures;
+pub mod logs;
 pub mod macros;
 pub mod mcp_server;
 pub mod python;
