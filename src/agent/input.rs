@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::human::QUESTIONS_TOOL;
 use super::llm::{InputItem, ToolCall, UserPart};
 use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::{
@@ -40,9 +41,19 @@ pub fn model_input(history: &[HistoryEntry], files: &ModelFiles) -> Vec<InputIte
     let mut input = Vec::new();
     // Consecutive records are taken as one step: their calls first, then their results.
     let mut results = Vec::new();
+    // Questions the `ask_user_questions` call before them asked: its result carries the
+    // answers, so the item itself is not repeated.
+    let mut asked = false;
     for entry in history {
         match entry {
+            HistoryEntry::Item(item)
+                if asked && matches!(item.body, ItemBody::StructuredInput(_)) =>
+            {
+                asked = false;
+                input.append(&mut results);
+            }
             HistoryEntry::ToolCall(record) => {
+                asked = record.name == QUESTIONS_TOOL;
                 input.push(InputItem::ToolCall(ToolCall {
                     call_id: record.call_id.clone(),
                     name: record.name.clone(),
@@ -54,6 +65,7 @@ pub fn model_input(history: &[HistoryEntry], files: &ModelFiles) -> Vec<InputIte
                 });
             }
             HistoryEntry::Item(item) => {
+                asked = false;
                 input.append(&mut results);
                 push_item(&mut input, &item.body, files);
             }

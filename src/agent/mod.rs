@@ -10,8 +10,10 @@
 //! - `input`: the thread's history, attachments included, as the model's input;
 //! - [`llm`]: the model providers; [`tools`]: the tools offered; [`mcp`]: MCP servers;
 //! - [`human`]: the forms themselves (asking, validating, summarising), without I/O;
-//! - [`widgets`]: widgets that tool results carry.
+//! - [`widgets`]: widgets that tool results carry;
+//! - [`demo`]: the built-in demo model of a first run, with its own widget tool.
 
+pub mod demo;
 pub mod human;
 mod input;
 pub mod llm;

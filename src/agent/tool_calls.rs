@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::human::{self, FormSpec};
+use super::human::{self, FormSpec, Questions};
 use super::llm::{InputItem, ToolCall};
 use super::mcp::{InputAnswers, InputRequired};
 use super::tools::{Resolved, ToolOutput, ToolRegistry};
@@ -113,12 +113,24 @@ pub(super) async fn run_tools<S: Emit>(
 ) -> Result<bool, AgentError> {
     let mut client_call = None;
     let mut human_call = None;
+    let mut questions_call = None;
     let mut approval_call = None;
     let mut refused = Vec::new();
     let mut server_calls = Vec::new();
     for call in calls {
-        let paused = client_call.is_some() || human_call.is_some() || approval_call.is_some();
+        let paused = client_call.is_some()
+            || human_call.is_some()
+            || approval_call.is_some()
+            || questions_call.is_some();
         match tools.resolve(&call.name) {
+            Resolved::Server(tool)
+                if tool.asks_human()
+                    && !paused
+                    && call.name == human::QUESTIONS_TOOL
+                    && Questions::parse(&parse_arguments(&call.arguments)).is_ok() =>
+            {
+                questions_call = Some(call)
+            }
             Resolved::Server(tool)
                 if !tool.asks_human() && !paused && approval_tools.contains(&call.name) =>
             {
@@ -158,7 +170,10 @@ pub(super) async fn run_tools<S: Emit>(
             }
         }
     };
-    let paused = human_call.is_some() || approval_call.is_some() || client_call.is_some();
+    let paused = human_call.is_some()
+        || approval_call.is_some()
+        || client_call.is_some()
+        || questions_call.is_some();
     let mut elicited = None;
     input.extend(server_calls.iter().cloned().map(InputItem::ToolCall));
     for (call, (mut output, duration_ms)) in server_calls.into_iter().zip(outputs) {
@@ -194,6 +209,10 @@ pub(super) async fn run_tools<S: Emit>(
     }
     if let Some(call) = human_call {
         ask_human(call, sink).await?;
+        return Ok(false);
+    }
+    if let Some(call) = questions_call {
+        ask_questions(call, sink).await?;
         return Ok(false);
     }
     if let Some(call) = approval_call {
@@ -330,6 +349,33 @@ async fn ask_human<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentErr
         sink,
     )
     .await
+}
+
+/// Shows an `ask_user_questions` call's questions as a pending `structured_input` item and
+/// keeps them as an interaction (with the questions as a form), so the answer can resume the
+/// run with the call's result.
+async fn ask_questions<S: Emit>(call: ToolCall, sink: &mut S) -> Result<(), AgentError> {
+    let questions =
+        Questions::parse(&parse_arguments(&call.arguments)).map_err(AgentError::ActionFailed)?;
+    let created_at = ids::now();
+    let item = new_item(
+        sink.thread_id(),
+        ItemBody::StructuredInput(questions.item()),
+    );
+    let schema = serde_json::to_value(questions.form_spec())
+        .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+    sink.open_interaction(PendingInteraction {
+        id: ids::new_id(IdKind::Interaction),
+        item,
+        call,
+        kind: InteractionKind::Form,
+        schema,
+        details: Some(human::questions_details()),
+        expires_in: None,
+        created_at,
+    })
+    .await?;
+    Ok(())
 }
 
 /// Shows the Approve / Deny form of a call that needs the user's approval, and keeps it.

@@ -488,3 +488,52 @@ impl Tool for HumanInput {
         })
     }
 }
+
+/// Built-in: asks the user clarifying questions, shown as ChatKit's `structured_input`. The
+/// loop handles a valid call itself; `call` only runs for calls it could not take, and says
+/// why (invalid arguments go back to the model this way).
+pub struct AskUserQuestions {
+    spec: ToolSpec,
+}
+
+impl Default for AskUserQuestions {
+    fn default() -> Self {
+        AskUserQuestions {
+            spec: ToolSpec {
+                name: super::human::QUESTIONS_TOOL.into(),
+                description: "Ask the user one or more short clarifying questions, each with \
+                              options to choose from or a free answer. The conversation pauses \
+                              until they answer or skip; the answers come back as this tool's \
+                              result, by question id."
+                    .into(),
+                parameters: super::human::Questions::tool_parameters(),
+            },
+        }
+    }
+}
+
+impl Tool for AskUserQuestions {
+    fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    fn asks_human(&self) -> bool {
+        true
+    }
+
+    fn call<'a>(
+        &'a self,
+        arguments: Value,
+        _progress: mpsc::UnboundedSender<String>,
+    ) -> BoxFuture<'a, ToolOutput> {
+        Box::pin(async move {
+            match super::human::Questions::parse(&arguments) {
+                Err(problem) => ToolOutput::error(problem),
+                Ok(_) => ToolOutput::error(
+                    "Only one question for the user can be open at a time; ask again after \
+                     the answer.",
+                ),
+            }
+        })
+    }
+}

@@ -215,14 +215,11 @@ impl Agent {
             .collect();
         let title_request = ModelRequest {
             model: request.model.clone(),
-            instructions: Some(
-                "Write a title of at most six words for this conversation. Answer with the title \
-                 only, without quotes."
-                    .into(),
-            ),
-            input: vec![InputItem::User(vec![UserPart::Text(
-                conversation.join("\n"),
-            )])],
+            instructions: Some(TITLE_INSTRUCTIONS.into()),
+            input: vec![InputItem::User(vec![UserPart::Text(format!(
+                "<conversation>\n{}\n</conversation>",
+                conversation.join("\n")
+            ))])],
             tools: vec![],
             forced_tool: None,
         };
@@ -292,18 +289,38 @@ fn content_update(item_id: &str, update: ThreadItemUpdate) -> ThreadStreamEvent 
     }
 }
 
-/// A model's title without quotes, a trailing period, or more than 80 characters.
+/// What the title call asks. The transcript it gets labels each turn with its speaker, and
+/// small models tend to echo such a label ("User: Hi there"), so the ask says what a title is
+/// and [`clean_title`] drops a label that slips through.
+const TITLE_INSTRUCTIONS: &str = "Name the topic of the conversation between the \
+    <conversation> tags in a short phrase of two to six words, like a heading (for example \
+    \"Weekend trip to Oslo\" or \"Fixing a Rust borrow error\"). Do not answer the \
+    conversation and do not quote it. Never start with a speaker label such as \"User:\" or \
+    \"Assistant:\". Answer with the phrase only, without quotes or a final period.";
+
+/// Labels a model may put before its title; they are not part of it.
+const TITLE_LABELS: &[&str] = &["user", "assistant", "title", "topic"];
+
+/// A model's title without quotes, a leading label, a trailing period, or more than 80
+/// characters.
 fn clean_title(raw: &str) -> String {
     let line = raw
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
-    let trimmed = line
-        .trim()
-        .trim_matches(|c| matches!(c, '"' | '\'' | '*' | '#'))
-        .trim()
-        .trim_end_matches('.');
-    trimmed.chars().take(80).collect()
+    let mut text = line.trim();
+    loop {
+        text =
+            text.trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '*' | '#'));
+        let labelled = text.split_once(':').filter(|(label, _)| {
+            TITLE_LABELS.contains(&label.trim().to_ascii_lowercase().as_str())
+        });
+        match labelled {
+            Some((_, rest)) => text = rest,
+            None => break,
+        }
+    }
+    text.trim_end_matches('.').chars().take(80).collect()
 }
 
 #[cfg(test)]
@@ -315,5 +332,11 @@ mod tests {
         assert_eq!(clean_title("\"Trip to Oslo.\"\nmore"), "Trip to Oslo");
         assert_eq!(clean_title("## Plans"), "Plans");
         assert_eq!(clean_title(&"x".repeat(200)).len(), 80);
+        assert_eq!(clean_title("User: Trip to Oslo"), "Trip to Oslo");
+        assert_eq!(
+            clean_title("**Title:** \"Assistant: Rust lifetimes\""),
+            "Rust lifetimes"
+        );
+        assert_eq!(clean_title("Ratio 3:2 prints"), "Ratio 3:2 prints");
     }
 }

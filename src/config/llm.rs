@@ -49,9 +49,24 @@ impl LlmSettings {
             ));
         }
         let model = get("CHATKIT_MODEL").unwrap_or_else(|| "gpt-4.1-mini".into());
+        Self::with_endpoint(get, base_url.trim_end_matches('/'), api_key, model).map(Some)
+    }
+
+    /// The settings a model server found on loopback is used with: no endpoint yet, and the
+    /// model only when `CHATKIT_MODEL` names one.
+    pub(super) fn local(get: &impl Fn(&str) -> Option<String>) -> Result<LlmSettings, ConfigError> {
+        Self::with_endpoint(get, "", None, get("CHATKIT_MODEL").unwrap_or_default())
+    }
+
+    fn with_endpoint(
+        get: &impl Fn(&str) -> Option<String>,
+        base_url: &str,
+        api_key: Option<String>,
+        model: String,
+    ) -> Result<LlmSettings, ConfigError> {
         let allowed_models = parse::list(get, "CHATKIT_MODELS").unwrap_or_default();
-        Ok(Some(LlmSettings {
-            base_url: base_url.trim_end_matches('/').to_owned(),
+        Ok(LlmSettings {
+            base_url: base_url.to_owned(),
             api_key: api_key.map(Secret::new),
             model,
             allowed_models,
@@ -62,7 +77,7 @@ impl LlmSettings {
             retry_backoff: parse::millis(get, "CHATKIT_LLM_RETRY_BACKOFF_MS", 500, 0, 60_000)?,
             max_steps: parse::number(get, "CHATKIT_MAX_TOOL_STEPS", 10u32, 1, 100)?,
             auto_titles: parse::flag(get, "CHATKIT_AUTO_TITLES", true)?,
-        }))
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`auth`]: how ChatKit requests are authenticated and the URL signing key, with the
 //!   settings of its production modes in [`jwt`] and [`proxy`];
 //! - [`llm`]: the OpenAI-compatible model endpoint and how the default agent uses it;
+//! - [`first_run`]: without a model, the loopback ports tried for one and the demo model;
 //! - [`tools`]: approval tools and human input, with the client tools and MCP servers of
 //!   [`mcp`];
 //! - [`attachments`]: upload storage, limits and accepted types;
@@ -20,6 +21,7 @@ pub mod attachments;
 pub mod auth;
 pub mod console;
 pub mod database;
+pub mod first_run;
 pub mod http;
 pub mod jwt;
 pub mod llm;
@@ -34,6 +36,7 @@ pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
 pub use auth::{AuthMode, AuthSettings};
 pub use console::ConsoleSettings;
 pub use database::DatabaseSettings;
+pub use first_run::FirstRunSettings;
 pub use http::HttpSettings;
 pub use jwt::{JwtKeySource, JwtSettings};
 pub use llm::LlmSettings;
@@ -51,6 +54,11 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The language model; `None` runs the server without one (turns end with an error).
     pub llm: Option<LlmSettings>,
+    /// Without a model: where to look for one, and the demo model.
+    pub first_run: FirstRunSettings,
+    /// How a model found on loopback is used: everything of [`LlmSettings`] but the endpoint
+    /// (`CHATKIT_MODEL` unset leaves `model` empty: the server's first listed model is used).
+    pub local_llm: LlmSettings,
     pub tools: ToolSettings,
     /// File uploads: where they live, what is accepted, how long their URLs live.
     pub attachments: AttachmentSettings,
@@ -93,6 +101,8 @@ impl Settings {
         let http = HttpSettings::from_vars(&get)?;
         let auth = AuthSettings::from_vars(&get, http.bind)?;
         let llm = LlmSettings::from_vars(&get)?;
+        let first_run = FirstRunSettings::from_vars(&get)?;
+        let local_llm = LlmSettings::local(&get)?;
         let tools = ToolSettings::from_vars(&get)?;
         let attachments = AttachmentSettings::from_vars(&get, &database.url)?;
         let pages = PageSettings::from_vars(&get);
@@ -102,6 +112,8 @@ impl Settings {
             http,
             auth,
             llm,
+            first_run,
+            local_llm,
             tools,
             attachments,
             pages,

@@ -1,6 +1,7 @@
 //! What the default agent may call and when a person is asked: client tools and MCP servers
 //! (parsed in [`super::mcp`]), tools that wait for approval, and the built-in
-//! `request_human_input` tool with how long its questions stay answerable.
+//! `request_human_input` and `ask_user_questions` tools with how long their questions stay
+//! answerable.
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct ToolSettings {
     pub approval_tools: Vec<String>,
     /// Whether agents get the built-in `request_human_input` tool (`CHATKIT_HUMAN_INPUT`).
     pub human_input: bool,
+    /// Whether agents get the built-in `ask_user_questions` tool (`CHATKIT_ASK_QUESTIONS`).
+    pub ask_questions: bool,
     /// How long a question to a person stays answerable (`CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`).
     pub human_input_timeout: Duration,
 }
@@ -29,6 +32,7 @@ impl ToolSettings {
         let client_tools = mcp::client_tools(get)?;
         let mcp_servers = mcp::mcp_servers(get)?;
         let human_input = parse::flag(get, "CHATKIT_HUMAN_INPUT", true)?;
+        let ask_questions = parse::flag(get, "CHATKIT_ASK_QUESTIONS", true)?;
         let human_input_timeout = parse::secs(
             get,
             "CHATKIT_HUMAN_INPUT_TIMEOUT_SECS",
@@ -41,6 +45,7 @@ impl ToolSettings {
             mcp_servers,
             approval_tools: parse::list(get, "CHATKIT_APPROVAL_TOOLS").unwrap_or_default(),
             human_input,
+            ask_questions,
             human_input_timeout,
         })
     }

@@ -1,5 +1,6 @@
 //! HTTP: thin actix handlers and the complete route table.
 
+pub mod access_log;
 pub mod admin;
 mod attachments;
 mod chatkit;

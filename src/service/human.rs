@@ -179,6 +179,25 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
     }
 }
 
+/// The record of the call that asked `row`, with the answer as its result, dated when the
+/// model asked, so its history reads: call, result, then the form.
+fn answered_call(row: &InteractionRow, output: String, content: Option<Value>) -> ToolCallRecord {
+    let asked_at = row.created_at.and_utc();
+    let waited = (chrono::Utc::now() - asked_at).num_milliseconds();
+    ToolCallRecord {
+        id: ids::new_id(IdKind::ToolCall),
+        thread_id: row.thread_id.clone(),
+        created_at: asked_at,
+        call_id: row.call_id.clone(),
+        name: row.tool_name.clone(),
+        arguments: row.arguments.clone(),
+        output,
+        is_error: false,
+        content,
+        duration_ms: u64::try_from(waited).unwrap_or(0),
+    }
+}
+
 /// What the chat shows after a `human.*` action.
 // Made once per answer and consumed at once: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -388,23 +407,50 @@ impl HumanService {
             // The resumed run calls the tool (again) and records the real result.
             return Ok(summary);
         }
-        let asked_at = row.created_at.and_utc();
-        let waited = (chrono::Utc::now() - asked_at).num_milliseconds();
-        let record = ToolCallRecord {
-            id: ids::new_id(IdKind::ToolCall),
-            thread_id: row.thread_id.clone(),
-            // When the model asked, so its history reads: call, result, then the form.
-            created_at: asked_at,
-            call_id: row.call_id.clone(),
-            name: row.tool_name.clone(),
-            arguments: row.arguments.clone(),
-            output: outcome.model_text(),
-            is_error: false,
-            content: outcome.answer().and_then(|a| serde_json::from_str(&a).ok()),
-            duration_ms: u64::try_from(waited).unwrap_or(0),
-        };
-        self.store.save_tool_call(scope, &record).await?;
+        let content = outcome.answer().and_then(|a| serde_json::from_str(&a).ok());
+        self.store
+            .save_tool_call(scope, &answered_call(row, outcome.model_text(), content))
+            .await?;
         Ok(summary)
+    }
+
+    /// Takes the answers to an `ask_user_questions` item (`answered`, the item with the
+    /// submission applied): records them (first answer wins) and writes the call's record with
+    /// the answers as its result, so the run can resume. `Ok(false)` when no such question of
+    /// this server waits on the item (a structured input from elsewhere).
+    pub async fn answer_questions(
+        &self,
+        scope: &Scope,
+        answered: &ThreadItem,
+    ) -> Result<bool, HumanError> {
+        let ItemBody::StructuredInput(input) = &answered.body else {
+            return Ok(false);
+        };
+        let row = match self.store.pending_interaction(&answered.thread_id).await? {
+            Some(row)
+                if row.item_id == answered.id && human::is_questions(row.details.as_deref()) =>
+            {
+                row
+            }
+            _ => return Ok(false),
+        };
+        let (text, answers) = human::answers_text(input);
+        let status = if answers.is_some() {
+            InteractionStatus::Answered
+        } else {
+            InteractionStatus::Cancelled
+        };
+        let answer = answers.clone().map(|a| Value::Object(a).to_string());
+        let won = self
+            .store
+            .resolve_interaction(&row.id, status, answer, Some(AnsweredBy::User))
+            .await?;
+        if !won {
+            return Err(HumanError::AlreadyAnswered);
+        }
+        let record = answered_call(&row, text, answers.map(Value::Object));
+        self.store.save_tool_call(scope, &record).await?;
+        Ok(true)
     }
 
     /// Continues the thread's run with no subscriber.

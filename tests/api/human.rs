@@ -3,7 +3,8 @@
 //! (submit, invalid submit, best judgement, cancel) or an operator resume the run; a new
 //! message meanwhile gets a notice; first answer wins; a restart in the middle and expiry.
 //! Tool approvals and MCP elicitation, which answer through the same forms, are in
-//! `approvals` and `elicitation`.
+//! `approvals` and `elicitation`; clarifying questions (`ask_user_questions`) in `questions`;
+//! required fields left empty in `required`.
 
 use chatkit_server::service::human::{HumanAnswer, HumanError};
 use serde_json::{Value, json};
@@ -18,6 +19,8 @@ use crate::support::macros::db_case;
 
 mod approvals;
 mod elicitation;
+mod questions;
+mod required;
 
 /// A server on `db` with the fake model, no titles, and `extra` variables.
 async fn spawn(db: Db, extra: &[(&str, &str)]) -> Option<(TestApp, FakeLlm)> {

@@ -16,6 +16,7 @@ mod console_access;
 mod console_attachments;
 mod console_feedback;
 mod console_threads;
+mod first_run;
 mod human;
 mod isolation;
 mod mcp;

@@ -99,7 +99,9 @@ pub fn elicitation_of(
             name: name.clone(),
             label: property["title"].as_str().map(str::to_owned),
             kind,
-            required: required.contains(&name.as_str()),
+            // A server's required boolean wants a yes or a no, and an unticked checkbox is
+            // the no; only the model's own forms treat a required box as one to tick.
+            required: required.contains(&name.as_str()) && kind != FieldKind::Boolean,
             options,
             description: property["description"].as_str().map(str::to_owned),
         });
@@ -148,7 +150,8 @@ mod tests {
             .iter()
             .map(|f| (f.name.as_str(), f.kind, f.required))
             .collect();
-        assert!(kinds.contains(&("ok", FieldKind::Boolean, true)));
+        // Required, but an unticked box is its "no".
+        assert!(kinds.contains(&("ok", FieldKind::Boolean, false)));
         assert!(kinds.contains(&("count", FieldKind::Number, false)));
         assert!(kinds.contains(&("env", FieldKind::Select, false)));
         assert!(kinds.contains(&("tier", FieldKind::Select, false)));

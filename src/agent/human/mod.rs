@@ -7,17 +7,22 @@
 //! - `approval` and `elicitation`: the questions that are not the model's own form, a tool
 //!   call waiting for approval and an MCP server's question;
 //! - `widgets`: the form as a widget, and the summary that replaces it once answered;
-//! - `outcome`: how a question ended, for the row and for the model.
+//! - `outcome`: how a question ended, for the row and for the model;
+//! - `questions`: `ask_user_questions`, clarifying questions as a `structured_input` item.
 
 mod approval;
 mod elicitation;
 mod outcome;
+mod questions;
 mod spec;
 mod widgets;
 
 pub use approval::{approval_spec, approval_widget};
 pub use elicitation::{Elicitation, elicitation_of};
 pub use outcome::Outcome;
+pub use questions::{
+    QUESTIONS_TOOL, Questions, SKIPPED_TEXT, answers_text, is_questions, questions_details,
+};
 pub use spec::{Field, FieldKind, FormSpec, validate};
 pub use widgets::{copy_text, form_widget, summary_widget};
 

@@ -126,6 +126,10 @@ pub fn validate(
     for field in &spec.fields {
         let raw = payload.get(&field.name).unwrap_or(&Value::Null);
         match coerce(field, raw) {
+            // A required checkbox is a consent the user must give: unticked is no answer.
+            Ok(Some(Value::Bool(false))) if field.required && field.kind == FieldKind::Boolean => {
+                errors.insert(field.name.clone(), "Tick this box to go on.".into());
+            }
             Ok(Some(value)) => {
                 values.insert(field.name.clone(), value);
             }
@@ -277,6 +281,26 @@ mod tests {
             errors.keys().collect::<Vec<_>>(),
             ["city", "extras", "from", "nights", "room"]
         );
+    }
+
+    #[test]
+    fn a_required_checkbox_must_be_ticked() {
+        let spec = FormSpec::parse(&json!({"title": "Terms", "fields": [
+            {"name": "agree", "type": "boolean", "required": true},
+            {"name": "name", "type": "string", "required": true}
+        ]}))
+        .unwrap();
+        for unticked in [
+            json!({"name": " "}),
+            json!({"agree": false, "name": ""}),
+            json!({"agree": "false"}),
+        ] {
+            let errors = validate(&spec, &unticked).unwrap_err();
+            assert_eq!(errors["agree"], "Tick this box to go on.", "{unticked}");
+            assert_eq!(errors["name"], "This field is required.", "{unticked}");
+        }
+        let values = validate(&spec, &json!({"agree": "true", "name": "Ann"})).unwrap();
+        assert_eq!(values["agree"], true);
     }
 
     #[test]

@@ -140,6 +140,8 @@ impl ChatKitService {
         }
         input.apply_submission(&p.input);
         let slot = self.runs.reserve(&thread.id)?;
+        // Questions of `ask_user_questions`: the answers become the call's result.
+        self.human.answer_questions(&ctx.scope, &item).await?;
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
         Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[]))
     }

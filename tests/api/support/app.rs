@@ -93,13 +93,19 @@ pub struct TestApp {
     _db: Option<TestDb>,
 }
 
-/// Settings of a test server: the given database and, unless `extra` names another bind
-/// address, loopback port 0; plus `extra` variables.
+/// Settings of a test server: the given database, loopback port 0 unless `extra` names another
+/// bind address, plus `extra` variables. Unless `extra` says otherwise, it looks for no model on
+/// loopback (a local model server on the machine must not answer the tests) and has no demo
+/// model, so a test without a model sees a server without one.
 pub fn test_settings(db_url: &str, extra: &[(&str, &str)]) -> Settings {
-    let mut vars: HashMap<String, String> = extra
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut vars: HashMap<String, String> = [
+        ("CHATKIT_PROBE_PORTS", "none"),
+        ("CHATKIT_DEMO_MODEL", "false"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     vars.insert("DATABASE_URL".into(), db_url.into());
     vars.entry("CHATKIT_BIND".into())
         .or_insert_with(|| "127.0.0.1:0".into());

@@ -14,6 +14,7 @@
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
 //! - [`turns`]: messages, whole turns with the fake model and ratings, for tests that need
 //!   conversations to look at.
+//! - [`logs`]: the server's log lines, captured in memory.
 //!
 //! A test whose prerequisite is missing calls [`skip`], which fails instead in strict mode;
 //! the run ends by counting the skipped tests and why.
@@ -28,6 +29,7 @@ pub mod browser;
 pub mod console;
 pub mod fake_llm;
 pub mod fixtures;
+pub mod logs;
 pub mod macros;
 pub mod mcp_server;
 pub mod python;

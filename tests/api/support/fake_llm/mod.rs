@@ -2,7 +2,8 @@
 //!
 //! It speaks the real wire format, so the server's LLM client can be driven without a paid
 //! API: `data: {json}\n\n` chunk frames ended by `data: [DONE]\n\n` when the request streams,
-//! a `chat.completion` object when it does not, and OpenAI's `{"error": {...}}` body on errors.
+//! a `chat.completion` object when it does not, and OpenAI's `{"error": {...}}` body on errors;
+//! `GET /v1/models` lists its one model, as local model servers do.
 //! Tests script the answers with [`FakeLlm::push`] and read back what the client sent with
 //! [`FakeLlm::requests`] and [`FakeLlm::request_headers`].
 
@@ -30,6 +31,13 @@ const WAIT_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The largest request body accepted (long conversations are sent whole).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// `GET /v1/models`: the one model it plays, as a local model server lists its models.
+async fn models() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"object": "list", "data": [
+        {"id": "fake-model", "object": "model", "owned_by": "tests"}
+    ]}))
+}
 
 /// A fake OpenAI endpoint on a loopback port, serving until it is dropped.
 pub struct FakeLlm {
@@ -76,6 +84,7 @@ impl FakeLlm {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 .route("/v1/chat/completions", web::post().to(chat_completions))
+                .route("/v1/models", web::get().to(models))
                 .default_service(web::to(unknown_url))
         })
         .on_connect(remember_socket)

@@ -1,5 +1,10 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
+//! `first_run` chooses the model when none is configured.
+
+mod first_run;
+
+pub use first_run::ModelChoice;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -8,9 +13,10 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
+use crate::agent::demo::{DEMO_MODEL, DemoModel, DemoWidget};
 use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
-use crate::agent::tools::{CurrentTime, HumanInput, Tool, ToolRegistry};
+use crate::agent::tools::{AskUserQuestions, CurrentTime, HumanInput, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
@@ -71,11 +77,17 @@ impl Application {
         let bind_error = |source| StartupError::Bind { addr, source };
         let port = listener.local_addr().map_err(bind_error)?.port();
 
-        let attachments = attachment_service(&settings, &store, &auth, port)?;
+        let public_url = public_url(&settings, port);
+        let model = first_run::choose_model(&settings, port).await;
+        log::info!(
+            "model: {}; chat: {public_url}/; admin: {public_url}/admin",
+            model.describe()
+        );
+        let attachments = attachment_service(&settings, &store, &auth, public_url)?;
         let runs = RunManager::new(
             store.clone(),
             attachments.blobs().clone(),
-            Arc::new(build_agent(&settings)?),
+            Arc::new(build_agent(&settings, &model)?),
             settings.tools.human_input_timeout,
         );
         let human = HumanService::new(store.clone(), runs.clone());
@@ -110,6 +122,9 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    routes::access_log::log_request,
+                ))
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &static_dir))
         })
@@ -193,7 +208,7 @@ fn attachment_service(
     settings: &Settings,
     store: &Store,
     auth: &Authenticator,
-    port: u16,
+    public_url: String,
 ) -> Result<AttachmentService, StartupError> {
     let dir = &settings.attachments.storage_dir;
     let blobs = BlobStore::open(dir).map_err(|source| StartupError::Storage {
@@ -210,10 +225,6 @@ fn attachment_service(
             UrlSigner::random_key()
         }
     };
-    let public_url =
-        settings.http.public_url.clone().unwrap_or_else(|| {
-            format!("http://{}", SocketAddr::new(settings.http.bind.ip(), port))
-        });
     Ok(AttachmentService::new(
         store.clone(),
         blobs,
@@ -222,6 +233,15 @@ fn attachment_service(
         settings.attachments.clone(),
         public_url,
     ))
+}
+
+/// Where users reach the server: `CHATKIT_PUBLIC_URL`, or the bound address.
+fn public_url(settings: &Settings, port: u16) -> String {
+    settings
+        .http
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", SocketAddr::new(settings.http.bind.ip(), port)))
 }
 
 /// Purges unused uploads now and then, for as long as the process runs.
@@ -238,10 +258,31 @@ fn spawn_sweep(attachments: AttachmentService, every: Duration) {
     });
 }
 
-/// The default agent: the configured model (if any), the built-in tools and the client tools.
-fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
-    let Some(llm) = &settings.llm else {
-        return Ok(Agent::default());
+/// The default agent: the chosen model (if any), the built-in tools and the client tools.
+fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, StartupError> {
+    let mcp: Vec<Arc<McpServer>> = settings
+        .tools
+        .mcp_servers
+        .iter()
+        .cloned()
+        .map(|s| Arc::new(McpServer::new(s)))
+        .collect();
+    let Some(llm) = model.llm() else {
+        if !matches!(model, ModelChoice::Demo) {
+            return Ok(Agent::default());
+        }
+        let demo_settings = AgentSettings {
+            model: DEMO_MODEL.into(),
+            allowed_models: vec![],
+            instructions: None,
+            max_steps: settings.local_llm.max_steps,
+            max_retries: 0,
+            retry_backoff: Duration::ZERO,
+            auto_titles: settings.local_llm.auto_titles,
+            approval_tools: settings.tools.approval_tools.clone(),
+        };
+        let tools = tool_registry(settings, Some(Arc::new(DemoWidget::default())));
+        return Ok(Agent::new(Arc::new(DemoModel), demo_settings, tools, mcp));
     };
     let endpoints = Endpoints::new(
         &llm.base_url,
@@ -250,6 +291,22 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
         llm.idle_timeout,
     );
     let provider = endpoints.provider(None, None)?;
+    let agent_settings = AgentSettings {
+        model: llm.model.clone(),
+        allowed_models: llm.allowed_models.clone(),
+        instructions: llm.instructions.clone(),
+        max_steps: llm.max_steps,
+        max_retries: llm.max_retries,
+        retry_backoff: llm.retry_backoff,
+        auto_titles: llm.auto_titles,
+        approval_tools: settings.tools.approval_tools.clone(),
+    };
+    let tools = tool_registry(settings, None);
+    Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))
+}
+
+/// The built-in tools that are on, `extra` (the demo's own tool), and the client tools.
+fn tool_registry(settings: &Settings, extra: Option<Arc<dyn Tool>>) -> ToolRegistry {
     let client_tools = settings
         .tools
         .client_tools
@@ -264,25 +321,11 @@ fn build_agent(settings: &Settings) -> Result<Agent, StartupError> {
     if settings.tools.human_input {
         server_tools.push(Arc::new(HumanInput::default()));
     }
-    let tools = ToolRegistry::new(server_tools, client_tools);
-    let agent_settings = AgentSettings {
-        model: llm.model.clone(),
-        allowed_models: llm.allowed_models.clone(),
-        instructions: llm.instructions.clone(),
-        max_steps: llm.max_steps,
-        max_retries: llm.max_retries,
-        retry_backoff: llm.retry_backoff,
-        auto_titles: llm.auto_titles,
-        approval_tools: settings.tools.approval_tools.clone(),
-    };
-    let mcp = settings
-        .tools
-        .mcp_servers
-        .iter()
-        .cloned()
-        .map(|s| Arc::new(McpServer::new(s)))
-        .collect();
-    Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))
+    if settings.tools.ask_questions {
+        server_tools.push(Arc::new(AskUserQuestions::default()));
+    }
+    server_tools.extend(extra);
+    ToolRegistry::new(server_tools, client_tools)
 }
 
 /// Opens the database and applies migrations, off the async executor.

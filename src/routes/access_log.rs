@@ -1,0 +1,64 @@
+//! One access log line per request at `info`: method, path, status, time to the response's
+//! head, and a request id, which the response carries as `X-Request-Id` so a user's report can
+//! be matched with the line. The query string is left out (signed upload and preview URLs
+//! carry their token there), and so are bodies and headers.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+
+/// The header that carries the request id, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The log target of the lines, so they can be filtered apart (`RUST_LOG=access=warn`).
+pub const TARGET: &str = "access";
+
+/// Logs the request once its response head is ready; a failed handler is logged with the
+/// status its error maps to.
+pub async fn log_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&request);
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    let result = next.call(request).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    log::info!(
+        target: TARGET,
+        "{method} {path} {} {:.1}ms request_id={id}",
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut response = result?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+/// The caller's `X-Request-Id` when it is a plain token (a proxy's id, kept so both logs
+/// agree), else a new one. Anything else could forge or break log lines.
+fn request_id(request: &ServiceRequest) -> String {
+    request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}

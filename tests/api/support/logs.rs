@@ -1,0 +1,45 @@
+//! The server's log lines, captured in memory: the test binary installs this logger (once, at
+//! `info`) the first time a test asks, and tests find their lines by something unique to them,
+//! such as a request id, since every test in the binary logs here.
+
+use std::sync::{Mutex, OnceLock};
+
+static LINES: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata())
+            && let Ok(mut lines) = LINES.lock()
+        {
+            lines.push((record.target().to_owned(), record.args().to_string()));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Starts capturing (from now on; earlier lines are not kept).
+pub fn capture() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_boxed_logger(Box::new(Capture)).expect("no other logger in the tests");
+        log::set_max_level(log::LevelFilter::Info);
+    });
+}
+
+/// The captured lines of `target` that contain `needle`.
+pub fn lines(target: &str, needle: &str) -> Vec<String> {
+    LINES
+        .lock()
+        .expect("log lines")
+        .iter()
+        .filter(|(t, line)| t == target && line.contains(needle))
+        .map(|(_, line)| line.clone())
+        .collect()
+}
