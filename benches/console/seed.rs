@@ -289,10 +289,10 @@ fn thread(
         assistant_ids.push(push_assistant_message(rng, batch, &thread_id, at, text));
         push_run(rng, batch, &thread_id, run_start, at, "completed");
         count += 1;
+        // A form the user answered, and the conversation went on.
         if count < messages && (rng.below(100) < 4 || (answered_form && count + 1 == messages)) {
             at += 500_000;
-            let answered = answered_form && count + 1 == messages;
-            push_form(rng, batch, &thread_id, at, answered);
+            push_form(rng, batch, &thread_id, at, true);
             count += 1;
         }
     }
