@@ -148,10 +148,14 @@ impl Store {
     }
 
     /// How many interactions, across all threads, wait for an answer (the console's badge).
+    /// The state is written out, not bound: SQLite uses the partial index
+    /// `human_interactions_pending` only for a predicate in its own words.
     pub async fn count_pending_interactions(&self) -> Result<i64, StoreError> {
         self.with_conn(|conn| {
             Ok(human_interactions::table
-                .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "human_interactions.status = 'pending'",
+                ))
                 .count()
                 .get_result(conn)?)
         })

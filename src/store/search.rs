@@ -96,19 +96,24 @@ impl SearchQuery {
     /// The query text the backend's index takes for `plan`, to bind as a parameter.
     pub fn for_backend(&self, backend: Backend, plan: Plan) -> String {
         match (backend, plan) {
-            (Backend::Sqlite, Plan::Collect) => self.fts5(),
+            (Backend::Sqlite, Plan::Collect | Plan::Scan) => self.fts5(),
             (Backend::Sqlite, Plan::Probe) => self.fts5_whole(),
             (Backend::Postgres, _) => self.tsquery(),
         }
     }
 }
 
-/// Two ways to find the matching threads; which is cheaper depends on how many documents
+/// Three ways to find the matching threads; which is cheapest depends on how many documents
 /// match (see `console_threads`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
-    /// Few hits: collect the threads of all hits, then order those.
+    /// Few hits: collect the threads of all hits, then fetch and order those.
     Collect,
+    /// Some hits: collect the set of matching threads, then walk threads in list order and keep
+    /// those in the set, which stops once a page is full. Fetching and sorting every matching
+    /// thread costs a lookup per thread; past a few hundred, reading the list's index until a
+    /// page is found costs less. (Postgres chooses its own join order: there this is `Collect`.)
+    Scan,
     /// Many hits: walk threads in list order and ask each whether it matches, which stops
     /// once a page is full. SQLite answers a prefix only by reading every posting of every
     /// word it starts, however narrow the range asked, so there the last word is matched whole.
@@ -129,6 +134,13 @@ pub fn thread_filter<QS: 'static>(
              (SELECT search_fts.rowid / 16777216 FROM search_fts WHERE search_fts MATCH ",
             "))",
         ),
+        // The same set, but `+` keeps SQLite from looking threads up by id from it: it walks
+        // an index in list order instead and tests each thread's id against the set.
+        (Backend::Sqlite, Plan::Scan) => (
+            "+threads.id IN (SELECT s.thread_id FROM search_threads s WHERE s.key IN \
+             (SELECT search_fts.rowid / 16777216 FROM search_fts WHERE search_fts MATCH ",
+            "))",
+        ),
         // CROSS JOIN keeps the thread's key the outer loop, so FTS5 is given the rowid range.
         (Backend::Sqlite, Plan::Probe) => (
             "EXISTS (SELECT 1 FROM search_threads s CROSS JOIN search_fts \
@@ -137,15 +149,19 @@ pub fn thread_filter<QS: 'static>(
              AND search_fts MATCH ",
             ")",
         ),
-        (Backend::Postgres, Plan::Collect) => (
+        (Backend::Postgres, Plan::Collect | Plan::Scan) => (
             "threads.id IN (SELECT q.id FROM (SELECT to_tsquery('simple', ",
             ") AS tsq) w, LATERAL (SELECT i.thread_id AS id FROM items i WHERE i.search @@ w.tsq \
              UNION SELECT t2.id FROM threads t2 WHERE console_search_vector(t2.title) @@ w.tsq) q)",
         ),
+        // `OFFSET 0` keeps the inner EXISTS a per-thread check: without it Postgres may turn it
+        // into a hashed set of every matching item's thread, built by reading all of `items`
+        // (it weighs that against one check per thread of the whole table, not of a page).
         (Backend::Postgres, Plan::Probe) => (
             "EXISTS (SELECT 1 FROM (SELECT to_tsquery('simple', ",
             ") AS tsq) w WHERE console_search_vector(threads.title) @@ w.tsq OR EXISTS \
-             (SELECT 1 FROM items i WHERE i.thread_id = threads.id AND i.search @@ w.tsq))",
+             (SELECT 1 FROM items i WHERE i.thread_id = threads.id AND i.search @@ w.tsq \
+             OFFSET 0))",
         ),
     };
     Box::new(
@@ -155,8 +171,11 @@ pub fn thread_filter<QS: 'static>(
     )
 }
 
-/// Hits counted before deciding that a query is common: below it, collecting every hit's
-/// thread is cheap; above it, a page of matching threads is found by probing few of them.
+/// Hits below which fetching every hit's thread and sorting them is cheapest ([`Plan::Collect`]).
+pub const FEW_HITS: i64 = 300;
+/// Hits counted before deciding that a query is common: below it, collecting the set of
+/// matching threads is cheap; above it, a page of matching threads is found by probing few of
+/// them.
 pub const COMMON_HITS: i64 = 4000;
 
 #[derive(diesel::QueryableByName)]
@@ -188,6 +207,8 @@ pub fn choose_plan(conn: &mut AnyConnection, query: &SearchQuery) -> Result<Plan
         .n;
     Ok(if hits >= COMMON_HITS {
         Plan::Probe
+    } else if hits >= FEW_HITS {
+        Plan::Scan
     } else {
         Plan::Collect
     })

@@ -1,0 +1,1 @@
+DROP INDEX human_interactions_pending;
