@@ -14,6 +14,7 @@ mod conformance;
 mod console_access;
 mod console_attachments;
 mod console_feedback;
+mod console_forms;
 mod console_threads;
 mod human;
 mod isolation;

@@ -80,11 +80,17 @@ impl FormQueue {
         Ok(self.store.queue_fingerprint().await?)
     }
 
-    /// One entry, answered or not, with its form and thread.
-    pub async fn detail(&self, actor: &Actor, id: &str) -> Result<FormDetail, ConsoleError> {
+    /// One entry and the form it asks, without its thread (to read an answer against).
+    pub async fn question(&self, id: &str) -> Result<(QueueEntry, FormSpec), ConsoleError> {
         let entry = self.store.queue_entry(id).await?;
         let spec: FormSpec = serde_json::from_str(&entry.row.schema)
             .map_err(|e| ConsoleError::Conflict(format!("the stored form is unreadable: {e}")))?;
+        Ok((entry, spec))
+    }
+
+    /// One entry, answered or not, with its form and thread.
+    pub async fn detail(&self, actor: &Actor, id: &str) -> Result<FormDetail, ConsoleError> {
+        let (entry, spec) = self.question(id).await?;
         let transcript = self.threads.transcript(actor, &entry.row.thread_id).await?;
         Ok(FormDetail {
             entry,
