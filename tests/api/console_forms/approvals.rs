@@ -1,6 +1,6 @@
 //! Approvals and MCP questions answered from the console: an approval whose arguments the
 //! operator edits runs the edited call (on the in-process MCP server) and the transcript shows
-//! both; a question from a real MCP server (the Python anchor) is answered by an operator.
+//! both; a denial carries the operator's note to the model; a question from a real MCP server (the Python anchor) is answered by an operator.
 
 use chatkit_server::store::Role;
 use serde_json::{Value, json};
