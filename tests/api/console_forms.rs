@@ -230,6 +230,10 @@ async fn claims_hold_off_other_operators_but_never_the_user(app: TestApp, llm: F
     let admin = sign_in(&app, ADMIN, PASSWORD).await;
     let (_, _, first) = asked(&app, &llm, "ann").await;
     let (thread, _, second) = asked(&app, &llm, "ben").await;
+    // Oldest first.
+    let queue = reviewer.get("/admin/forms").await.body;
+    let at = |id: &str| queue.find(&format!("/admin/forms/{id}")).unwrap();
+    assert!(at(&first) < at(&second), "{queue}");
 
     let claimed = reviewer
         .act(&format!("/admin/forms/{first}/claim"), &[])
