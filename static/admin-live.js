@@ -40,9 +40,13 @@
       });
   }
 
-  if (badge && window.EventSource) {
-    var seen = false;
-    var events = new EventSource("/admin/events");
+  // One stream per open page. It is closed when the page is left: a page kept for "back"
+  // would otherwise hold one of the browser's few connections to the console.
+  var events = null;
+  var seen = false;
+  function connect() {
+    if (!badge || !window.EventSource || events) return;
+    events = new EventSource("/admin/events");
     events.addEventListener("forms", function (event) {
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { return; }
@@ -53,6 +57,14 @@
       badge.setAttribute("data-live", "on");
     });
   }
+  window.addEventListener("pagehide", function () {
+    if (events) { events.close(); events = null; }
+  });
+  window.addEventListener("pageshow", function (event) {
+    // Back from the cache: the queue may have moved meanwhile.
+    if (event.persisted) { seen = true; connect(); }
+  });
+  connect();
 
   var claim = document.querySelector("[data-claim-renew]");
   if (claim) {
