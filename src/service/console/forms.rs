@@ -181,6 +181,13 @@ impl FormQueue {
         self.human
             .answer_as_operator_with(id, answer, extra)
             .await?;
+        if let Some(me) = &actor.operator {
+            // Answered: the claim has nothing left to hold.
+            self.store
+                .release_interaction(id, &me.id)
+                .await
+                .map_err(ConsoleError::from)?;
+        }
         self.audit
             .record(actor, "form.answer", Some("interaction"), Some(id), detail)
             .await?;
