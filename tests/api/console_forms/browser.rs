@@ -2,6 +2,7 @@
 //! chat; the entry and the navigation's count appear without a reload (`/admin/events`). Then
 //! the form is answered through its page, and an approval's page is shown. Screenshots at
 //! desktop and phone widths in `target/screenshots`; no Content Security Policy violation.
+//! Last, an entry answered elsewhere leaves the open queue by itself.
 
 use super::{ADMIN, asked, wait_for_reply};
 use crate::support::app::{Db, spawn_llm_app_with};
@@ -10,6 +11,7 @@ use crate::support::console::{PASSWORD, add_operator};
 use crate::support::fake_llm::Reply;
 use crate::support::fixtures::{approval_of, call_time};
 use crate::support::macros::db_case;
+use chatkit_server::service::human::HumanAnswer;
 use chatkit_server::store::Role;
 
 const VARS: &[(&str, &str)] = &[
@@ -109,6 +111,22 @@ async fn the_queue_updates_live_and_forms_are_answered_in_a_browser(db: Db) {
         .await;
     browser.fill("textarea[name=note]", "Fine to run.").await;
     screenshots(&browser, "form-approval").await;
+
+    // Answered elsewhere (here: through the service, as the chat would), it leaves the open
+    // queue without a reload.
+    browser.goto(&format!("{}/admin/forms", app.address)).await;
+    browser.wait_for("[data-pending-count][data-live=on]").await;
+    browser
+        .wait_for_text("[data-forms-queue]", "Allow get_current_time?")
+        .await;
+    llm.push(Reply::Text(vec!["It is noon.".into()]));
+    app.human
+        .answer_as_operator(&approval, HumanAnswer::Deny)
+        .await
+        .unwrap();
+    browser
+        .wait_for_text(".empty-title", "Nothing waiting")
+        .await;
 
     browser.assert_no_csp_violations().await;
     browser.close().await;
