@@ -107,6 +107,8 @@ pub enum TurnInput {
         call: ToolCall,
         /// When the model asked; the call's record is dated then.
         asked_at: chrono::DateTime<chrono::Utc>,
+        /// A note from whoever approved, given to the model with the call's result.
+        note: Option<String>,
     },
     /// The user answered an MCP server's question: call the tool again with the answers,
     /// then continue the turn.

@@ -250,6 +250,7 @@ pub(super) async fn run_resumed<S: Emit>(
     call: &ToolCall,
     asked_at: chrono::DateTime<chrono::Utc>,
     answers: Option<InputAnswers>,
+    note: Option<&str>,
     input: &mut Vec<InputItem>,
     sink: &mut S,
 ) -> Result<bool, AgentError> {
@@ -264,6 +265,9 @@ pub(super) async fn run_resumed<S: Emit>(
             }
             Err(problem) => output = ToolOutput::error(problem),
         }
+    }
+    if let Some(note) = note {
+        output.text = format!("{}\n\n{}{note}", output.text, human::APPROVER_NOTE);
     }
     input.push(InputItem::ToolCall(call.clone()));
     finish_call(

@@ -85,16 +85,29 @@ impl Agent {
         };
 
         let resumed = match input {
-            TurnInput::Approved { call, asked_at } => Some((call, *asked_at, None)),
+            TurnInput::Approved {
+                call,
+                asked_at,
+                note,
+            } => Some((call, *asked_at, None, note.as_deref())),
             TurnInput::Elicited {
                 call,
                 asked_at,
                 answers,
-            } => Some((call, *asked_at, Some(answers.clone()))),
+            } => Some((call, *asked_at, Some(answers.clone()), None)),
             _ => None,
         };
-        if let Some((call, asked_at, answers)) = resumed
-            && !run_resumed(&tools, call, asked_at, answers, &mut request.input, sink).await?
+        if let Some((call, asked_at, answers, note)) = resumed
+            && !run_resumed(
+                &tools,
+                call,
+                asked_at,
+                answers,
+                note,
+                &mut request.input,
+                sink,
+            )
+            .await?
         {
             return Ok(()); // the tool asked again
         }

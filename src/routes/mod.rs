@@ -18,7 +18,8 @@ use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, FeedbackReview, OperatorService, ThreadConsoleService,
+    AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
+    ThreadConsoleService,
 };
 use crate::store::Store;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub feedback: FeedbackReview,
     /// The console's threads: list, transcripts, exports, deletion.
     pub threads: ThreadConsoleService,
+    /// The console's human-input queue.
+    pub forms: FormQueue,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

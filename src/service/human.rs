@@ -87,6 +87,15 @@ pub enum HumanAnswer {
     Decline,
 }
 
+/// What an operator may add to an answer: a note for the model (on an approval or a
+/// denial), and for an approval the arguments the call runs with instead of the model's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperatorInput {
+    pub note: Option<String>,
+    /// A JSON object; only with [`HumanAnswer::Approve`].
+    pub arguments: Option<Value>,
+}
+
 impl HumanAnswer {
     fn of_action(action: &Action) -> Option<HumanAnswer> {
         Some(match action.type_.as_str() {
@@ -140,6 +149,7 @@ fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
                 arguments: row.arguments.clone(),
             },
             asked_at: row.created_at.and_utc(),
+            note: None,
         },
         Outcome::Expired => TurnInput::Continue,
         answered if row.kind == InteractionKind::Elicitation => {
@@ -295,7 +305,10 @@ impl HumanService {
         };
         let by = (outcome != Outcome::Expired).then_some(AnsweredBy::User);
         let input = resume_input(&row, &outcome);
-        let summary = match self.resolve(scope, &row, &spec, outcome, by).await {
+        let summary = match self
+            .resolve(scope, &row, &spec, outcome, by, &OperatorInput::default())
+            .await
+        {
             Ok(summary) => summary,
             Err(HumanError::Store(e)) => return Err(e.into()),
             Err(e) => return Ok(lone_error(e)),
@@ -316,6 +329,18 @@ impl HumanService {
         interaction_id: &str,
         answer: HumanAnswer,
     ) -> Result<(), HumanError> {
+        self.answer_as_operator_with(interaction_id, answer, OperatorInput::default())
+            .await
+    }
+
+    /// [`Self::answer_as_operator`] with a note and, for an approval, edited arguments: the
+    /// edited call is what runs, and the approval's summary keeps both.
+    pub async fn answer_as_operator_with(
+        &self,
+        interaction_id: &str,
+        answer: HumanAnswer,
+        extra: OperatorInput,
+    ) -> Result<(), HumanError> {
         let row = match self.store.load_interaction(interaction_id).await {
             Ok(row) => row,
             Err(StoreError::NotFound(_)) => return Err(HumanError::NotFound),
@@ -324,19 +349,48 @@ impl HumanService {
         if row.status != InteractionStatus::Pending {
             return Err(HumanError::AlreadyAnswered);
         }
+        if let Some(arguments) = &extra.arguments {
+            if answer != HumanAnswer::Approve {
+                return Err(HumanError::WrongAnswer(row.kind.to_string()));
+            }
+            if !arguments.is_object() {
+                let errors = [("arguments".to_owned(), "Enter a JSON object.".to_owned())];
+                return Err(HumanError::Invalid(errors.into_iter().collect()));
+            }
+        }
         let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
         let spec = spec_of(&row)?;
         if is_due(&row) {
-            self.resolve(&scope, &row, &spec, Outcome::Expired, None)
-                .await?;
+            self.resolve(
+                &scope,
+                &row,
+                &spec,
+                Outcome::Expired,
+                None,
+                &OperatorInput::default(),
+            )
+            .await?;
             self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
                 .await?;
             return Err(HumanError::Expired);
         }
         let outcome = outcome(&row, &spec, answer)?;
-        let input = resume_input(&row, &outcome);
-        self.resolve(&scope, &row, &spec, outcome, Some(AnsweredBy::Operator))
-            .await?;
+        let mut input = resume_input(&row, &outcome);
+        if let TurnInput::Approved { call, note, .. } = &mut input {
+            if let Some(arguments) = &extra.arguments {
+                call.arguments = arguments.to_string();
+            }
+            note.clone_from(&extra.note);
+        }
+        self.resolve(
+            &scope,
+            &row,
+            &spec,
+            outcome,
+            Some(AnsweredBy::Operator),
+            &extra,
+        )
+        .await?;
         self.resume_detached(scope, agent, &row.thread_id, input)
             .await
     }
@@ -360,7 +414,14 @@ impl HumanService {
         }
         let spec = spec_of(&row)?;
         match self
-            .resolve(scope, &row, &spec, Outcome::Expired, None)
+            .resolve(
+                scope,
+                &row,
+                &spec,
+                Outcome::Expired,
+                None,
+                &OperatorInput::default(),
+            )
             .await
         {
             Ok(item) => Ok(BeforeMessage::Proceed(vec![
@@ -374,6 +435,7 @@ impl HumanService {
 
     /// Records the outcome if the interaction is still pending (first answer wins), replaces
     /// the form by its summary, and writes the tool call's record. Returns the summary item.
+    /// An operator's note and edited arguments are kept in the answer and shown in the summary.
     async fn resolve(
         &self,
         scope: &Scope,
@@ -381,10 +443,33 @@ impl HumanService {
         spec: &FormSpec,
         outcome: Outcome,
         by: Option<AnsweredBy>,
+        extra: &OperatorInput,
     ) -> Result<ThreadItem, HumanError> {
+        let mut answer = outcome.answer();
+        let mut spec = spec.clone();
+        if *extra != OperatorInput::default() {
+            let mut kept: serde_json::Map<String, Value> = answer
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or_default();
+            let mut lines: Vec<String> = spec.description.take().into_iter().collect();
+            if let Some(arguments) = &extra.arguments {
+                kept.insert("arguments".into(), arguments.clone());
+                lines.push(format!(
+                    "Run with arguments edited by the operator: {arguments}"
+                ));
+            }
+            if let Some(note) = &extra.note {
+                kept.insert("note".into(), Value::String(note.clone()));
+                lines.push(format!("Note: {note}"));
+            }
+            answer = Some(Value::Object(kept).to_string());
+            spec.description = Some(lines.join("\n"));
+        }
+        let spec = &spec;
         let won = self
             .store
-            .resolve_interaction(&row.id, outcome.status(), outcome.answer(), by)
+            .resolve_interaction(&row.id, outcome.status(), answer, by)
             .await?;
         if !won {
             return Err(HumanError::AlreadyAnswered);
@@ -407,9 +492,13 @@ impl HumanService {
             // The resumed run calls the tool (again) and records the real result.
             return Ok(summary);
         }
+        let output = match &extra.note {
+            Some(note) => format!("{} {}{note}", outcome.model_text(), human::APPROVER_NOTE),
+            None => outcome.model_text(),
+        };
         let content = outcome.answer().and_then(|a| serde_json::from_str(&a).ok());
         self.store
-            .save_tool_call(scope, &answered_call(row, outcome.model_text(), content))
+            .save_tool_call(scope, &answered_call(row, output, content))
             .await?;
         Ok(summary)
     }

@@ -27,8 +27,8 @@ use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, OperatorService, SessionPolicy,
-    ThreadConsoleService,
+    AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue, OperatorService,
+    SessionPolicy, ThreadConsoleService,
 };
 use crate::service::human::HumanService;
 use crate::store::{BlobStore, Store, StoreError};
@@ -105,6 +105,7 @@ impl Application {
             AttachmentBrowser::new(store.clone(), attachments.clone(), audit.clone());
         let feedback = FeedbackReview::new(store.clone());
         let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
+        let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
         let state = web::Data::new(AppState {
@@ -118,6 +119,7 @@ impl Application {
             attachment_browser,
             feedback,
             threads,
+            forms,
             login_csrf,
         });
         let server = HttpServer::new(move || {

@@ -13,6 +13,7 @@ mod console_threads;
 pub mod db;
 mod feedback;
 mod human;
+mod human_queue;
 mod items;
 mod mcp_servers;
 mod models;
@@ -39,6 +40,7 @@ pub use console_threads::{
 };
 pub use db::Backend;
 pub use human::InteractionRow;
+pub use human_queue::{Claim, QueueEntry, QueueFilter};
 pub use mcp_servers::{McpServerFields, McpServerRow};
 pub use operators::{
     ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,

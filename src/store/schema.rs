@@ -139,6 +139,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    interaction_claims (interaction_id) {
+        interaction_id -> Text,
+        operator_id -> Text,
+        operator_email -> Text,
+        claimed_until -> Timestamp,
+    }
+}
+
+diesel::joinable!(human_interactions -> threads (thread_id));
+diesel::joinable!(interaction_claims -> human_interactions (interaction_id));
+diesel::allow_tables_to_appear_in_same_query!(human_interactions, threads);
+diesel::allow_tables_to_appear_in_same_query!(human_interactions, agents);
+diesel::allow_tables_to_appear_in_same_query!(human_interactions, interaction_claims);
+diesel::allow_tables_to_appear_in_same_query!(interaction_claims, threads);
+diesel::allow_tables_to_appear_in_same_query!(interaction_claims, agents);
+
+diesel::table! {
     operators (id) {
         id -> Text,
         email -> Text,

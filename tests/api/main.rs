@@ -15,6 +15,7 @@ mod conformance;
 mod console_access;
 mod console_attachments;
 mod console_feedback;
+mod console_forms;
 mod console_threads;
 mod first_run;
 mod human;

@@ -41,6 +41,8 @@ pub const DECLINE_ACTION: &str = "human.decline";
 pub const BEST_JUDGEMENT_TEXT: &str = "The user asked you to use your best judgement.";
 pub const CANCELLED_TEXT: &str = "The user cancelled the request.";
 pub const EXPIRED_TEXT: &str = "The user did not answer in time.";
+/// What precedes an operator's note on an approval's result or a denial.
+pub const APPROVER_NOTE: &str = "Note from the person who answered: ";
 pub const DENIED_TEXT: &str = "The user denied this tool call.";
 /// The notice a new message gets while a form waits.
 pub const PENDING_NOTICE: &str = "Please submit the form above before sending more messages.";

@@ -10,7 +10,9 @@
 mod attachments;
 mod audit;
 mod error;
+mod events;
 mod feedback;
+mod forms;
 mod login;
 mod operators;
 pub mod render;
@@ -54,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(audit::configure)
             .configure(attachments::configure)
             .configure(feedback::configure)
+            .configure(forms::configure)
+            .configure(events::configure)
             .configure(threads::configure)
             .default_service(web::to(not_found)),
     );

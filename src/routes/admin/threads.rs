@@ -6,7 +6,7 @@
 //! Handlers extract, make one service call and render; the transcript's presentation is in
 //! [`transcript`].
 
-mod transcript;
+pub(super) mod transcript;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};

@@ -1,7 +1,7 @@
 //! The operator console's services, with no HTTP in them: who operators are and how they sign
 //! in ([`OperatorService`]), what they did ([`AuditService`]), threads, their transcripts and
 //! exports ([`ThreadConsoleService`]), the attachments browser ([`AttachmentBrowser`]) and
-//! feedback review ([`FeedbackReview`]). Console pages reach every other service through the
+//! feedback review ([`FeedbackReview`]), and the human-input queue ([`FormQueue`]). Console pages reach every other service through the
 //! same [`Actor`], so permission checks and audit rows come from one place.
 
 pub mod attachments;
@@ -9,6 +9,7 @@ mod audit;
 mod error;
 pub mod export;
 pub mod feedback;
+pub mod forms;
 mod operators;
 pub mod threads;
 pub mod transcript;
@@ -17,6 +18,7 @@ pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
 pub use error::ConsoleError;
 pub use feedback::FeedbackReview;
+pub use forms::FormQueue;
 pub use operators::{
     CurrentSession, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewLogin, OperatorService,
     SessionPolicy,

@@ -25,21 +25,21 @@ use bodies::{
     workflow_role,
 };
 
-pub(super) struct ItemView {
-    id: String,
+pub(in crate::routes::admin) struct ItemView {
+    pub(in crate::routes::admin) id: String,
     /// `item item-user` …: the stylesheet's item classes.
-    class: &'static str,
-    role: String,
+    pub(in crate::routes::admin) class: &'static str,
+    pub(in crate::routes::admin) role: String,
     /// "hidden context" or "model only", for items the user never saw.
-    visibility: Option<&'static str>,
-    at_iso: String,
-    at_text: String,
-    body: Body,
-    feedback: Vec<FeedbackMark>,
-    raw_html: String,
+    pub(in crate::routes::admin) visibility: Option<&'static str>,
+    pub(in crate::routes::admin) at_iso: String,
+    pub(in crate::routes::admin) at_text: String,
+    pub(in crate::routes::admin) body: Body,
+    pub(in crate::routes::admin) feedback: Vec<FeedbackMark>,
+    pub(in crate::routes::admin) raw_html: String,
 }
 
-pub(super) enum Body {
+pub(in crate::routes::admin) enum Body {
     User {
         texts: Vec<String>,
         tags: Vec<String>,
@@ -93,40 +93,40 @@ pub(super) enum Body {
     Unknown,
 }
 
-pub(super) struct AttachmentView {
-    name: String,
-    mime_type: String,
-    size: String,
-    url: Option<String>,
-    is_image: bool,
-    state: String,
+pub(in crate::routes::admin) struct AttachmentView {
+    pub(in crate::routes::admin) name: String,
+    pub(in crate::routes::admin) mime_type: String,
+    pub(in crate::routes::admin) size: String,
+    pub(in crate::routes::admin) url: Option<String>,
+    pub(in crate::routes::admin) is_image: bool,
+    pub(in crate::routes::admin) state: String,
 }
 
-pub(super) struct SourceView {
-    title: String,
-    url: Option<String>,
+pub(in crate::routes::admin) struct SourceView {
+    pub(in crate::routes::admin) title: String,
+    pub(in crate::routes::admin) url: Option<String>,
 }
 
-pub(super) struct FormView {
-    kind: String,
-    status: String,
-    status_class: &'static str,
-    tool_name: String,
-    answered_by: Option<String>,
-    answered_at: Option<String>,
-    answer_html: Option<String>,
-    expires: String,
+pub(in crate::routes::admin) struct FormView {
+    pub(in crate::routes::admin) kind: String,
+    pub(in crate::routes::admin) status: String,
+    pub(in crate::routes::admin) status_class: &'static str,
+    pub(in crate::routes::admin) tool_name: String,
+    pub(in crate::routes::admin) answered_by: Option<String>,
+    pub(in crate::routes::admin) answered_at: Option<String>,
+    pub(in crate::routes::admin) answer_html: Option<String>,
+    pub(in crate::routes::admin) expires: String,
 }
 
-pub(super) struct QuestionView {
-    question: String,
-    answer: String,
+pub(in crate::routes::admin) struct QuestionView {
+    pub(in crate::routes::admin) question: String,
+    pub(in crate::routes::admin) answer: String,
 }
 
-pub(super) struct TaskView {
-    title: String,
-    detail: Option<String>,
-    state: String,
+pub(in crate::routes::admin) struct TaskView {
+    pub(in crate::routes::admin) title: String,
+    pub(in crate::routes::admin) detail: Option<String>,
+    pub(in crate::routes::admin) state: String,
 }
 
 pub(super) struct RunView {
@@ -278,7 +278,7 @@ fn text_of(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn item_view(item: &TranscriptItem) -> ItemView {
+pub(in crate::routes::admin) fn item_view(item: &TranscriptItem) -> ItemView {
     let data = &item.data;
     let (class, role, body) = match item.kind.as_str() {
         "user_message" => (

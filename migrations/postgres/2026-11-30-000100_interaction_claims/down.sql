@@ -1,0 +1,2 @@
+DROP INDEX human_interactions_queue;
+DROP TABLE interaction_claims;
