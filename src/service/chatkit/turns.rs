@@ -202,6 +202,7 @@ impl ChatKitService {
         Processed::Stream(EventStream {
             leading: prefix.iter().map(encode).collect(),
             run: Some(run),
+            permit: None,
         })
     }
 
