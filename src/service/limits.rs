@@ -244,22 +244,16 @@ impl Limiter {
         let settings = &self.inner.settings;
         let quotas = [
             (
-                settings.user_tokens_per_day.map(Limit::UserTokens),
+                settings.user_tokens_per_day,
+                Limit::UserTokens as fn(u64) -> Limit,
                 Some(&scope.user_id),
             ),
-            (
-                settings.account_tokens_per_day.map(Limit::AccountTokens),
-                None,
-            ),
+            (settings.account_tokens_per_day, Limit::AccountTokens, None),
         ];
         let now = Utc::now();
         let midnight = now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
-        for (limit, user) in quotas {
-            let Some(limit) = limit else { continue };
-            let quota = match limit {
-                Limit::UserTokens(n) | Limit::AccountTokens(n) => n,
-                _ => continue,
-            };
+        for (quota, limit, user) in quotas {
+            let Some(quota) = quota else { continue };
             let used = self
                 .inner
                 .store
@@ -270,6 +264,7 @@ impl Limiter {
                 let retry_after = (next_midnight - now.naive_utc())
                     .to_std()
                     .unwrap_or(Duration::from_secs(1));
+                let limit = limit(quota);
                 return Err(self.refused(scope, Refusal { limit, retry_after }).into());
             }
         }
