@@ -1,5 +1,6 @@
 //! The HTTP side: where the server listens, the URL it is reached at, how large a request may
-//! be, how often SSE streams are kept alive, and the folder served under `/static`.
+//! be, how often SSE streams are kept alive, the folder served under `/static`, and the other
+//! origins whose pages may call the chat endpoint (CORS).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,6 +21,9 @@ pub struct HttpSettings {
     pub sse_keep_alive: Duration,
     /// Folder served under `/static`.
     pub static_dir: PathBuf,
+    /// Origins (`https://host[:port]`) whose pages may call `/chatkit` and the upload routes
+    /// from a browser (`CHATKIT_ALLOWED_ORIGINS`); empty (the default) answers no CORS at all.
+    pub allowed_origins: Vec<String>,
 }
 
 impl HttpSettings {
@@ -55,8 +59,21 @@ impl HttpSettings {
                 ));
             }
         };
+        let allowed_origins = parse::list(get, "CHATKIT_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|raw| {
+                origin(&raw).ok_or_else(|| {
+                    ConfigError::new(
+                        "CHATKIT_ALLOWED_ORIGINS",
+                        format!("'{raw}' is not an origin like https://app.example.com"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(HttpSettings {
             bind,
+            allowed_origins,
             public_url,
             max_request_bytes,
             sse_keep_alive,
@@ -73,6 +90,20 @@ fn parse_bind(raw: &str) -> Option<SocketAddr> {
         return Some(SocketAddr::from(([127, 0, 0, 1], port.parse().ok()?)));
     }
     raw.parse().ok()
+}
+
+/// An origin as a browser sends it: `http(s)://host[:port]`, no path, no wildcard; a trailing
+/// slash is dropped so a copied URL still matches.
+fn origin(raw: &str) -> Option<String> {
+    let raw = raw.strip_suffix('/').unwrap_or(raw);
+    let host = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))?;
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| raw.to_ascii_lowercase())
 }
 
 fn absolute_http_url(url: &str) -> bool {
@@ -114,6 +145,24 @@ mod tests {
             s.http.public_url.as_deref(),
             Some("https://chat.example.com")
         );
+    }
+
+    #[test]
+    fn allowed_origins() {
+        assert!(settings(&[]).unwrap().http.allowed_origins.is_empty());
+        let s = settings(&[(
+            "CHATKIT_ALLOWED_ORIGINS",
+            "https://App.example.com/, http://127.0.0.1:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.http.allowed_origins,
+            ["https://app.example.com", "http://127.0.0.1:3000"]
+        );
+        for bad in ["*", "app.example.com", "https://app.example.com/chat"] {
+            let e = settings(&[("CHATKIT_ALLOWED_ORIGINS", bad)]).unwrap_err();
+            assert_eq!(e.var, "CHATKIT_ALLOWED_ORIGINS", "{bad}");
+        }
     }
 
     #[test]

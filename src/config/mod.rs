@@ -12,7 +12,8 @@
 //!   [`mcp`];
 //! - [`attachments`]: upload storage, limits and accepted types;
 //! - [`pages`]: what the chat page hands the ChatKit client;
-//! - [`console`]: the operator console's first admin and session lifetimes.
+//! - [`console`]: the operator console's first admin and session lifetimes;
+//! - [`limits`]: rate limits and quotas of the chat endpoint.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
 //! the small parsers the concerns share. This module imports nothing else of the crate.
@@ -24,6 +25,7 @@ pub mod database;
 pub mod first_run;
 pub mod http;
 pub mod jwt;
+pub mod limits;
 pub mod llm;
 pub mod mcp;
 pub mod pages;
@@ -39,6 +41,7 @@ pub use database::DatabaseSettings;
 pub use first_run::FirstRunSettings;
 pub use http::HttpSettings;
 pub use jwt::{JwtKeySource, JwtSettings};
+pub use limits::LimitSettings;
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::PageSettings;
@@ -64,6 +67,8 @@ pub struct Settings {
     pub attachments: AttachmentSettings,
     pub pages: PageSettings,
     pub console: ConsoleSettings,
+    /// Rate limits and quotas of the chat endpoint.
+    pub limits: LimitSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -107,6 +112,7 @@ impl Settings {
         let attachments = AttachmentSettings::from_vars(&get, &database.url)?;
         let pages = PageSettings::from_vars(&get);
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
+        let limits = LimitSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -118,6 +124,7 @@ impl Settings {
             attachments,
             pages,
             console,
+            limits,
         })
     }
 }

@@ -76,6 +76,7 @@ fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
         ChatKitError::Auth(e) => auth_error(e),
         // Answered as a stream by the dispatcher; a JSON request never meets it.
         ChatKitError::Busy => (StatusCode::CONFLICT, "busy"),
+        ChatKitError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         ChatKitError::Store(StoreError::Pool(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
@@ -155,6 +156,9 @@ impl ResponseError for AppError {
             .is_some_and(AuthError::is_bearer_challenge)
         {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AppError::ChatKit(ChatKitError::RateLimited(refusal)) = self {
+            response.insert_header((header::RETRY_AFTER, refusal.retry_after_secs().to_string()));
         }
         response.json(ErrorBody {
             error: ErrorDetail {

@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod admin;
 mod attachments;
 mod chatkit;
+mod cors;
 pub mod error;
 mod health;
 mod pages;
@@ -46,29 +47,45 @@ pub struct AppState {
     pub login_csrf: LoginCsrf,
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, static_dir: &std::path::Path) {
-    cfg.route("/chatkit", web::post().to(chatkit::post_chatkit))
-        .route(
-            "/chatkit/upload",
-            web::post().to(attachments::upload_direct),
-        )
-        .route(
-            "/chatkit/attachments/{id}/upload",
-            web::route()
-                .guard(actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Put()))
-                .to(attachments::upload_attachment),
-        )
-        .route(
-            "/chatkit/attachments/{id}/content",
-            web::get().to(attachments::attachment_content),
-        )
-        .route("/", web::get().to(pages::chat_page))
-        .route("/agents/{slug}/chat", web::get().to(pages::agent_chat_page))
-        .service(actix_files::Files::new("/static", static_dir))
-        .configure(admin::configure)
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .default_service(web::to(not_found));
+/// The route table. `allowed_origins` are the other sites whose pages may call the chat and
+/// upload routes (CORS); the content route needs none (an `<img>` does not ask).
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    static_dir: &std::path::Path,
+    allowed_origins: &[String],
+) {
+    cfg.service(
+        web::resource("/chatkit")
+            .wrap(cors::cors(allowed_origins))
+            .route(web::post().to(chatkit::post_chatkit)),
+    )
+    .service(
+        web::resource("/chatkit/upload")
+            .wrap(cors::cors(allowed_origins))
+            .route(web::post().to(attachments::upload_direct)),
+    )
+    .service(
+        web::resource("/chatkit/attachments/{id}/upload")
+            .wrap(cors::cors(allowed_origins))
+            .route(
+                web::route()
+                    .guard(
+                        actix_web::guard::Any(actix_web::guard::Post()).or(actix_web::guard::Put()),
+                    )
+                    .to(attachments::upload_attachment),
+            ),
+    )
+    .route(
+        "/chatkit/attachments/{id}/content",
+        web::get().to(attachments::attachment_content),
+    )
+    .route("/", web::get().to(pages::chat_page))
+    .route("/agents/{slug}/chat", web::get().to(pages::agent_chat_page))
+    .service(actix_files::Files::new("/static", static_dir))
+    .configure(admin::configure)
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .default_service(web::to(not_found));
 }
 
 /// What a request says about its caller: the headers each auth mode reads, the peer address

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
 
 use crate::service::chatkit::EventStream;
+use crate::service::limits::StreamPermit;
 
 const KEEP_ALIVE: Bytes = Bytes::from_static(b": keep-alive\n\n");
 
@@ -21,6 +22,8 @@ struct SseBody {
     leading: std::vec::IntoIter<Bytes>,
     run: Option<mpsc::Receiver<Bytes>>,
     keep_alive: Interval,
+    /// Gives the user's stream slot back when the body is dropped (finished or disconnected).
+    _permit: Option<StreamPermit>,
 }
 
 impl Stream for SseBody {
@@ -59,5 +62,6 @@ pub fn response(stream: EventStream, keep_alive: Duration) -> HttpResponse {
             leading: stream.leading.into_iter(),
             run: stream.run,
             keep_alive: ticks,
+            _permit: stream.permit,
         })
 }

@@ -4,6 +4,7 @@
 
 use super::attachments::AttachmentError;
 use super::human::HumanError;
+use super::limits::Refusal;
 use crate::auth::AuthError;
 use crate::chatkit::types::RequestError;
 use crate::runs::Busy;
@@ -32,6 +33,15 @@ pub enum ChatKitError {
     /// The thread's previous turn still runs; the dispatcher answers with a stream saying so.
     #[error("a response is already being generated in this thread")]
     Busy,
+    /// Over a rate limit or quota; a turn is answered with a stream saying so instead.
+    #[error("{}", .0.message())]
+    RateLimited(Refusal),
+}
+
+impl From<Refusal> for ChatKitError {
+    fn from(refusal: Refusal) -> Self {
+        ChatKitError::RateLimited(refusal)
+    }
 }
 
 impl From<Busy> for ChatKitError {

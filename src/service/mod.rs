@@ -4,6 +4,7 @@
 //! - [`chatkit`]: the ChatKit request dispatcher (JSON answers and streamed turns).
 //! - [`human`]: answers to forms, approvals and MCP questions, from the chat or an operator.
 //! - [`attachments`]: uploads, downloads, deletion and the purge of unused uploads.
+//! - [`limits`]: rate limits and quotas of the chat endpoint, per user and per account.
 //! - [`console`]: operators, their sessions, and the audit log of the operator console.
 //! - [`error`]: [`ChatKitError`](error::ChatKitError), everything a request can fail with
 //!   before its answer starts.
@@ -13,3 +14,4 @@ pub mod chatkit;
 pub mod console;
 pub mod error;
 pub mod human;
+pub mod limits;

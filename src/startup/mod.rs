@@ -31,6 +31,7 @@ use crate::service::console::{
     SessionPolicy, ThreadConsoleService,
 };
 use crate::service::human::HumanService;
+use crate::service::limits::Limiter;
 use crate::store::{BlobStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,7 @@ impl Application {
             runs,
             attachments.clone(),
             human.clone(),
+            limiter(&settings, &store),
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
         let (operators, audit) = console_services(&settings, &store).await?;
@@ -108,6 +110,7 @@ impl Application {
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
+        let allowed_origins = settings.http.allowed_origins.clone();
         let state = web::Data::new(AppState {
             settings,
             store,
@@ -128,7 +131,7 @@ impl Application {
                     routes::access_log::log_request,
                 ))
                 .app_data(state.clone())
-                .configure(|cfg| routes::configure(cfg, &static_dir))
+                .configure(|cfg| routes::configure(cfg, &static_dir, &allowed_origins))
         })
         // SSE frames are small writes spaced by the run's pace: with Nagle's algorithm a frame
         // waits for the ACK of the previous one, which the client delays by up to 40 ms.
@@ -258,6 +261,21 @@ fn spawn_sweep(attachments: AttachmentService, every: Duration) {
             }
         }
     });
+}
+
+/// The chat endpoint's limiter, with a task that forgets idle buckets every minute.
+fn limiter(settings: &Settings, store: &Store) -> Limiter {
+    let limiter = Limiter::new(settings.limits.clone(), store.clone());
+    let idle = limiter.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            idle.forget_idle();
+        }
+    });
+    limiter
 }
 
 /// The default agent: the chosen model (if any), the built-in tools and the client tools.

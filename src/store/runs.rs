@@ -3,7 +3,10 @@
 use chrono::Utc;
 use diesel::prelude::*;
 
-use super::schema::runs;
+use diesel::dsl::sql;
+use diesel::sql_types::BigInt;
+
+use super::schema::{runs, threads};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
 
@@ -85,6 +88,36 @@ impl Store {
                 .order((runs::started_at.asc(), runs::id.asc()))
                 .select(RunRow::as_select())
                 .load(conn)?)
+        })
+        .await
+    }
+
+    /// Prompt plus completion tokens of the runs started since `since` in threads of
+    /// `account_id` (of `user_id` alone when given): what a daily quota counts. Read from the
+    /// runs table, so every process sharing the database sees the same sum.
+    pub async fn tokens_since(
+        &self,
+        account_id: &str,
+        user_id: Option<&str>,
+        since: chrono::NaiveDateTime,
+    ) -> Result<u64, StoreError> {
+        let (account_id, user_id) = (account_id.to_owned(), user_id.map(str::to_owned));
+        self.with_conn(move |conn| {
+            // SUM of a BIGINT is NUMERIC on Postgres; the cast makes it BIGINT on both.
+            let total = sql::<BigInt>(
+                "CAST(COALESCE(SUM(runs.prompt_tokens + runs.completion_tokens), 0) AS BIGINT)",
+            );
+            let mut query = runs::table
+                .inner_join(threads::table)
+                .filter(threads::account_id.eq(account_id))
+                .filter(runs::started_at.ge(since))
+                .select(total)
+                .into_boxed();
+            if let Some(user_id) = user_id {
+                query = query.filter(threads::user_id.eq(user_id));
+            }
+            let total: i64 = query.first(conn)?;
+            Ok(u64::try_from(total).unwrap_or(0))
         })
         .await
     }

@@ -159,6 +159,19 @@ pub enum ChatKitRequest {
 }
 
 impl ChatKitRequest {
+    /// Whether the answer is an SSE stream (a turn) rather than one JSON document.
+    pub fn is_streaming(&self) -> bool {
+        matches!(
+            self,
+            Self::ThreadsCreate(_)
+                | Self::ThreadsAddUserMessage(_)
+                | Self::ThreadsAddClientToolOutput(_)
+                | Self::ThreadsAddStructuredInput(_)
+                | Self::ThreadsRetryAfterItem(_)
+                | Self::ThreadsCustomAction(_)
+        )
+    }
+
     /// Parses a request body in two phases, so that each failure gets its own
     /// [`RequestError`]: envelope first (JSON, object, `type`, `params`), then
     /// the params of that type. Unknown keys and `metadata` are ignored.

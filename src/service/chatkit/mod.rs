@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::attachments::AttachmentService;
 use super::error::ChatKitError;
 use super::human::HumanService;
+use super::limits::{Limiter, StreamPermit, TurnRefused};
 use crate::auth::{Authenticator, Credentials, RequestContext};
 use crate::chatkit::types::*;
 use crate::runs::{RunManager, encode};
@@ -34,6 +35,8 @@ pub enum Processed {
 pub struct EventStream {
     pub leading: Vec<Bytes>,
     pub run: Option<mpsc::Receiver<Bytes>>,
+    /// The user's concurrent-stream slot, held until the response body is dropped.
+    pub permit: Option<StreamPermit>,
 }
 
 impl EventStream {
@@ -41,6 +44,7 @@ impl EventStream {
         EventStream {
             leading: events.iter().map(encode).collect(),
             run: None,
+            permit: None,
         }
     }
 }
@@ -52,6 +56,7 @@ pub struct ChatKitService {
     runs: RunManager,
     attachments: AttachmentService,
     human: HumanService,
+    limits: Limiter,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
@@ -74,6 +79,7 @@ impl ChatKitService {
         runs: RunManager,
         attachments: AttachmentService,
         human: HumanService,
+        limits: Limiter,
     ) -> Self {
         ChatKitService {
             store,
@@ -81,6 +87,7 @@ impl ChatKitService {
             runs,
             attachments,
             human,
+            limits,
         }
     }
 
@@ -92,12 +99,43 @@ impl ChatKitService {
     ) -> Result<Processed, ChatKitError> {
         let request = ChatKitRequest::parse(body)?;
         let ctx = self.auth.authenticate(credentials).await?;
+        let streaming = request.is_streaming();
+        let permit = match self.admit(&ctx, streaming).await {
+            Ok(permit) => permit,
+            // Over a limit: a turn is told in its stream, before any model call.
+            Err(ChatKitError::RateLimited(refusal)) if streaming => {
+                return Ok(Processed::Stream(EventStream::events(&[
+                    ThreadStreamEvent::error_custom(refusal.message(), false),
+                ])));
+            }
+            Err(e) => return Err(e),
+        };
         match self.dispatch(ctx, request).await {
             // A turn on a thread whose previous turn still runs: told in the stream, as the SDK
             // does, so the client shows it where the answer would have been.
             Err(ChatKitError::Busy) => Ok(busy()),
+            Ok(Processed::Stream(stream)) => {
+                Ok(Processed::Stream(EventStream { permit, ..stream }))
+            }
             other => other,
         }
+    }
+
+    /// Counts the request against the rate limits and, for a turn, the stream and token
+    /// limits; a turn's stream slot comes back to be held by its stream.
+    async fn admit(
+        &self,
+        ctx: &RequestContext,
+        streaming: bool,
+    ) -> Result<Option<StreamPermit>, ChatKitError> {
+        self.limits.request(&ctx.scope)?;
+        if !streaming {
+            return Ok(None);
+        }
+        self.limits.turn(&ctx.scope).await.map_err(|e| match e {
+            TurnRefused::Limited(refusal) => ChatKitError::RateLimited(refusal),
+            TurnRefused::Store(e) => e.into(),
+        })
     }
 
     async fn dispatch(

@@ -204,6 +204,7 @@ impl ChatKitService {
         Processed::Stream(EventStream {
             leading: prefix.iter().map(encode).collect(),
             run: Some(run),
+            permit: None,
         })
     }
 

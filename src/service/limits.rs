@@ -1,0 +1,301 @@
+//! Rate limits and quotas of the chat endpoint, per user and per account (see
+//! [`LimitSettings`]). Per-minute buckets are GCRA limiters from `governor`, keyed by user or
+//! account and kept in this process (each process of a deployment counts its own); the daily
+//! token quotas sum what the runs table records, so they hold across processes sharing a
+//! database. Concurrent streams are counted here and released when a stream's body is dropped.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::config::LimitSettings;
+use crate::store::{Scope, Store, StoreError};
+
+/// A limit someone ran into, with how long until a request may pass again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: Limit,
+    pub retry_after: Duration,
+}
+
+/// Which limit refused a request; its `Display` is a sentence a user can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    UserRequests(NonZeroU32),
+    AccountRequests(NonZeroU32),
+    UserTurns(NonZeroU32),
+    AccountTurns(NonZeroU32),
+    UserStreams(NonZeroU32),
+    UserTokens(u64),
+    AccountTokens(u64),
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::UserRequests(n) => write!(f, "you have sent {n} requests this minute"),
+            Limit::AccountRequests(n) => {
+                write!(f, "your organisation has sent {n} requests this minute")
+            }
+            Limit::UserTurns(n) => write!(f, "you have sent {n} messages this minute"),
+            Limit::AccountTurns(n) => {
+                write!(f, "your organisation has sent {n} messages this minute")
+            }
+            Limit::UserStreams(n) => write!(f, "you already have {n} answers being written"),
+            Limit::UserTokens(n) => write!(f, "you have used today's {n} tokens"),
+            Limit::AccountTokens(n) => write!(f, "your organisation has used today's {n} tokens"),
+        }
+    }
+}
+
+impl Refusal {
+    /// Whole seconds until a request may pass (`Retry-After`), at least one.
+    pub fn retry_after_secs(&self) -> u64 {
+        let whole = self.retry_after.as_secs();
+        (whole + u64::from(self.retry_after.subsec_nanos() > 0)).max(1)
+    }
+
+    /// What the user is told: the limit and when to try again.
+    pub fn message(&self) -> String {
+        let secs = self.retry_after_secs();
+        let wait = if secs < 120 {
+            format!("{secs} seconds")
+        } else {
+            format!("{} minutes", secs.div_ceil(60))
+        };
+        format!("Usage limit reached: {}. Try again in {wait}.", self.limit)
+    }
+}
+
+type Buckets = DefaultKeyedRateLimiter<String>;
+
+/// The limiter of one server process; cheap to clone.
+#[derive(Clone)]
+pub struct Limiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: LimitSettings,
+    store: Store,
+    clock: DefaultClock,
+    user_requests: Option<Buckets>,
+    account_requests: Option<Buckets>,
+    user_turns: Option<Buckets>,
+    account_turns: Option<Buckets>,
+    /// Streams open per user key; a key leaves the map when its last stream ends.
+    streams: Mutex<HashMap<String, u32>>,
+}
+
+/// A user's concurrent-stream slot, held by the stream's body and given back when it drops.
+pub struct StreamPermit {
+    inner: Arc<Inner>,
+    key: String,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut streams = self.inner.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = streams.get_mut(&self.key) {
+            *open -= 1;
+            if *open == 0 {
+                streams.remove(&self.key);
+            }
+        }
+    }
+}
+
+fn buckets(per_minute: Option<NonZeroU32>) -> Option<Buckets> {
+    per_minute.map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+}
+
+fn user_key(scope: &Scope) -> String {
+    format!("{}\u{0}{}", scope.account_id, scope.user_id)
+}
+
+impl Limiter {
+    pub fn new(settings: LimitSettings, store: Store) -> Limiter {
+        Limiter {
+            inner: Arc::new(Inner {
+                user_requests: buckets(settings.user_requests_per_minute),
+                account_requests: buckets(settings.account_requests_per_minute),
+                user_turns: buckets(settings.user_turns_per_minute),
+                account_turns: buckets(settings.account_turns_per_minute),
+                settings,
+                store,
+                clock: DefaultClock::default(),
+                streams: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Counts one request of `scope`'s user against the per-minute request limits.
+    pub fn request(&self, scope: &Scope) -> Result<(), Refusal> {
+        let inner = &self.inner;
+        let user = (
+            &inner.user_requests,
+            user_key(scope),
+            inner
+                .settings
+                .user_requests_per_minute
+                .map(Limit::UserRequests),
+        );
+        let account = (
+            &inner.account_requests,
+            scope.account_id.clone(),
+            inner
+                .settings
+                .account_requests_per_minute
+                .map(Limit::AccountRequests),
+        );
+        self.take(scope, [user, account])
+    }
+
+    /// Admits a request that starts a streamed turn: a free stream slot, today's tokens under
+    /// the quotas, then one turn off the per-minute turn limits. The permit must live as long
+    /// as the stream.
+    pub async fn turn(&self, scope: &Scope) -> Result<Option<StreamPermit>, TurnRefused> {
+        let permit = self
+            .stream_permit(scope)
+            .map_err(|r| self.refused(scope, r))?;
+        self.tokens(scope).await?;
+        let inner = &self.inner;
+        let user = (
+            &inner.user_turns,
+            user_key(scope),
+            inner.settings.user_turns_per_minute.map(Limit::UserTurns),
+        );
+        let account = (
+            &inner.account_turns,
+            scope.account_id.clone(),
+            inner
+                .settings
+                .account_turns_per_minute
+                .map(Limit::AccountTurns),
+        );
+        self.take(scope, [user, account])?;
+        Ok(permit)
+    }
+
+    /// Forgets buckets that are full again, so memory follows the users active in the last
+    /// minute rather than every user ever seen.
+    pub fn forget_idle(&self) {
+        let inner = &self.inner;
+        for buckets in [
+            &inner.user_requests,
+            &inner.account_requests,
+            &inner.user_turns,
+            &inner.account_turns,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            buckets.retain_recent();
+            buckets.shrink_to_fit();
+        }
+    }
+
+    /// Takes one cell from each configured bucket, stopping at the first that is empty.
+    fn take(
+        &self,
+        scope: &Scope,
+        checks: [(&Option<Buckets>, String, Option<Limit>); 2],
+    ) -> Result<(), Refusal> {
+        for (buckets, key, limit) in checks {
+            let (Some(buckets), Some(limit)) = (buckets, limit) else {
+                continue;
+            };
+            if let Err(not_until) = buckets.check_key(&key) {
+                let retry_after = not_until.wait_time_from(self.inner.clock.now());
+                return Err(self.refused(scope, Refusal { limit, retry_after }));
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_permit(&self, scope: &Scope) -> Result<Option<StreamPermit>, Refusal> {
+        let Some(max) = self.inner.settings.user_concurrent_streams else {
+            return Ok(None);
+        };
+        let key = user_key(scope);
+        let mut streams = self.inner.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let open = streams.entry(key.clone()).or_default();
+        if *open >= max.get() {
+            return Err(Refusal {
+                limit: Limit::UserStreams(max),
+                // Streams end when their answer does; a few seconds is a fair first guess.
+                retry_after: Duration::from_secs(5),
+            });
+        }
+        *open += 1;
+        Ok(Some(StreamPermit {
+            inner: self.inner.clone(),
+            key,
+        }))
+    }
+
+    /// Refuses when today's tokens (since UTC midnight) reached a quota.
+    async fn tokens(&self, scope: &Scope) -> Result<(), TurnRefused> {
+        let settings = &self.inner.settings;
+        let quotas = [
+            (
+                settings.user_tokens_per_day,
+                Limit::UserTokens as fn(u64) -> Limit,
+                Some(&scope.user_id),
+            ),
+            (settings.account_tokens_per_day, Limit::AccountTokens, None),
+        ];
+        let now = Utc::now();
+        let midnight = now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+        for (quota, limit, user) in quotas {
+            let Some(quota) = quota else { continue };
+            let used = self
+                .inner
+                .store
+                .tokens_since(&scope.account_id, user.map(String::as_str), midnight)
+                .await?;
+            if used >= quota {
+                let next_midnight = midnight + chrono::Duration::days(1);
+                let retry_after = (next_midnight - now.naive_utc())
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(1));
+                let limit = limit(quota);
+                return Err(self.refused(scope, Refusal { limit, retry_after }).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs who ran into which limit, for operators.
+    fn refused(&self, scope: &Scope, refusal: Refusal) -> Refusal {
+        log::warn!(
+            "rate limited: user '{}' of account {} (agent {}) hit the limit '{:?}'; retry in {}s",
+            scope.user_id,
+            scope.account_id,
+            scope.agent_id,
+            refusal.limit,
+            refusal.retry_after_secs(),
+        );
+        refusal
+    }
+}
+
+/// Why a turn was not admitted: a limit, or the store could not say how much was used.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnRefused {
+    #[error("{}", .0.message())]
+    Limited(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Refusal> for TurnRefused {
+    fn from(refusal: Refusal) -> Self {
+        TurnRefused::Limited(refusal)
+    }
+}
