@@ -441,15 +441,22 @@ impl Tool for CurrentTime {
     }
 }
 
-/// Built-in: asks the user to fill in a form. The loop handles a valid call itself (see
-/// [`Tool::asks_human`]); `call` only runs for calls it could not take, and says why.
-pub struct HumanInput {
+/// A built-in tool that pauses the turn for the user's answer: a form
+/// ([`AskHuman::form`]) or clarifying questions shown as ChatKit's `structured_input`
+/// ([`AskHuman::questions`]). The loop handles a valid call itself (see [`Tool::asks_human`]);
+/// `call` only runs for calls it could not take, and says why (invalid arguments go back to
+/// the model this way).
+pub struct AskHuman {
     spec: ToolSpec,
+    /// Why the arguments cannot be used, if they cannot.
+    check: fn(&Value) -> Result<(), String>,
+    /// What the model is told when valid arguments arrive while another request is open.
+    busy: &'static str,
 }
 
-impl Default for HumanInput {
-    fn default() -> Self {
-        HumanInput {
+impl AskHuman {
+    pub fn form() -> Self {
+        AskHuman {
             spec: ToolSpec {
                 name: super::human::TOOL_NAME.into(),
                 description: "Ask the user to fill in a form when you need information or a \
@@ -459,46 +466,14 @@ impl Default for HumanInput {
                     .into(),
                 parameters: super::human::FormSpec::tool_parameters(),
             },
+            check: |arguments| super::human::FormSpec::parse(arguments).map(drop),
+            busy: "Only one request for human input can be open at a time; ask again after \
+                   the answer.",
         }
     }
-}
 
-impl Tool for HumanInput {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn asks_human(&self) -> bool {
-        true
-    }
-
-    fn call<'a>(
-        &'a self,
-        arguments: Value,
-        _progress: mpsc::UnboundedSender<String>,
-    ) -> BoxFuture<'a, ToolOutput> {
-        Box::pin(async move {
-            match super::human::FormSpec::parse(&arguments) {
-                Err(problem) => ToolOutput::error(problem),
-                Ok(_) => ToolOutput::error(
-                    "Only one request for human input can be open at a time; ask again after \
-                     the answer.",
-                ),
-            }
-        })
-    }
-}
-
-/// Built-in: asks the user clarifying questions, shown as ChatKit's `structured_input`. The
-/// loop handles a valid call itself; `call` only runs for calls it could not take, and says
-/// why (invalid arguments go back to the model this way).
-pub struct AskUserQuestions {
-    spec: ToolSpec,
-}
-
-impl Default for AskUserQuestions {
-    fn default() -> Self {
-        AskUserQuestions {
+    pub fn questions() -> Self {
+        AskHuman {
             spec: ToolSpec {
                 name: super::human::QUESTIONS_TOOL.into(),
                 description: "Ask the user one or more short clarifying questions, each with \
@@ -508,11 +483,14 @@ impl Default for AskUserQuestions {
                     .into(),
                 parameters: super::human::Questions::tool_parameters(),
             },
+            check: |arguments| super::human::Questions::parse(arguments).map(drop),
+            busy: "Only one question for the user can be open at a time; ask again after the \
+                   answer.",
         }
     }
 }
 
-impl Tool for AskUserQuestions {
+impl Tool for AskHuman {
     fn spec(&self) -> &ToolSpec {
         &self.spec
     }
@@ -527,12 +505,9 @@ impl Tool for AskUserQuestions {
         _progress: mpsc::UnboundedSender<String>,
     ) -> BoxFuture<'a, ToolOutput> {
         Box::pin(async move {
-            match super::human::Questions::parse(&arguments) {
+            match (self.check)(&arguments) {
                 Err(problem) => ToolOutput::error(problem),
-                Ok(_) => ToolOutput::error(
-                    "Only one question for the user can be open at a time; ask again after \
-                     the answer.",
-                ),
+                Ok(()) => ToolOutput::error(self.busy),
             }
         })
     }

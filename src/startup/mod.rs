@@ -16,7 +16,7 @@ use actix_web::{App, HttpServer, web};
 use crate::agent::demo::{DEMO_MODEL, DemoModel, DemoWidget};
 use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
-use crate::agent::tools::{AskUserQuestions, CurrentTime, HumanInput, Tool, ToolRegistry};
+use crate::agent::tools::{AskHuman, CurrentTime, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
@@ -339,10 +339,10 @@ fn tool_registry(settings: &Settings, extra: Option<Arc<dyn Tool>>) -> ToolRegis
         .collect();
     let mut server_tools: Vec<Arc<dyn Tool>> = vec![Arc::new(CurrentTime::default())];
     if settings.tools.human_input {
-        server_tools.push(Arc::new(HumanInput::default()));
+        server_tools.push(Arc::new(AskHuman::form()));
     }
     if settings.tools.ask_questions {
-        server_tools.push(Arc::new(AskUserQuestions::default()));
+        server_tools.push(Arc::new(AskHuman::questions()));
     }
     server_tools.extend(extra);
     ToolRegistry::new(server_tools, client_tools)
