@@ -5,6 +5,7 @@
 //! thumbnail at `{id}/preview`. Admins delete at `{id}/delete`: a confirmation page, then a POST
 //! with the CSRF token.
 
+use super::AgentOption;
 use actix_files::NamedFile;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
@@ -21,7 +22,7 @@ use super::session::{AdminError, Console, render, see_other};
 use crate::chatkit::files::ImageKind;
 use crate::routes::AppState;
 use crate::service::console::attachments::{OpenedFile, UPLOAD_STATES, mime_filter, upload_state};
-use crate::store::{AgentRow, AttachmentFilter, ConsoleAttachment};
+use crate::store::{AttachmentFilter, ConsoleAttachment};
 
 /// Rows per page.
 const PAGE_SIZE: usize = 50;
@@ -59,12 +60,6 @@ struct AttachmentQuery {
     after: String,
     #[serde(default)]
     done: String,
-}
-
-/// One agent in a filter menu.
-struct AgentOption {
-    id: String,
-    label: String,
 }
 
 /// One row of the table.
@@ -185,7 +180,7 @@ async fn list(
         pending_forms: console.pending_forms().await,
         is_admin: console.is_admin(),
         flash,
-        agents: agents.iter().map(agent_option).collect(),
+        agents: agents.iter().map(AgentOption::from).collect(),
         states: UPLOAD_STATES.iter().map(|s| s.as_str()).collect(),
         rows: listing.page.data.iter().map(view).collect(),
         total_count: listing.totals.count,
@@ -340,13 +335,6 @@ fn link(query: &AttachmentQuery, after: Option<&str>) -> String {
         ("after", after.unwrap_or("")),
     ];
     list_link("/admin/attachments", &pairs)
-}
-
-fn agent_option(agent: &AgentRow) -> AgentOption {
-    AgentOption {
-        id: agent.id.clone(),
-        label: format!("{} ({})", agent.name, agent.slug),
-    }
 }
 
 fn view(attachment: &ConsoleAttachment) -> RowView {

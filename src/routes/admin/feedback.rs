@@ -3,6 +3,7 @@
 //! entry shows the verdict, the rated answer (sanitised Markdown, clipped), the user message
 //! before it, and links into the transcript at the rated item. Read-only.
 
+use super::AgentOption;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use super::render::widgets::widget_to_html;
 use super::session::{AdminError, Console, render};
 use crate::chatkit::types::{Attachment, FeedbackKind, ItemBody, ThreadItem, UserMessageContent};
 use crate::routes::AppState;
-use crate::store::{AgentRow, FeedbackEntry, FeedbackFilter};
+use crate::store::{FeedbackEntry, FeedbackFilter};
 
 /// Entries per page.
 const PAGE_SIZE: usize = 25;
@@ -43,12 +44,6 @@ struct FeedbackQuery {
     until: String,
     #[serde(default)]
     after: String,
-}
-
-/// One agent in the filter menu.
-struct AgentOption {
-    id: String,
-    label: String,
 }
 
 /// One entry as the page shows it.
@@ -136,7 +131,7 @@ async fn feedback_page(
         pending_forms: console.pending_forms().await,
         is_admin: console.is_admin(),
         flash: (!problems.is_empty()).then(|| Flash::error(problems.join(" "))),
-        agents: agents.iter().map(agent_option).collect(),
+        agents: agents.iter().map(AgentOption::from).collect(),
         entries: page.data.iter().map(view).collect(),
         older,
         paged: after.is_some(),
@@ -158,13 +153,6 @@ fn link(query: &FeedbackQuery, after: Option<&str>) -> String {
         ("after", after.unwrap_or("")),
     ];
     list_link("/admin/feedback", &pairs)
-}
-
-fn agent_option(agent: &AgentRow) -> AgentOption {
-    AgentOption {
-        id: agent.id.clone(),
-        label: format!("{} ({})", agent.name, agent.slug),
-    }
 }
 
 fn view(entry: &FeedbackEntry) -> EntryView {

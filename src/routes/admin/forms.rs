@@ -9,6 +9,7 @@
 
 mod fields;
 
+use super::AgentOption;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
@@ -49,11 +50,6 @@ struct QueueQuery {
     /// The id just answered, for the confirmation.
     #[serde(default)]
     answered: String,
-}
-
-struct AgentOption {
-    id: String,
-    label: String,
 }
 
 /// One queue row.
@@ -128,14 +124,7 @@ async fn queue_page(
         pending_forms: console.pending_forms().await,
         is_admin: console.is_admin(),
         flash,
-        agents: queue
-            .agents
-            .iter()
-            .map(|a| AgentOption {
-                id: a.id.clone(),
-                label: format!("{} ({})", a.name, a.slug),
-            })
-            .collect(),
+        agents: queue.agents.iter().map(AgentOption::from).collect(),
         rows: queue
             .entries
             .iter()

@@ -98,3 +98,18 @@ fn secure(mut response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     }
     response
 }
+
+/// One agent in a list page's filter menu.
+struct AgentOption {
+    id: String,
+    label: String,
+}
+
+impl From<&crate::store::AgentRow> for AgentOption {
+    fn from(agent: &crate::store::AgentRow) -> Self {
+        AgentOption {
+            id: agent.id.clone(),
+            label: format!("{} ({})", agent.name, agent.slug),
+        }
+    }
+}
