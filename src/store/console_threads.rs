@@ -203,7 +203,7 @@ fn backend_of(conn: &AnyConnection) -> Backend {
 fn list_rows(
     conn: &mut AnyConnection,
     filter: &ThreadFilter,
-    plan: Plan,
+    plan: &Plan,
     at: &PageAt,
     limit: usize,
 ) -> Result<Vec<ThreadSummary>, StoreError> {
@@ -272,7 +272,7 @@ fn list_rows(
 fn list_page(
     conn: &mut AnyConnection,
     filter: &ThreadFilter,
-    plan: Plan,
+    plan: &Plan,
     at: PageAt,
     limit: usize,
 ) -> Result<ThreadListPage, StoreError> {
@@ -366,7 +366,7 @@ impl Store {
                 Some(words) => search::choose_plan(conn, words)?,
                 None => Plan::Collect,
             };
-            list_page(conn, &filter, plan, at, limit)
+            list_page(conn, &filter, &plan, at, limit)
         })
         .await
     }

@@ -94,42 +94,58 @@ impl SearchQuery {
     }
 
     /// The query text the backend's index takes for `plan`, to bind as a parameter.
-    pub fn for_backend(&self, backend: Backend, plan: Plan) -> String {
+    pub fn for_backend(&self, backend: Backend, plan: &Plan) -> String {
         match (backend, plan) {
-            (Backend::Sqlite, Plan::Collect | Plan::Scan) => self.fts5(),
             (Backend::Sqlite, Plan::Probe) => self.fts5_whole(),
+            (Backend::Sqlite, _) => self.fts5(),
             (Backend::Postgres, _) => self.tsquery(),
         }
     }
 }
 
-/// Three ways to find the matching threads; which is cheapest depends on how many documents
-/// match (see `console_threads`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ways to find the matching threads; which is cheapest depends on how many documents match
+/// (see `console_threads`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
-    /// Few hits: collect the threads of all hits, then fetch and order those.
+    /// Few hits (SQLite): collect the threads of all hits, then fetch and order those.
     Collect,
-    /// Some hits: collect the set of matching threads, then walk threads in list order and keep
-    /// those in the set, which stops once a page is full. Fetching and sorting every matching
-    /// thread costs a lookup per thread; past a few hundred, reading the list's index until a
-    /// page is found costs less. (Postgres chooses its own join order: there this is `Collect`.)
+    /// Some hits (SQLite): collect the set of matching threads, then walk threads in list order
+    /// and keep those in the set, which stops once a page is full. Fetching and sorting every
+    /// matching thread costs a lookup per thread; past a few hundred, reading the list's index
+    /// until a page is found costs less.
     Scan,
     /// Many hits: walk threads in list order and ask each whether it matches, which stops
     /// once a page is full. SQLite answers a prefix only by reading every posting of every
     /// word it starts, however narrow the range asked, so there the last word is matched whole.
     Probe,
+    /// Fewer than [`COMMON_HITS`] hits on Postgres: the matching threads, found while counting
+    /// the hits (ids separated by spaces). Reading a matching message's row is what a search
+    /// costs there, so it is done once; the page then walks the list's index, testing each
+    /// thread against this set, or fetches the few, as the planner sees fit.
+    Found(String),
 }
 
-/// The filter on `threads` rows for `plan`, with one bind of the backend's query text. On
-/// SQLite a thread's documents are the rowid range `key * 2^24 ..= key * 2^24 + 2^24 - 1` of
-/// `search_fts` (see the migration), so probing is one range-limited lookup.
+/// The filter on `threads` rows for `plan`, with one bind: the backend's query text, or the
+/// threads found. On SQLite a thread's documents are the rowid range from `key * 2^24` to
+/// `key * 2^24 + 2^24 - 1` of `search_fts` (see the migration), so probing is one
+/// range-limited lookup. Postgres has no counted plans: [`choose_plan`] finds the threads of
+/// few hits itself, and asked for one anyway it probes, which is right (if slower) for any
+/// number of hits; SQLite never finds threads beforehand, and given them it collects.
 pub fn thread_filter<QS: 'static>(
     backend: Backend,
-    plan: Plan,
+    plan: &Plan,
     query: &SearchQuery,
 ) -> Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>> {
+    if let (Backend::Postgres, Plan::Found(ids)) = (backend, plan) {
+        // Bound as one string, an array literal the planner sees whole (and hashes).
+        return Box::new(
+            diesel::dsl::sql::<Bool>("threads.id = ANY(string_to_array(")
+                .bind::<Text, _>(ids.clone())
+                .sql(", ' '))"),
+        );
+    }
     let (sql, tail) = match (backend, plan) {
-        (Backend::Sqlite, Plan::Collect) => (
+        (Backend::Sqlite, Plan::Collect | Plan::Found(_)) => (
             "threads.id IN (SELECT s.thread_id FROM search_threads s WHERE s.key IN \
              (SELECT search_fts.rowid / 16777216 FROM search_fts WHERE search_fts MATCH ",
             "))",
@@ -149,15 +165,10 @@ pub fn thread_filter<QS: 'static>(
              AND search_fts MATCH ",
             ")",
         ),
-        (Backend::Postgres, Plan::Collect | Plan::Scan) => (
-            "threads.id IN (SELECT q.id FROM (SELECT to_tsquery('simple', ",
-            ") AS tsq) w, LATERAL (SELECT i.thread_id AS id FROM items i WHERE i.search @@ w.tsq \
-             UNION SELECT t2.id FROM threads t2 WHERE console_search_vector(t2.title) @@ w.tsq) q)",
-        ),
         // `OFFSET 0` keeps the inner EXISTS a per-thread check: without it Postgres may turn it
         // into a hashed set of every matching item's thread, built by reading all of `items`
         // (it weighs that against one check per thread of the whole table, not of a page).
-        (Backend::Postgres, Plan::Probe) => (
+        (Backend::Postgres, _) => (
             "EXISTS (SELECT 1 FROM (SELECT to_tsquery('simple', ",
             ") AS tsq) w WHERE console_search_vector(threads.title) @@ w.tsq OR EXISTS \
              (SELECT 1 FROM items i WHERE i.thread_id = threads.id AND i.search @@ w.tsq \
@@ -184,27 +195,41 @@ struct Count {
     n: i64,
 }
 
-/// Which plan suits `query`: counts its hits (titles and messages) up to [`COMMON_HITS`]; on
-/// SQLite with every word whole, which costs little however common the words are.
+#[derive(diesel::QueryableByName)]
+struct Hit {
+    #[diesel(sql_type = Text)]
+    thread_id: String,
+}
+
+/// Which plan suits `query`, by its hits (titles and messages) counted up to [`COMMON_HITS`].
+/// SQLite counts with every word whole, which costs little however common the words are.
+/// Postgres reads the hits' threads as it counts them, and keeps them when they are few.
 pub fn choose_plan(conn: &mut AnyConnection, query: &SearchQuery) -> Result<Plan, StoreError> {
-    let backend = match conn {
-        AnyConnection::Sqlite(_) => Backend::Sqlite,
-        AnyConnection::Postgresql(_) => Backend::Postgres,
-    };
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? \
-             LIMIT {COMMON_HITS}) h"
-        ),
-        Backend::Postgres => format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM items, to_tsquery('simple', $1) tsq \
-             WHERE items.search @@ tsq LIMIT {COMMON_HITS}) h"
-        ),
-    };
-    let hits = diesel::sql_query(sql)
-        .bind::<Text, _>(query.for_backend(backend, Plan::Probe))
-        .get_result::<Count>(conn)?
-        .n;
+    if let AnyConnection::Postgresql(_) = conn {
+        let hits = diesel::sql_query(format!(
+            "SELECT h.thread_id FROM (SELECT i.thread_id FROM items i \
+             WHERE i.search @@ to_tsquery('simple', $1) \
+             UNION ALL SELECT t.id FROM threads t \
+             WHERE console_search_vector(t.title) @@ to_tsquery('simple', $1)) h \
+             LIMIT {COMMON_HITS}"
+        ))
+        .bind::<Text, _>(query.tsquery())
+        .load::<Hit>(conn)?;
+        if hits.len() as i64 >= COMMON_HITS {
+            return Ok(Plan::Probe);
+        }
+        let mut ids: Vec<String> = hits.into_iter().map(|h| h.thread_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        return Ok(Plan::Found(ids.join(" ")));
+    }
+    let hits = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? \
+         LIMIT {COMMON_HITS}) h"
+    ))
+    .bind::<Text, _>(query.for_backend(Backend::Sqlite, &Plan::Probe))
+    .get_result::<Count>(conn)?
+    .n;
     Ok(if hits >= COMMON_HITS {
         Plan::Probe
     } else if hits >= FEW_HITS {
