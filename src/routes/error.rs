@@ -124,6 +124,7 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
             (StatusCode::CONFLICT, "attachment_in_use")
         }
         AttachmentError::Auth(e) => auth_error(e),
+        AttachmentError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         AttachmentError::Store(StoreError::Pool(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
@@ -157,7 +158,10 @@ impl ResponseError for AppError {
         {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if let AppError::ChatKit(ChatKitError::RateLimited(refusal)) = self {
+        if let AppError::ChatKit(ChatKitError::RateLimited(refusal))
+        | AppError::ChatKit(ChatKitError::Attachment(AttachmentError::RateLimited(refusal)))
+        | AppError::Attachment(AttachmentError::RateLimited(refusal)) = self
+        {
             response.insert_header((header::RETRY_AFTER, refusal.retry_after_secs().to_string()));
         }
         response.json(ErrorBody {

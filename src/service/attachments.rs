@@ -21,6 +21,8 @@ use crate::chatkit::types::{
 use crate::config::AttachmentSettings;
 use crate::store::{AttachError, AttachmentRow, BlobStore, Scope, Store, StoreError, UploadState};
 
+use super::limits::{Limiter, Refusal};
+
 /// Temporary files untouched this long belong to no live upload.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
@@ -53,6 +55,8 @@ pub enum AttachmentError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Store(StoreError),
+    #[error("{}", .0.message())]
+    RateLimited(Refusal),
 }
 
 impl From<StoreError> for AttachmentError {
@@ -105,6 +109,9 @@ pub struct AttachmentService {
     settings: AttachmentSettings,
     /// Absolute base of the URLs we hand out, without a trailing slash.
     public_url: String,
+    /// The chat endpoint's request limits, shared: a direct upload is a request like any other
+    /// (a two-phase upload's bytes were counted with their `attachments.create`).
+    limits: Limiter,
 }
 
 fn unix_now() -> i64 {
@@ -119,6 +126,7 @@ impl AttachmentService {
         signer: UrlSigner,
         settings: AttachmentSettings,
         public_url: String,
+        limits: Limiter,
     ) -> Self {
         AttachmentService {
             store,
@@ -127,6 +135,7 @@ impl AttachmentService {
             signer,
             settings,
             public_url,
+            limits,
         }
     }
 
@@ -230,6 +239,9 @@ impl AttachmentService {
         S: Stream<Item = Result<Bytes, String>> + Unpin,
     {
         let ctx = self.auth.authenticate(caller).await?;
+        self.limits
+            .request(&ctx.scope)
+            .map_err(AttachmentError::RateLimited)?;
         let name = sanitize_name(file.name.as_deref().unwrap_or_default());
         let mime_type = normalize_mime(file.mime_type.as_deref().unwrap_or_default(), &name);
         self.check_type(&mime_type)?;

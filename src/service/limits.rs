@@ -257,7 +257,11 @@ impl Limiter {
             let used = self
                 .inner
                 .store
-                .tokens_since(&scope.account_id, user.map(String::as_str), midnight)
+                .tokens_on(
+                    &scope.account_id,
+                    user.map(String::as_str),
+                    now.date_naive(),
+                )
                 .await?;
             if used >= quota {
                 let next_midnight = midnight + chrono::Duration::days(1);

@@ -84,7 +84,8 @@ impl Application {
             "model: {}; chat: {public_url}/; admin: {public_url}/admin",
             model.describe()
         );
-        let attachments = attachment_service(&settings, &store, &auth, public_url)?;
+        let limits = limiter(&settings, &store);
+        let attachments = attachment_service(&settings, &store, &auth, public_url, &limits)?;
         let runs = RunManager::new(
             store.clone(),
             attachments.blobs().clone(),
@@ -98,7 +99,7 @@ impl Application {
             runs,
             attachments.clone(),
             human.clone(),
-            limiter(&settings, &store),
+            limits,
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
         let (operators, audit) = console_services(&settings, &store).await?;
@@ -214,6 +215,7 @@ fn attachment_service(
     store: &Store,
     auth: &Authenticator,
     public_url: String,
+    limits: &Limiter,
 ) -> Result<AttachmentService, StartupError> {
     let dir = &settings.attachments.storage_dir;
     let blobs = BlobStore::open(dir).map_err(|source| StartupError::Storage {
@@ -237,6 +239,7 @@ fn attachment_service(
         UrlSigner::new(key),
         settings.attachments.clone(),
         public_url,
+        limits.clone(),
     ))
 }
 

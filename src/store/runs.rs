@@ -1,12 +1,14 @@
-//! The record of each assistant turn, for operators: model, tokens, duration, outcome.
+//! The record of each assistant turn, for operators: model, tokens, duration, outcome; and
+//! the usage of each day that quotas and cost reports read.
 
 use chrono::Utc;
 use diesel::prelude::*;
 
 use diesel::dsl::sql;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Text};
 
-use super::schema::{runs, threads};
+use super::db::AnyConnection;
+use super::schema::{runs, usage_days};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
 
@@ -60,21 +62,31 @@ impl Store {
         .await
     }
 
+    /// Records how a run ended, and adds it to its day's usage in the same transaction.
     pub async fn finish_run(&self, run_id: &str, outcome: RunOutcome) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
         self.with_conn(move |conn| {
-            diesel::update(runs::table.find(run_id))
-                .set((
-                    runs::status.eq(outcome.status.as_str()),
-                    runs::model.eq(outcome.model),
-                    runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
-                    runs::completion_tokens.eq(tokens(outcome.completion_tokens)),
-                    runs::finished_at.eq(Utc::now().naive_utc()),
-                    runs::error.eq(outcome.error),
-                    runs::partial_text.eq(outcome.partial_text),
-                ))
-                .execute(conn)?;
-            Ok(())
+            let upsert = match conn {
+                AnyConnection::Sqlite(_) => USAGE_UPSERT_SQLITE,
+                AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
+            };
+            conn.transaction(|conn| {
+                diesel::update(runs::table.find(&run_id))
+                    .set((
+                        runs::status.eq(outcome.status.as_str()),
+                        runs::model.eq(outcome.model),
+                        runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
+                        runs::completion_tokens.eq(tokens(outcome.completion_tokens)),
+                        runs::finished_at.eq(Utc::now().naive_utc()),
+                        runs::error.eq(outcome.error),
+                        runs::partial_text.eq(outcome.partial_text),
+                    ))
+                    .execute(conn)?;
+                diesel::sql_query(upsert)
+                    .bind::<Text, _>(&run_id)
+                    .execute(conn)?;
+                Ok(())
+            })
         })
         .await
     }
@@ -92,29 +104,30 @@ impl Store {
         .await
     }
 
-    /// Prompt plus completion tokens of the runs started since `since` in threads of
+    /// Prompt plus completion tokens of the runs started on `day` (UTC) in threads of
     /// `account_id` (of `user_id` alone when given): what a daily quota counts. Read from the
-    /// runs table, so every process sharing the database sees the same sum.
-    pub async fn tokens_since(
+    /// day's usage, which deleting threads does not lower, and which every process sharing the
+    /// database sees.
+    pub async fn tokens_on(
         &self,
         account_id: &str,
         user_id: Option<&str>,
-        since: chrono::NaiveDateTime,
+        day: chrono::NaiveDate,
     ) -> Result<u64, StoreError> {
         let (account_id, user_id) = (account_id.to_owned(), user_id.map(str::to_owned));
         self.with_conn(move |conn| {
             // SUM of a BIGINT is NUMERIC on Postgres; the cast makes it BIGINT on both.
             let total = sql::<BigInt>(
-                "CAST(COALESCE(SUM(runs.prompt_tokens + runs.completion_tokens), 0) AS BIGINT)",
+                "CAST(COALESCE(SUM(usage_days.prompt_tokens + usage_days.completion_tokens), 0) \
+                 AS BIGINT)",
             );
-            let mut query = runs::table
-                .inner_join(threads::table)
-                .filter(threads::account_id.eq(account_id))
-                .filter(runs::started_at.ge(since))
+            let mut query = usage_days::table
+                .filter(usage_days::day.eq(day))
+                .filter(usage_days::account_id.eq(account_id))
                 .select(total)
                 .into_boxed();
             if let Some(user_id) = user_id {
-                query = query.filter(threads::user_id.eq(user_id));
+                query = query.filter(usage_days::user_id.eq(user_id));
             }
             let total: i64 = query.first(conn)?;
             Ok(u64::try_from(total).unwrap_or(0))
@@ -122,3 +135,27 @@ impl Store {
         .await
     }
 }
+
+/// Adds the run bound as the one parameter to its day's usage row (same statement, each
+/// backend's placeholder and date).
+const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user_id, agent_id, \
+    model, runs, failed_runs, prompt_tokens, completion_tokens) \
+    SELECT date(r.started_at), t.account_id, t.user_id, t.agent_id, COALESCE(r.model, ''), 1, \
+    CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, r.prompt_tokens, r.completion_tokens \
+    FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = ? \
+    ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
+    runs = usage_days.runs + excluded.runs, \
+    failed_runs = usage_days.failed_runs + excluded.failed_runs, \
+    prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
+    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens";
+const USAGE_UPSERT_POSTGRES: &str = "INSERT INTO usage_days (day, account_id, user_id, \
+    agent_id, model, runs, failed_runs, prompt_tokens, completion_tokens) \
+    SELECT CAST(r.started_at AS DATE), t.account_id, t.user_id, t.agent_id, \
+    COALESCE(r.model, ''), 1, CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, \
+    r.prompt_tokens, r.completion_tokens \
+    FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = $1 \
+    ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
+    runs = usage_days.runs + excluded.runs, \
+    failed_runs = usage_days.failed_runs + excluded.failed_runs, \
+    prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
+    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens";

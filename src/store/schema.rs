@@ -118,6 +118,20 @@ diesel::joinable!(runs -> threads (thread_id));
 diesel::allow_tables_to_appear_in_same_query!(runs, threads);
 
 diesel::table! {
+    usage_days (day, account_id, user_id, agent_id, model) {
+        day -> Date,
+        account_id -> Text,
+        user_id -> Text,
+        agent_id -> Text,
+        model -> Text,
+        runs -> BigInt,
+        failed_runs -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
     human_interactions (id) {
         id -> Text,
         thread_id -> Text,

@@ -1,8 +1,9 @@
 //! Rate limits and quotas through the real server, with tiny limits: each limit is reached
-//! (the next request is refused: `429 rate_limited` with `Retry-After` for a JSON request, one
-//! readable SSE `error` event and no model call for a turn), other users or accounts are
-//! unaffected where the limit is per user, and the limits that can recover here do: a stream
-//! slot when its stream ends, a daily token quota when the day's runs are older.
+//! (the next request is refused: `429 rate_limited` with `Retry-After` for a JSON request or a
+//! direct upload, one readable SSE `error` event and no model call for a turn), other users or
+//! accounts are unaffected where the limit is per user, and the limits that can recover here
+//! do: a stream slot when its stream ends, a daily token quota when the day turns (and not
+//! when the day's threads are deleted).
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -83,6 +84,12 @@ async fn requests_per_minute(app: TestApp, llm: FakeLlm) {
     }
     let (answer, headers) = list(&app, "ann").await;
     assert_limited(&answer, &headers, 60);
+    // A direct upload is a request too.
+    let upload = app
+        .upload_direct("ann", "notes.txt", Some("text/plain"), b"hello")
+        .await;
+    assert_eq!(upload.status, 429, "{upload:?}");
+    assert_eq!(upload.error_code(), "rate_limited");
     // A turn over the limit is told in its stream, and the model is not called.
     let events = turn(&app, "ann").await;
     assert_refused(&events, "requests this minute");
@@ -187,18 +194,29 @@ fn yesterday(app: &TestApp) {
         &app.db_url,
         "UPDATE runs SET started_at = '2000-01-01 00:00:00'",
     );
+    execute_sql(&app.db_url, "UPDATE usage_days SET day = '2000-01-01'");
 }
 
 llm_test!(user_tokens_per_day, vars = USER_TOKENS);
 async fn user_tokens_per_day(app: TestApp, llm: FakeLlm) {
     reply(&llm);
-    assert!(answered(&turn(&app, "ann").await));
+    let events = turn(&app, "ann").await;
+    assert!(answered(&events));
     assert_refused(&turn(&app, "ann").await, "today's 1 tokens");
     assert_eq!(
         llm.requests().len(),
         1,
         "no model call for the refused turn"
     );
+    // Deleting the thread (and its runs) gives no tokens back.
+    let thread_id = events
+        .iter()
+        .find(|e| e["type"] == "thread.created")
+        .and_then(|e| e["thread"]["id"].as_str())
+        .expect("a thread.created event");
+    app.ok("ann", "threads.delete", json!({ "thread_id": thread_id }))
+        .await;
+    assert_refused(&turn(&app, "ann").await, "today's 1 tokens");
     // The quota is ann's: bob chats, and ann may still read.
     reply(&llm);
     assert!(answered(&turn(&app, "bob").await));
