@@ -297,6 +297,10 @@ async fn drive(
         completion_tokens: sink.usage.completion_tokens,
         error: None,
         partial_text: None,
+        first_token_ms: sink
+            .usage
+            .first_text_after
+            .map(|after| u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
     };
     match result {
         Ok(()) => {}

@@ -36,14 +36,19 @@ pub struct EventSink {
     pub run_id: Option<String>,
     /// How long a question to a person stays answerable.
     pub human_timeout: std::time::Duration,
+    /// When the sink was made, at the start of the run.
+    started: std::time::Instant,
 }
 
-/// Tokens and model of a run, summed over its model calls.
+/// Tokens and model of a run, summed over its model calls, and how long its first words took.
 #[derive(Debug, Default, Clone)]
 pub struct Usage {
     pub model: Option<String>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// From the sink's creation to the first text delta: what a user waits before words
+    /// appear, as the usage page reports it.
+    pub first_text_after: Option<std::time::Duration>,
 }
 
 impl EventSink {
@@ -60,6 +65,7 @@ impl EventSink {
             pending: HashMap::new(),
             subscriber,
             usage: Usage::default(),
+            started: std::time::Instant::now(),
             run_id: None,
             human_timeout: std::time::Duration::from_secs(86_400),
         }
@@ -173,6 +179,17 @@ impl EventSink {
 
 impl Emit for EventSink {
     async fn emit(&mut self, event: ThreadStreamEvent) -> Result<(), Stop> {
+        if self.usage.first_text_after.is_none()
+            && matches!(
+                &event,
+                ThreadStreamEvent::ItemUpdated {
+                    update: ThreadItemUpdate::ContentPartTextDelta { .. },
+                    ..
+                }
+            )
+        {
+            self.usage.first_text_after = Some(self.started.elapsed());
+        }
         self.persist(&event).await?;
         let hidden_done = matches!(
             &event,

@@ -1,8 +1,9 @@
 //! Rate limits and quotas of the chat endpoint, per user and per account (see
 //! [`LimitSettings`]). Per-minute buckets are GCRA limiters from `governor`, keyed by user or
 //! account and kept in this process (each process of a deployment counts its own); the daily
-//! token quotas sum what the runs table records, so they hold across processes sharing a
-//! database. Concurrent streams are counted here and released when a stream's body is dropped.
+//! token quotas sum the day's usage that runs record as they end, so they hold across
+//! processes sharing a database. Concurrent streams are counted here and released when a
+//! stream's body is dropped. Refusals are logged, and counted for the usage page.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,7 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::LimitSettings;
-use crate::store::{Scope, Store, StoreError};
+use crate::store::{RefusalCount, Scope, Store, StoreError};
 
 /// A limit someone ran into, with how long until a request may pass again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,21 @@ pub enum Limit {
     UserStreams(NonZeroU32),
     UserTokens(u64),
     AccountTokens(u64),
+}
+
+impl Limit {
+    /// The limit's name in the usage records.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Limit::UserRequests(_) => "user requests per minute",
+            Limit::AccountRequests(_) => "account requests per minute",
+            Limit::UserTurns(_) => "user turns per minute",
+            Limit::AccountTurns(_) => "account turns per minute",
+            Limit::UserStreams(_) => "concurrent streams per user",
+            Limit::UserTokens(_) => "user tokens per day",
+            Limit::AccountTokens(_) => "account tokens per day",
+        }
+    }
 }
 
 impl std::fmt::Display for Limit {
@@ -90,6 +106,9 @@ struct Inner {
     account_turns: Option<Buckets>,
     /// Streams open per user key; a key leaves the map when its last stream ends.
     streams: Mutex<HashMap<String, u32>>,
+    /// Refusals since they were last written: (account, user, limit kind) -> count. Counted
+    /// here and written in batches, so a client hammering past a limit costs no write each.
+    refusals: Mutex<HashMap<(String, String, &'static str), i64>>,
 }
 
 /// A user's concurrent-stream slot, held by the stream's body and given back when it drops.
@@ -130,6 +149,7 @@ impl Limiter {
                 store,
                 clock: DefaultClock::default(),
                 streams: Mutex::new(HashMap::new()),
+                refusals: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -285,7 +305,56 @@ impl Limiter {
             refusal.limit,
             refusal.retry_after_secs(),
         );
+        let key = (
+            scope.account_id.clone(),
+            scope.user_id.clone(),
+            refusal.limit.kind(),
+        );
+        *self
+            .inner
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
         refusal
+    }
+
+    /// Writes the refusals counted since the last call to today's usage records (for the
+    /// console's usage page); kept for the next call when the write fails.
+    pub async fn write_refusals(&self) {
+        let counted = std::mem::take(
+            &mut *self
+                .inner
+                .refusals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if counted.is_empty() {
+            return;
+        }
+        let day = Utc::now().date_naive();
+        let rows = counted
+            .iter()
+            .map(|((account_id, user_id, kind), n)| RefusalCount {
+                day,
+                account_id: account_id.clone(),
+                user_id: user_id.clone(),
+                limit_kind: (*kind).to_owned(),
+                refusals: *n,
+            })
+            .collect();
+        if let Err(e) = self.inner.store.add_refusals(rows).await {
+            log::error!("cannot record refusals of the rate limits: {e}");
+            let mut refusals = self
+                .inner
+                .refusals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (key, n) in counted {
+                *refusals.entry(key).or_default() += n;
+            }
+        }
     }
 }
 

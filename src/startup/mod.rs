@@ -28,7 +28,7 @@ use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
     AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue, OperatorService,
-    SessionPolicy, ThreadConsoleService,
+    SessionPolicy, ThreadConsoleService, UsageService,
 };
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
@@ -108,6 +108,7 @@ impl Application {
             AttachmentBrowser::new(store.clone(), attachments.clone(), audit.clone());
         let feedback = FeedbackReview::new(store.clone());
         let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
+        let usage = UsageService::new(store.clone(), audit.clone());
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
@@ -122,6 +123,7 @@ impl Application {
             audit,
             attachment_browser,
             feedback,
+            usage,
             threads,
             forms,
             login_csrf,
@@ -266,16 +268,20 @@ fn spawn_sweep(attachments: AttachmentService, every: Duration) {
     });
 }
 
-/// The chat endpoint's limiter, with a task that forgets idle buckets every minute.
+/// The chat endpoint's limiter, with a task that writes the refusals it counted every few
+/// seconds and forgets idle buckets every minute.
 fn limiter(settings: &Settings, store: &Store) -> Limiter {
     let limiter = Limiter::new(settings.limits.clone(), store.clone());
-    let idle = limiter.clone();
+    let background = limiter.clone();
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(60));
+        let mut ticks = tokio::time::interval(Duration::from_secs(5));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for tick in 0u64.. {
             ticks.tick().await;
-            idle.forget_idle();
+            background.write_refusals().await;
+            if (tick + 1).is_multiple_of(12) {
+                background.forget_idle();
+            }
         }
     });
     limiter

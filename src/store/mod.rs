@@ -25,6 +25,7 @@ pub mod search;
 #[cfg(test)]
 mod test_db;
 mod threads;
+mod usage;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -48,6 +49,7 @@ pub use operators::{
 };
 pub use paging::PageRequest;
 pub use runs::{RunOutcome, RunRow};
+pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
 
 /// What can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]

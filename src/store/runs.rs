@@ -8,7 +8,7 @@ use diesel::dsl::sql;
 use diesel::sql_types::{BigInt, Text};
 
 use super::db::AnyConnection;
-use super::schema::{runs, usage_days};
+use super::schema::{model_prices, runs, usage_days};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
 
@@ -38,10 +38,26 @@ pub struct RunOutcome {
     pub error: Option<String>,
     /// Assistant text that was streamed but not kept (failed turns).
     pub partial_text: Option<String>,
+    /// Milliseconds from the run's start to its first text delta, when it wrote any.
+    pub first_token_ms: Option<u64>,
 }
 
 fn tokens(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Millionths of a dollar for the tokens at prices per million tokens, rounded to the nearest.
+fn cost_micros(prompt: u64, completion: u64, input_per_mtok: i64, output_per_mtok: i64) -> i64 {
+    let total = (i128::from(prompt).checked_mul(i128::from(input_per_mtok)))
+        .and_then(|input| {
+            i128::from(completion)
+                .checked_mul(i128::from(output_per_mtok))
+                .and_then(|output| input.checked_add(output))
+        })
+        .and_then(|total| total.checked_add(500_000));
+    total.map_or(i64::MAX, |total| {
+        i64::try_from(total / 1_000_000).unwrap_or(i64::MAX)
+    })
 }
 
 impl Store {
@@ -71,8 +87,29 @@ impl Store {
                 AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
             };
             conn.transaction(|conn| {
+                let price = match &outcome.model {
+                    Some(model) => model_prices::table
+                        .find(model)
+                        .select((
+                            model_prices::input_micros_per_mtok,
+                            model_prices::output_micros_per_mtok,
+                        ))
+                        .first::<(i64, i64)>(conn)
+                        .optional()?,
+                    None => None,
+                };
+                let cost = price.map(|(input, output)| {
+                    cost_micros(
+                        outcome.prompt_tokens,
+                        outcome.completion_tokens,
+                        input,
+                        output,
+                    )
+                });
                 diesel::update(runs::table.find(&run_id))
                     .set((
+                        runs::cost_micros.eq(cost),
+                        runs::first_token_ms.eq(outcome.first_token_ms.map(tokens)),
                         runs::status.eq(outcome.status.as_str()),
                         runs::model.eq(outcome.model),
                         runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
@@ -139,23 +176,43 @@ impl Store {
 /// Adds the run bound as the one parameter to its day's usage row (same statement, each
 /// backend's placeholder and date).
 const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user_id, agent_id, \
-    model, runs, failed_runs, prompt_tokens, completion_tokens) \
+    model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
     SELECT date(r.started_at), t.account_id, t.user_id, t.agent_id, COALESCE(r.model, ''), 1, \
-    CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, r.prompt_tokens, r.completion_tokens \
+    CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, r.prompt_tokens, r.completion_tokens, \
+    COALESCE(r.cost_micros, 0) \
     FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = ? \
     ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
     runs = usage_days.runs + excluded.runs, \
     failed_runs = usage_days.failed_runs + excluded.failed_runs, \
     prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
-    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens";
+    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens, \
+    cost_micros = usage_days.cost_micros + excluded.cost_micros";
 const USAGE_UPSERT_POSTGRES: &str = "INSERT INTO usage_days (day, account_id, user_id, \
-    agent_id, model, runs, failed_runs, prompt_tokens, completion_tokens) \
+    agent_id, model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
     SELECT CAST(r.started_at AS DATE), t.account_id, t.user_id, t.agent_id, \
     COALESCE(r.model, ''), 1, CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, \
-    r.prompt_tokens, r.completion_tokens \
+    r.prompt_tokens, r.completion_tokens, COALESCE(r.cost_micros, 0) \
     FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = $1 \
     ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
     runs = usage_days.runs + excluded.runs, \
     failed_runs = usage_days.failed_runs + excluded.failed_runs, \
     prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
-    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens";
+    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens, \
+    cost_micros = usage_days.cost_micros + excluded.cost_micros";
+
+#[cfg(test)]
+mod tests {
+    use super::cost_micros;
+
+    #[test]
+    fn costs_are_millionths_of_a_dollar_rounded() {
+        // 1,000 tokens in at $2.50 and 500 out at $10 per million: $0.0025 + $0.005.
+        assert_eq!(cost_micros(1_000, 500, 2_500_000, 10_000_000), 7_500);
+        assert_eq!(cost_micros(1, 0, 400_000, 0), 0);
+        assert_eq!(cost_micros(2, 0, 400_000, 0), 1);
+        assert_eq!(
+            cost_micros(u64::MAX, u64::MAX, i64::MAX, i64::MAX),
+            i64::MAX
+        );
+    }
+}

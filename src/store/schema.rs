@@ -111,6 +111,8 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         error -> Nullable<Text>,
         partial_text -> Nullable<Text>,
+        first_token_ms -> Nullable<BigInt>,
+        cost_micros -> Nullable<BigInt>,
     }
 }
 
@@ -128,8 +130,30 @@ diesel::table! {
         failed_runs -> BigInt,
         prompt_tokens -> BigInt,
         completion_tokens -> BigInt,
+        cost_micros -> BigInt,
     }
 }
+
+diesel::table! {
+    model_prices (model) {
+        model -> Text,
+        input_micros_per_mtok -> BigInt,
+        output_micros_per_mtok -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    limit_refusals (day, account_id, user_id, limit_kind) {
+        day -> Date,
+        account_id -> Text,
+        user_id -> Text,
+        limit_kind -> Text,
+        refusals -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(usage_days, agents);
 
 diesel::table! {
     human_interactions (id) {

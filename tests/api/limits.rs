@@ -2,8 +2,8 @@
 //! (the next request is refused: `429 rate_limited` with `Retry-After` for a JSON request or a
 //! direct upload, one readable SSE `error` event and no model call for a turn), other users or
 //! accounts are unaffected where the limit is per user, and the limits that can recover here
-//! do: a stream slot when its stream ends, a daily token quota when the day turns (and not
-//! when the day's threads are deleted).
+//! do: a minute's bucket as seconds pass, a stream slot when its stream ends, a daily token
+//! quota when the day turns (and not when the day's threads are deleted).
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -103,6 +103,28 @@ async fn requests_per_minute(app: TestApp, llm: FakeLlm) {
     let (answer, headers) = list(&app, "dave").await;
     assert_limited(&answer, &headers, 60);
     assert!(answer.body.contains("organisation"), "{answer:?}");
+}
+
+/// Sixty a minute is one a second: the bucket holds sixty, and refills one a second.
+const REFILL: &[(&str, &str)] = &[("CHATKIT_LIMIT_USER_REQUESTS_PER_MINUTE", "60")];
+
+llm_test!(a_minute_bucket_refills_as_time_passes, vars = REFILL);
+async fn a_minute_bucket_refills_as_time_passes(app: TestApp, _llm: FakeLlm) {
+    // However slow the machine, a burst passes at least the bucket's sixty before a refusal
+    // (more if a second passed meanwhile).
+    let mut passed = 0;
+    let (refused, headers) = loop {
+        let (answer, headers) = list(&app, "ann").await;
+        if answer.status != 200 {
+            break (answer, headers);
+        }
+        passed += 1;
+        assert!(passed < 600, "never refused");
+    };
+    assert!(passed >= 60, "only {passed} passed");
+    assert_limited(&refused, &headers, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(list(&app, "ann").await.0.status, 200, "a request came back");
 }
 
 const TURNS: &[(&str, &str)] = &[

@@ -17,6 +17,7 @@ mod console_attachments;
 mod console_feedback;
 mod console_forms;
 mod console_threads;
+mod console_usage;
 mod cors;
 mod first_run;
 mod human;

@@ -18,6 +18,7 @@ mod operators;
 pub mod render;
 pub mod session;
 mod threads;
+mod usage;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceResponse};
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(forms::configure)
             .configure(events::configure)
             .configure(threads::configure)
+            .configure(usage::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -199,6 +199,7 @@ fn failed() -> RunOutcome {
         completion_tokens: 0,
         error: Some("boom".into()),
         partial_text: None,
+        first_token_ms: None,
     }
 }
 
