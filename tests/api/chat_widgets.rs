@@ -118,7 +118,7 @@ const RENDERED: &[(&str, &str)] = &[
     ),
     ("ListView", "ul.ckw-listview"),
     ("ListViewItem", ".ckw-lvi[role=button]"),
-    ("Basic", "#w4[data-theme=dark] > .ckw-root"),
+    ("Basic", "#w5[data-theme=dark] > .ckw-root"),
     ("Box", ".ckw-box"),
     ("Row", ".ckw-row"),
     ("Col", ".ckw-col"),
@@ -151,6 +151,10 @@ const RENDERED: &[(&str, &str)] = &[
     ("RadioGroup", "[role=radiogroup] input[type=radio]"),
     ("Table", "table.ckw-table thead th"),
     ("Table.Cell", "table.ckw-table tbody td .ckw-badge"),
+    (
+        "Card collapsed",
+        "#w1 details.ckw-collapse:not([open]) .ckw-text",
+    ),
 ];
 
 db_case!(every_component_renders);
@@ -187,8 +191,8 @@ async fn every_component_renders(db: Db) {
                select: q('select.ckw-select').value,
                unknownChild: [...document.querySelectorAll('.ckw-caption')].some(c => c.textContent === 'Child of an unknown component'),
                errors: window.__errors ?? 0,
-               bars: document.querySelectorAll('#w3 rect.ckw-chart-bar').length,
-               yLabels: document.querySelectorAll('#w3 .ckw-chart-svg')[0].querySelectorAll('text').length,
+               bars: document.querySelectorAll('#w4 rect.ckw-chart-bar').length,
+               yLabels: document.querySelectorAll('#w4 .ckw-chart-svg')[0].querySelectorAll('text').length,
                hiddenItems: document.querySelectorAll('.ckw-lvi-wrap[hidden]').length,
              };",
             vec![],
@@ -214,7 +218,7 @@ async fn every_component_renders(db: Db) {
     assert!(severe.is_empty(), "errors from our files: {severe:?}");
 
     browser.screenshot("desktop").await;
-    for i in 0..5 {
+    for i in 0..6 {
         element_shot(
             &browser,
             &format!("#w{i}"),
@@ -224,7 +228,7 @@ async fn every_component_renders(db: Db) {
     }
     browser.resize(Viewport::Phone).await;
     browser.assert_fits(390.0).await;
-    for i in 0..5 {
+    for i in 0..6 {
         browser
             .execute(
                 "document.querySelector(arguments[0]).scrollIntoView({block: 'start'});",
@@ -247,7 +251,7 @@ async fn form_values_reach_the_payload(db: Db) {
         return;
     };
     browser.goto(&format!("{}/", app.address)).await;
-    render(&browser, &gallery()[1..2]).await;
+    render(&browser, &gallery()[2..3]).await;
 
     // The email is required: Save does nothing and the browser points at the field.
     browser.click("#w0 button[type=submit]").await;
@@ -327,8 +331,8 @@ async fn loading_behaviour_while_an_action_is_pending(db: Db) {
         return;
     };
     browser.goto(&format!("{}/", app.address)).await;
-    let widgets = gallery();
-    render(&browser, &widgets[..3]).await;
+    let g = gallery();
+    render(&browser, &[g[0].clone(), g[2].clone(), g[3].clone()]).await;
     browser.execute("window.__hold = true;", vec![]).await;
     let state = "const b = document.querySelector(arguments[0]); const root = b.closest('.ckw');
                  return [b.disabled ?? null, b.classList.contains('ckw-loading'),
@@ -417,7 +421,7 @@ async fn list_view_limit_and_keyboard(db: Db) {
         return;
     };
     browser.goto(&format!("{}/", app.address)).await;
-    render(&browser, &gallery()[2..3]).await;
+    render(&browser, &gallery()[3..4]).await;
     let visible = "return [...document.querySelectorAll('.ckw-lvi-wrap')].filter(li => li.offsetParent !== null).length;";
     assert_eq!(browser.execute(visible, vec![]).await, json!(3));
     let more = browser.find(".ckw-show-more").await;
@@ -462,6 +466,65 @@ async fn list_view_limit_and_keyboard(db: Db) {
             json!(["mail.open", {"id": 2}]),
             json!(["mail.open", {"id": 1}])
         ]
+    );
+    browser.close().await;
+}
+
+db_case!(change_actions_search_forms_and_collapsed_cards);
+async fn change_actions_search_forms_and_collapsed_cards(db: Db) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    let label = format!("widget_change-{}", db.name());
+    let Some(browser) = Browser::start(&label, Viewport::Phone).await else {
+        return;
+    };
+    browser.goto(&format!("{}/", app.address)).await;
+    let g = gallery();
+    render(&browser, &[g[5].clone(), g[1].clone()]).await;
+    browser.execute("window.__hold = true;", vec![]).await;
+
+    // A select outside a form sends its own value with its change action, and by default
+    // ("none") nothing is disabled meanwhile.
+    browser
+        .click("#w0 select[data-ckw-field=sort] option[value=old]")
+        .await;
+    let recorded = actions(&browser).await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0]["action"]["type"], "inbox.sort");
+    assert_eq!(
+        recorded[0]["payload"],
+        json!({"view": "all", "sort": "old"})
+    );
+    let busy = browser
+        .execute(
+            "const s = document.querySelector('#w0 select'); return [s.disabled, s.closest('.ckw').inert];",
+            vec![],
+        )
+        .await;
+    assert_eq!(busy, json!([false, false]));
+    browser.execute("window.__release();", vec![]).await;
+
+    // A form without a card: Enter in its field submits it with the field's value.
+    let search = browser.find("#w0 input[data-ckw-field=q]").await;
+    search.send_keys("flights\u{E007}").await.expect("typed");
+    let recorded = actions(&browser).await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert_eq!(
+        json!([recorded[1]["action"]["type"], recorded[1]["payload"]]),
+        json!(["search.run", {"q": "flights"}])
+    );
+    browser.execute("window.__release();", vec![]).await;
+
+    // A collapsed card keeps its body behind a disclosure.
+    let hidden = "return document.querySelector('#w1 .ckw-text').checkVisibility();";
+    assert_eq!(browser.execute(hidden, vec![]).await, json!(false));
+    browser.click("#w1 summary").await;
+    assert_eq!(browser.execute(hidden, vec![]).await, json!(true));
+    assert_eq!(
+        browser.text("#w1 .ckw-status").await,
+        "Booking confirmed",
+        "the status line stays above"
     );
     browser.close().await;
 }
