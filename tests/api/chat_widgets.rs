@@ -15,6 +15,7 @@ use crate::support::macros::db_case;
 
 mod markdown;
 mod server_form;
+mod server_widgets;
 
 /// The gallery: one widget of each kind, every component type among them.
 fn gallery() -> Vec<Value> {
@@ -218,6 +219,15 @@ async fn every_component_renders(db: Db) {
     assert!(severe.is_empty(), "errors from our files: {severe:?}");
 
     browser.screenshot("desktop").await;
+    // A dark system theme, as `prefers-color-scheme: dark` gives the page's `light dark`.
+    let scheme = "document.documentElement.style.setProperty('color-scheme', arguments[0]);
+                  return getComputedStyle(document.querySelector('#w0 .ckw-card')).backgroundColor;";
+    let dark = browser.execute(scheme, vec![json!("dark")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // colour transitions
+    browser.screenshot("desktop-dark").await;
+    let light = browser.execute(scheme, vec![json!("light")]).await;
+    assert_eq!(light, "rgb(255, 255, 255)");
+    assert_eq!(dark, "rgb(38, 38, 38)", "cards follow the colour scheme");
     for i in 0..6 {
         element_shot(
             &browser,
