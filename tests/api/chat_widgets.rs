@@ -417,6 +417,38 @@ async fn loading_behaviour_while_an_action_is_pending(db: Db) {
         )
         .await;
     assert_eq!(usable, json!([null, false]));
+
+    // A card that is no form: its confirm is "container" as well, its cancel "self".
+    let confirm = json!({"type": "Card", "children": [{"type": "Text", "value": "Sure?"}],
+        "confirm": {"label": "Yes", "action": {"type": "ok"}},
+        "cancel": {"label": "No", "action": {"type": "no", "payload": {"why": "later"}}}});
+    render(&browser, &[confirm]).await;
+    browser
+        .execute("window.__hold = true; window.__fail = false;", vec![])
+        .await;
+    let yes = "#w0 .ckw-card-footer button:last-child";
+    let no = "#w0 .ckw-card-footer button:first-child";
+    browser.click(yes).await;
+    assert_eq!(
+        browser.execute(state, vec![json!(yes)]).await,
+        json!([false, false, null, true, true])
+    );
+    browser.execute("window.__release();", vec![]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    browser.click(no).await;
+    assert_eq!(
+        browser.execute(state, vec![json!(no)]).await,
+        json!([true, true, "true", false, false])
+    );
+    let recorded = actions(&browser).await;
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|a| a["payload"].clone())
+            .collect::<Vec<_>>(),
+        [json!(null), json!({"why": "later"})],
+        "outside a form a payload is sent as it is"
+    );
     browser.close().await;
 }
 
