@@ -61,7 +61,8 @@ return (async () => {
     const el = window.__widgets.renderWidget(widget, host);
     el.id = `w${i}`;
     el.style.setProperty("break-inside", "avoid");
-    el.style.setProperty("margin-bottom", "24px");
+    el.style.setProperty("margin-bottom", "20px");
+    el.style.setProperty("padding", "4px"); // so that an element screenshot shows the border
     box.append(el);
   });
   return box.querySelectorAll(":scope > .ckw").length;
@@ -491,6 +492,24 @@ async fn list_view_limit_and_keyboard(db: Db) {
         items,
         json!(2),
         "the two items with an action, and only those"
+    );
+    browser
+        .find("body")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab typed");
+    let focused = browser
+        .execute(
+            "const el = document.activeElement;
+             return [el.matches('.ckw-lvi-wrap:nth-child(1) .ckw-lvi'), getComputedStyle(el).outlineStyle];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        focused,
+        json!([true, "solid"]),
+        "Tab reaches the first item, focus shows"
     );
     let second = browser.find(".ckw-lvi-wrap:nth-child(2) .ckw-lvi").await;
     second.send_keys("\u{E007}").await.expect("Enter typed");
