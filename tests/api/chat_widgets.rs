@@ -157,6 +157,8 @@ const RENDERED: &[(&str, &str)] = &[
         "Card collapsed",
         "#w1 details.ckw-collapse:not([open]) .ckw-text",
     ),
+    ("Icon unknown: a dot", "#w1 svg.ckw-icon[data-icon=dot]"),
+    ("Icon lucide:", "#w1 svg.ckw-icon[data-icon=home]"),
 ];
 
 db_case!(every_component_renders);
@@ -196,6 +198,7 @@ async fn every_component_renders(db: Db) {
                bars: document.querySelectorAll('#w4 rect.ckw-chart-bar').length,
                yLabels: document.querySelectorAll('#w4 .ckw-chart-svg')[0].querySelectorAll('text').length,
                hiddenItems: document.querySelectorAll('.ckw-lvi-wrap[hidden]').length,
+               badImages: document.querySelectorAll('img[alt^=not]').length,
              };",
             vec![],
         )
@@ -211,6 +214,10 @@ async fn every_component_renders(db: Db) {
     assert_eq!(facts["bars"], 10, "two stacked series over five days");
     assert!(facts["yLabels"].as_u64().unwrap() > 5, "{facts}");
     assert_eq!(facts["hiddenItems"], 2);
+    assert_eq!(
+        facts["badImages"], 0,
+        "an image source that is no image is dropped"
+    );
     let severe: Vec<_> = browser
         .console_log()
         .await
