@@ -20,7 +20,7 @@ use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
     AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
-    ThreadConsoleService,
+    ThreadConsoleService, WebhookLog,
 };
 use crate::store::Store;
 
@@ -43,6 +43,8 @@ pub struct AppState {
     pub threads: ThreadConsoleService,
     /// The console's human-input queue.
     pub forms: FormQueue,
+    /// The console's list of webhook deliveries.
+    pub webhooks: WebhookLog,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

@@ -25,6 +25,7 @@ pub mod search;
 #[cfg(test)]
 mod test_db;
 mod threads;
+mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -48,6 +49,7 @@ pub use operators::{
 };
 pub use paging::PageRequest;
 pub use runs::{RunOutcome, RunRow};
+pub use webhooks::{Attempt, Delivery, DeliveryFilter, Outbox};
 
 /// What can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,9 @@ pub struct Scope {
 pub struct Store {
     pool: db::Pool,
     backend: Backend,
+    /// Human-input webhooks, when on: interaction changes queue deliveries in their own
+    /// transaction.
+    outbox: Option<std::sync::Arc<Outbox>>,
 }
 
 impl Store {
@@ -102,6 +107,7 @@ impl Store {
         Ok(Store {
             pool,
             backend: Backend::of_url(url),
+            outbox: None,
         })
     }
 

@@ -1,7 +1,8 @@
 //! The operator console's services, with no HTTP in them: who operators are and how they sign
 //! in ([`OperatorService`]), what they did ([`AuditService`]), threads, their transcripts and
 //! exports ([`ThreadConsoleService`]), the attachments browser ([`AttachmentBrowser`]) and
-//! feedback review ([`FeedbackReview`]), and the human-input queue ([`FormQueue`]). Console pages reach every other service through the
+//! feedback review ([`FeedbackReview`]), the human-input queue ([`FormQueue`]) and its
+//! webhook deliveries ([`WebhookLog`]). Console pages reach every other service through the
 //! same [`Actor`], so permission checks and audit rows come from one place.
 
 pub mod attachments;
@@ -13,6 +14,7 @@ pub mod forms;
 mod operators;
 pub mod threads;
 pub mod transcript;
+pub mod webhooks;
 
 pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
@@ -24,6 +26,7 @@ pub use operators::{
     SessionPolicy,
 };
 pub use threads::ThreadConsoleService;
+pub use webhooks::WebhookLog;
 
 pub use crate::store::Role;
 
