@@ -223,23 +223,22 @@ impl WebhookWorker {
         }
     }
 
-    /// A transport failure in words an operator can act on, with its causes.
+    /// A transport failure in words an operator can act on: what failed, and its deepest
+    /// cause (e.g. "Connection refused (os error 111)"), which is the one that says why.
     fn describe(&self, error: &reqwest::Error) -> String {
         if error.is_timeout() {
             return format!("no answer within {} s", self.settings.timeout.as_secs_f32());
         }
-        let mut text = if error.is_connect() {
-            "cannot connect".to_owned()
+        let what = if error.is_connect() {
+            "cannot connect"
         } else {
-            "request failed".to_owned()
+            "request failed"
         };
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
+        let mut deepest: &dyn std::error::Error = error;
+        while let Some(cause) = deepest.source() {
+            deepest = cause;
         }
-        text
+        format!("{what}: {deepest}")
     }
 }
 

@@ -299,11 +299,17 @@ impl Store {
         .await
     }
 
-    /// When the next pending delivery is due, if any is.
+    /// When the next pending delivery that no worker holds is due, if any is.
     pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with_conn(|conn| {
+            let now = Utc::now().naive_utc();
             let next: Option<NaiveDateTime> = webhook_deliveries::table
                 .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(
+                    webhook_deliveries::locked_until
+                        .is_null()
+                        .or(webhook_deliveries::locked_until.lt(now)),
+                )
                 .select(diesel::dsl::min(webhook_deliveries::next_attempt_at))
                 .first(conn)?;
             Ok(next.map(from_db_time))
@@ -427,3 +433,6 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,3 +27,4 @@ mod pages;
 mod pagination;
 mod requests;
 mod streams;
+mod webhooks;
