@@ -359,22 +359,12 @@ impl HumanService {
                 return Err(HumanError::Invalid(errors.into_iter().collect()));
             }
         }
-        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
-        let spec = spec_of(&row)?;
         if is_due(&row) {
-            self.resolve(
-                &scope,
-                &row,
-                &spec,
-                Outcome::Expired,
-                None,
-                &OperatorInput::default(),
-            )
-            .await?;
-            self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
-                .await?;
+            self.expire(&row).await?;
             return Err(HumanError::Expired);
         }
+        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
+        let spec = spec_of(&row)?;
         let outcome = outcome(&row, &spec, answer)?;
         let mut input = resume_input(&row, &outcome);
         if let TurnInput::Approved { call, note, .. } = &mut input {
@@ -418,6 +408,7 @@ impl HumanService {
         Ok(closed)
     }
 
+    /// Closes `row` as expired and resumes its run in the background.
     async fn expire(&self, row: &InteractionRow) -> Result<(), HumanError> {
         let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
         let spec = spec_of(row)?;

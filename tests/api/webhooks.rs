@@ -21,7 +21,8 @@ use crate::support::console::{PASSWORD, add_operator, audit_rows, sign_in};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{action, ask, form_of, user_input, valid_values};
 use crate::support::macros::db_case;
-use receiver::{Receiver, nobody_listens};
+use crate::support::skip;
+use receiver::{Received, Receiver, nobody_listens};
 
 /// The key deliveries are signed with.
 const KEY: &str = "webhook-test-key-0123456789-abcdef";
@@ -123,6 +124,47 @@ async fn wait_for_reply(app: &TestApp, user: &str, thread: &str, text: &str) {
     .await;
 }
 
+/// Runs the README's Python `verify` on `received` with `key`: its verdict, or `None` (after
+/// saying why) without python3.
+fn readme_check(received: &Received, key: &str) -> Option<bool> {
+    let readme = include_str!("../../README.md");
+    let def = readme.find("def verify(").expect("the README's verify()");
+    let start = readme[..def].rfind("```python").expect("its code block") + "```python".len();
+    let end = def + readme[def..].find("```").expect("the block's end");
+    let script = format!(
+        "{}\nimport json, sys\nprint(verify(sys.argv[2], json.loads(sys.argv[1]), \
+         sys.stdin.buffer.read()))\n",
+        &readme[start..end]
+    );
+    let headers = json!({
+        "X-ChatKit-Timestamp": received.header("x-chatkit-timestamp"),
+        "X-ChatKit-Signature": received.header("x-chatkit-signature"),
+    });
+    let child = std::process::Command::new("python3")
+        .args(["-c", &script, &headers.to_string(), key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        skip("the README's signature check: python3 is not installed");
+        return None;
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(received.body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "True" => Some(true),
+        "False" => Some(false),
+        other => panic!("verify() printed {other}"),
+    }
+}
+
 db_case!(a_form_is_reported_signed_when_it_waits_and_when_the_user_answers);
 async fn a_form_is_reported_signed_when_it_waits_and_when_the_user_answers(db: Db) {
     let receiver = Receiver::start().await;
@@ -174,6 +216,11 @@ async fn a_form_is_reported_signed_when_it_waits_and_when_the_user_answers(db: D
         }
     }
     assert!(!replayed.signed_with(KEY));
+    // The README's Python check agrees.
+    if let Some(verdict) = readme_check(&waiting, KEY) {
+        assert!(verdict, "the README's check refuses a real delivery");
+        assert_eq!(readme_check(&forged, KEY), Some(false));
+    }
 
     // Answered in the chat: the run goes on, and the answer is reported without its values.
     llm.push(Reply::Text(vec!["Booked Oslo.".into()]));
