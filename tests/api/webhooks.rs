@@ -4,7 +4,8 @@
 //! failing receiver gets the delivery on a later try; a receiver that is down costs the form
 //! and the run nothing, and its failed deliveries are shown at `/admin/webhooks`, where an
 //! admin (not a reviewer, not without the CSRF token) retries them. An agent's own URL
-//! replaces the global one. The page in a browser is in `browser`.
+//! replaces the global one. The worker stops with the server; without a signing key the page
+//! says webhooks are off. The page in a browser is in `browser`.
 
 mod browser;
 mod receiver;
@@ -369,6 +370,9 @@ async fn a_failing_receiver_gets_the_delivery_on_the_third_try(db: Db) {
     // Filters.
     let failed = console.get("/admin/webhooks?status=failed").await;
     assert!(failed.body.contains("No deliveries") && !failed.body.contains(&row.id));
+    let gone = console.get("/admin/webhooks?after=whd_gone").await;
+    assert!((400..500).contains(&gone.status), "{}", gone.status);
+    assert!(gone.body.contains("that page no longer exists"));
     let bad = console.get("/admin/webhooks?status=lost").await;
     assert!(
         bad.body
@@ -467,6 +471,8 @@ async fn a_receiver_that_is_down_loses_nothing_and_an_admin_retries(db: Db) {
     assert_eq!(audit[0].detail["before"]["status"], "failed");
     assert_eq!(audit[0].detail["after"]["status"], "pending");
     assert!(!audit[0].detail.to_string().contains("/hook"), "host only");
+    let unknown = admin.act("/admin/webhooks/whd_none/retry", &[]).await;
+    assert_eq!(unknown.status, 404);
     // A delivered one cannot be retried.
     let again = admin.act(&retry_path, &[]).await;
     assert_eq!(again.status, 409);
@@ -519,4 +525,51 @@ async fn an_agents_own_url_replaces_the_global_one(db: Db) {
     );
     global.stop().await;
     own.stop().await;
+}
+
+db_case!(the_worker_stops_with_the_server);
+async fn the_worker_stops_with_the_server(db: Db) {
+    let receiver = Receiver::start().await;
+    receiver.answer_with(&[500; 100]);
+    let url = format!("{}/hook", receiver.base);
+    let vars = [
+        ("CHATKIT_HUMAN_WEBHOOK_URL", url.as_str()),
+        ("CHATKIT_WEBHOOK_RETRY_BASE_MS", "100"),
+    ];
+    let Some((app, llm)) = spawn(db, &vars).await else {
+        return;
+    };
+    let (_, _, id) = asked_on(&app, &llm, None, "ann").await;
+    receiver.wait_for(2, |r| r.form_id() == id).await;
+    app.stop.stop(true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_stop = receiver.received().len();
+    let row = delivery(&app, "form.waiting", &id).await.unwrap();
+    assert_eq!(
+        row.status,
+        DeliveryStatus::Pending,
+        "kept for the next start"
+    );
+    // A running worker would send it again at its next attempt time.
+    let due = (row.next_attempt_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(due + Duration::from_millis(700)).await;
+    assert_eq!(receiver.received().len(), after_stop);
+    receiver.stop().await;
+}
+
+db_case!(the_page_says_when_webhooks_are_off);
+async fn the_page_says_when_webhooks_are_off(db: Db) {
+    let Some((app, llm)) = spawn_llm_app_with(db, &[("CHATKIT_AUTO_TITLES", "false")]).await else {
+        return;
+    };
+    add_operator(&app, REVIEWER, Role::Reviewer).await;
+    asked_on(&app, &llm, None, "ann").await;
+    assert!(deliveries(&app).await.is_empty());
+    let console = sign_in(&app, REVIEWER, PASSWORD).await;
+    let page = console.get("/admin/webhooks").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Webhooks are off"), "{}", page.body);
+    assert!(page.body.contains("No deliveries"));
 }
