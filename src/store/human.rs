@@ -38,7 +38,7 @@ pub struct InteractionRow {
 }
 
 /// The table's row as stored: states as text, converted at this edge.
-#[derive(Clone, Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = human_interactions)]
 pub(super) struct Record {
     id: String,
@@ -232,25 +232,31 @@ impl Store {
                         .select(Record::as_select())
                         .load(conn)?;
                     let now = Utc::now().naive_utc();
-                    let mut queued = false;
-                    for record in pending.iter() {
-                        diesel::update(human_interactions::table.find(&record.id))
-                            .set((
-                                human_interactions::status
-                                    .eq(InteractionStatus::Cancelled.as_str()),
-                                human_interactions::answered_at.eq(now),
-                            ))
-                            .execute(conn)?;
-                    }
-                    if let Some(outbox) = &outbox {
-                        for record in pending.iter() {
-                            let mut row = Record::typed(record.clone())?;
+                    let (mut closed, mut queued) = (0, false);
+                    for record in pending {
+                        // Still pending: an answer may have won since the read (Postgres).
+                        let updated = diesel::update(
+                            human_interactions::table
+                                .filter(human_interactions::id.eq(&record.id))
+                                .filter(
+                                    human_interactions::status
+                                        .eq(InteractionStatus::Pending.as_str()),
+                                ),
+                        )
+                        .set((
+                            human_interactions::status.eq(InteractionStatus::Cancelled.as_str()),
+                            human_interactions::answered_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                        closed += updated;
+                        if let (1, Some(outbox)) = (updated, &outbox) {
+                            let mut row = record.typed()?;
                             row.status = InteractionStatus::Cancelled;
                             row.answered_at = Some(now);
                             queued |= webhooks::enqueue(conn, outbox, &row)?;
                         }
                     }
-                    Ok::<_, StoreError>((pending.len(), queued))
+                    Ok::<_, StoreError>((closed, queued))
                 })
             })
             .await?;
