@@ -27,6 +27,7 @@ pub enum IdKind {
     OperatorSession,
     AuditEntry,
     McpServer,
+    WebhookDelivery,
 }
 
 impl IdKind {
@@ -47,6 +48,7 @@ impl IdKind {
             IdKind::OperatorSession => "ses",
             IdKind::AuditEntry => "aud",
             IdKind::McpServer => "mcp",
+            IdKind::WebhookDelivery => "whd",
         }
     }
 }

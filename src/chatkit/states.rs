@@ -1,7 +1,8 @@
 //! The closed sets of states the server records beside the protocol: what kind of question a
-//! run asked a person, where that question stands, who answered it, and how a run went. Each is
-//! an enum with its stored name in one place; the store converts at its edge, so a typo is a
-//! compile error instead of a row that no query finds.
+//! run asked a person, where that question stands, who answered it, how a run went, and the
+//! webhooks that report those questions. Each is an enum with its stored name in one place; the
+//! store converts at its edge, so a typo is a compile error instead of a row that no query
+//! finds.
 
 use std::fmt;
 use std::str::FromStr;
@@ -112,6 +113,30 @@ text_enum! {
         User = "user",
         /// An operator, from the console.
         Operator = "operator",
+    }
+}
+
+text_enum! {
+    /// What a human-input webhook reports.
+    WebhookEvent: "webhook event" {
+        /// A form, approval or question started waiting for a person.
+        Waiting = "form.waiting",
+        /// It was answered, judged, cancelled, approved or denied, by the user or an operator.
+        Answered = "form.answered",
+        /// Nobody answered in time.
+        Expired = "form.expired",
+    }
+}
+
+text_enum! {
+    /// Where a webhook delivery stands.
+    DeliveryStatus: "delivery status" {
+        /// Not yet accepted by the receiver; sent (again) at its next attempt time.
+        Pending = "pending",
+        /// The receiver answered 2xx.
+        Delivered = "delivered",
+        /// Every attempt failed; an admin may retry it from the console.
+        Failed = "failed",
     }
 }
 

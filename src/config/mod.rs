@@ -13,7 +13,8 @@
 //! - [`attachments`]: upload storage, limits and accepted types;
 //! - [`pages`]: what the chat page hands the ChatKit client;
 //! - [`console`]: the operator console's first admin and session lifetimes;
-//! - [`limits`]: rate limits and quotas of the chat endpoint.
+//! - [`limits`]: rate limits and quotas of the chat endpoint;
+//! - [`webhooks`]: where human-input webhooks go and how they are retried.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
 //! the small parsers the concerns share. This module imports nothing else of the crate.
@@ -33,6 +34,7 @@ mod parse;
 pub mod proxy;
 pub mod secret;
 pub mod tools;
+pub mod webhooks;
 
 pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
 pub use auth::{AuthMode, AuthSettings};
@@ -48,6 +50,7 @@ pub use pages::PageSettings;
 pub use proxy::{Cidr, ProxySettings};
 pub use secret::Secret;
 pub use tools::ToolSettings;
+pub use webhooks::WebhookSettings;
 
 /// Everything the server is configured with, one field per concern.
 #[derive(Debug, Clone)]
@@ -69,6 +72,8 @@ pub struct Settings {
     pub console: ConsoleSettings,
     /// Rate limits and quotas of the chat endpoint.
     pub limits: LimitSettings,
+    /// Human-input webhooks and their delivery.
+    pub webhooks: WebhookSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -113,6 +118,7 @@ impl Settings {
         let pages = PageSettings::from_vars(&get);
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         let limits = LimitSettings::from_vars(&get)?;
+        let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
         Ok(Settings {
             database,
             http,
@@ -125,6 +131,7 @@ impl Settings {
             pages,
             console,
             limits,
+            webhooks,
         })
     }
 }

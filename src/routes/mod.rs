@@ -20,7 +20,7 @@ use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
     AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
-    ThreadConsoleService, UsageService,
+    ThreadConsoleService, UsageService, WebhookLog,
 };
 use crate::store::Store;
 
@@ -45,6 +45,8 @@ pub struct AppState {
     pub forms: FormQueue,
     /// The console's usage and cost reports and price table.
     pub usage: UsageService,
+    /// The console's list of webhook deliveries.
+    pub webhooks: WebhookLog,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

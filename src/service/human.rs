@@ -17,9 +17,10 @@
 //! calls the tool again with `inputResponses` or completes the parked call (accept with the
 //! content, decline, or cancel).
 //!
-//! Expiry is lazy: an interaction past its `expires_at` is closed as "no answer" the next time
-//! someone touches it (an answer from the chat or an operator, or a new message in its
-//! thread); the model is then told "The user did not answer in time.".
+//! Expiry: an interaction past its `expires_at` is closed as "no answer" the next time someone
+//! touches it (an answer from the chat or an operator, or a new message in its thread), or by
+//! [`HumanService::expire_overdue`], which the webhook worker calls periodically so that
+//! `form.expired` goes out on time; the model is then told "The user did not answer in time.".
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -358,22 +359,12 @@ impl HumanService {
                 return Err(HumanError::Invalid(errors.into_iter().collect()));
             }
         }
-        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
-        let spec = spec_of(&row)?;
         if is_due(&row) {
-            self.resolve(
-                &scope,
-                &row,
-                &spec,
-                Outcome::Expired,
-                None,
-                &OperatorInput::default(),
-            )
-            .await?;
-            self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
-                .await?;
+            self.expire(&row).await?;
             return Err(HumanError::Expired);
         }
+        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
+        let spec = spec_of(&row)?;
         let outcome = outcome(&row, &spec, answer)?;
         let mut input = resume_input(&row, &outcome);
         if let TurnInput::Approved { call, note, .. } = &mut input {
@@ -392,6 +383,45 @@ impl HumanService {
         )
         .await?;
         self.resume_detached(scope, agent, &row.thread_id, input)
+            .await
+    }
+
+    /// Closes every interaction whose time ran out as expired, through the same path as an
+    /// answer (summary, tool result, webhook), and resumes each run in the background. Returns
+    /// how many it closed; an interaction answered meanwhile is left alone.
+    pub async fn expire_overdue(&self) -> Result<usize, HumanError> {
+        /// Most interactions closed per call; the next call takes the rest.
+        const BATCH: usize = 100;
+        let mut closed = 0;
+        for row in self.store.overdue_interactions(BATCH).await? {
+            match self.expire(&row).await {
+                Ok(()) => closed += 1,
+                Err(HumanError::AlreadyAnswered) => {}
+                // The expiry is recorded; only the resumption failed (the thread is busy).
+                Err(HumanError::Busy) => {
+                    closed += 1;
+                    log::warn!("expired {} but its thread is busy; not resumed", row.id);
+                }
+                Err(e) => log::warn!("cannot expire interaction {}: {e}", row.id),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Closes `row` as expired and resumes its run in the background.
+    async fn expire(&self, row: &InteractionRow) -> Result<(), HumanError> {
+        let (scope, agent) = self.store.thread_owner(&row.thread_id).await?;
+        let spec = spec_of(row)?;
+        self.resolve(
+            &scope,
+            row,
+            &spec,
+            Outcome::Expired,
+            None,
+            &OperatorInput::default(),
+        )
+        .await?;
+        self.resume_detached(scope, agent, &row.thread_id, TurnInput::Continue)
             .await
     }
 

@@ -6,6 +6,7 @@
 //! - [`attachments`]: uploads, downloads, deletion and the purge of unused uploads.
 //! - [`limits`]: rate limits and quotas of the chat endpoint, per user and per account.
 //! - [`console`]: operators, their sessions, and the audit log of the operator console.
+//! - [`webhooks`]: the worker that sends human-input webhooks and sweeps expired questions.
 //! - [`error`]: [`ChatKitError`](error::ChatKitError), everything a request can fail with
 //!   before its answer starts.
 
@@ -15,3 +16,4 @@ pub mod console;
 pub mod error;
 pub mod human;
 pub mod limits;
+pub mod webhooks;

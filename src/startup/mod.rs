@@ -28,11 +28,12 @@ use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
     AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue, OperatorService,
-    SessionPolicy, ThreadConsoleService, UsageService,
+    SessionPolicy, ThreadConsoleService, UsageService, WebhookLog,
 };
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
-use crate::store::{BlobStore, Store, StoreError};
+use crate::service::webhooks::{RunningWorker, WebhookWorker};
+use crate::store::{BlobStore, Outbox, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -49,6 +50,9 @@ pub enum StartupError {
     Auth(#[from] AuthSetupError),
     #[error("cannot create the first admin (CHATKIT_ADMIN_EMAIL): {0}")]
     FirstAdmin(ConsoleError),
+    /// Agents have webhook URLs but there is no key to sign their deliveries with.
+    #[error("CHATKIT_SECRET_KEY: must be set to sign webhooks (agents with a webhook URL: {0})")]
+    WebhookKey(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -61,14 +65,12 @@ pub struct Application {
     port: u16,
     server: Server,
     human: HumanService,
+    /// The webhook worker, when webhooks are on; it stops with the server.
+    worker: Option<RunningWorker>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let store = open_store(&settings).await?;
-        let (account, agent) = store.ensure_defaults().await?;
-        let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
-
         let listener =
             TcpListener::bind(settings.http.bind).map_err(|source| StartupError::Bind {
                 addr: settings.http.bind,
@@ -77,8 +79,12 @@ impl Application {
         let addr = settings.http.bind;
         let bind_error = |source| StartupError::Bind { addr, source };
         let port = listener.local_addr().map_err(bind_error)?.port();
-
         let public_url = public_url(&settings, port);
+
+        let store = with_outbox(open_store(&settings).await?, &settings, &public_url).await?;
+        let (account, agent) = store.ensure_defaults().await?;
+        let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
+
         let model = first_run::choose_model(&settings, port).await;
         log::info!(
             "model: {}; chat: {public_url}/; admin: {public_url}/admin",
@@ -93,6 +99,10 @@ impl Application {
             settings.tools.human_input_timeout,
         );
         let human = HumanService::new(store.clone(), runs.clone());
+        let worker = settings.auth.secret_key.as_ref().and_then(|key| {
+            let key = key.expose().as_bytes().to_vec();
+            WebhookWorker::new(store.clone(), human.clone(), key, settings.webhooks.clone())
+        });
         let chatkit = ChatKitService::new(
             store.clone(),
             auth.clone(),
@@ -110,6 +120,7 @@ impl Application {
         let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
         let usage = UsageService::new(store.clone(), audit.clone());
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
+        let webhooks = WebhookLog::new(store.clone(), audit.clone());
 
         let static_dir = settings.http.static_dir.clone();
         let allowed_origins = settings.http.allowed_origins.clone();
@@ -126,6 +137,7 @@ impl Application {
             usage,
             threads,
             forms,
+            webhooks,
             login_csrf,
         });
         let server = HttpServer::new(move || {
@@ -146,6 +158,7 @@ impl Application {
             port,
             server,
             human,
+            worker: worker.map(WebhookWorker::spawn),
         })
     }
 
@@ -165,7 +178,11 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        served
     }
 }
 
@@ -243,6 +260,25 @@ fn attachment_service(
         public_url,
         limits.clone(),
     ))
+}
+
+/// Turns on the webhook outbox when there is a key to sign deliveries with; refuses to start
+/// when agents have webhook URLs but there is no key (the global URL is checked with the
+/// settings).
+async fn with_outbox(
+    store: Store,
+    settings: &Settings,
+    public_url: &str,
+) -> Result<Store, StartupError> {
+    if settings.auth.secret_key.is_none() {
+        let agents = store.agents_with_webhook_url().await?;
+        if !agents.is_empty() {
+            return Err(StartupError::WebhookKey(agents.join(", ")));
+        }
+        return Ok(store);
+    }
+    let outbox = Outbox::new(settings.webhooks.human_url.clone(), public_url.to_owned());
+    Ok(store.with_outbox(outbox))
 }
 
 /// Where users reach the server: `CHATKIT_PUBLIC_URL`, or the bound address.

@@ -1,11 +1,13 @@
 //! Pending human interactions (forms, approvals, elicitations) and their answers. A row holds
 //! everything needed to answer and resume, so nothing about a waiting run lives in memory.
+//! Every change of a row's state also queues its webhook (`store::webhooks`) in the same
+//! transaction, when webhooks are on.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{agents, human_interactions, threads};
-use super::{AgentRow, Found, Scope, Store, StoreError};
+use super::{AgentRow, Found, Scope, Store, StoreError, db, webhooks};
 use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 
 /// A question a run asked a person, as the services see it.
@@ -102,15 +104,26 @@ impl Record {
 }
 
 impl Store {
+    /// Stores a new pending interaction and, when webhooks are on, its `form.waiting`
+    /// delivery in the same transaction.
     pub async fn save_interaction(&self, row: &InteractionRow) -> Result<(), StoreError> {
         let record = Record::of(row.clone());
-        self.with_conn(move |conn| {
-            diesel::insert_into(human_interactions::table)
-                .values(record)
-                .execute(conn)?;
-            Ok(())
-        })
-        .await
+        let (row, outbox) = (row.clone(), self.outbox.clone());
+        let queued = self
+            .with_conn(move |conn| {
+                db::write_transaction(conn, |conn| {
+                    diesel::insert_into(human_interactions::table)
+                        .values(record)
+                        .execute(conn)?;
+                    match &outbox {
+                        Some(outbox) => webhooks::enqueue(conn, outbox, &row),
+                        None => Ok(false),
+                    }
+                })
+            })
+            .await?;
+        self.ring(queued);
+        Ok(())
     }
 
     /// One interaction by id, whoever owns it (callers check the thread).
@@ -163,7 +176,8 @@ impl Store {
     }
 
     /// Records the answer if the interaction is still pending; `false` when another answer
-    /// got there first. One conditional UPDATE, so concurrent answers cannot both win.
+    /// got there first. One conditional UPDATE, so concurrent answers cannot both win; the
+    /// webhook reporting the answer (or the expiry) is queued in the same transaction.
     pub async fn resolve_interaction(
         &self,
         id: &str,
@@ -171,40 +185,102 @@ impl Store {
         answer: Option<String>,
         answered_by: Option<AnsweredBy>,
     ) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.with_conn(move |conn| {
-            let updated = diesel::update(
-                human_interactions::table
-                    .filter(human_interactions::id.eq(id))
-                    .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str())),
-            )
-            .set((
-                human_interactions::status.eq(status.as_str()),
-                human_interactions::answer.eq(answer),
-                human_interactions::answered_by.eq(answered_by.map(AnsweredBy::as_str)),
-                human_interactions::answered_at.eq(Utc::now().naive_utc()),
-            ))
-            .execute(conn)?;
-            Ok(updated == 1)
-        })
-        .await
+        let (id, outbox) = (id.to_owned(), self.outbox.clone());
+        let (won, queued) = self
+            .with_conn(move |conn| {
+                db::write_transaction(conn, |conn| {
+                    let updated = diesel::update(
+                        human_interactions::table
+                            .filter(human_interactions::id.eq(&id))
+                            .filter(
+                                human_interactions::status.eq(InteractionStatus::Pending.as_str()),
+                            ),
+                    )
+                    .set((
+                        human_interactions::status.eq(status.as_str()),
+                        human_interactions::answer.eq(answer),
+                        human_interactions::answered_by.eq(answered_by.map(AnsweredBy::as_str)),
+                        human_interactions::answered_at.eq(Utc::now().naive_utc()),
+                    ))
+                    .execute(conn)?;
+                    let Some(outbox) = outbox.filter(|_| updated == 1) else {
+                        return Ok((updated == 1, false));
+                    };
+                    let row = human_interactions::table
+                        .find(&id)
+                        .select(Record::as_select())
+                        .first(conn)?
+                        .typed()?;
+                    Ok::<_, StoreError>((true, webhooks::enqueue(conn, &outbox, &row)?))
+                })
+            })
+            .await?;
+        self.ring(queued);
+        Ok(won)
     }
 
     /// Closes every unanswered interaction of a thread as cancelled (their forms are gone,
-    /// e.g. after a retry deleted them); returns how many.
+    /// e.g. after a retry deleted them), each reported as `form.answered`; returns how many.
     pub async fn cancel_pending_interactions(&self, thread_id: &str) -> Result<usize, StoreError> {
-        let thread_id = thread_id.to_owned();
+        let (thread_id, outbox) = (thread_id.to_owned(), self.outbox.clone());
+        let (closed, queued) = self
+            .with_conn(move |conn| {
+                db::write_transaction(conn, |conn| {
+                    let pending: Vec<Record> = human_interactions::table
+                        .filter(human_interactions::thread_id.eq(&thread_id))
+                        .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
+                        .select(Record::as_select())
+                        .load(conn)?;
+                    let now = Utc::now().naive_utc();
+                    let (mut closed, mut queued) = (0, false);
+                    for record in pending {
+                        // Still pending: an answer may have won since the read (Postgres).
+                        let updated = diesel::update(
+                            human_interactions::table
+                                .filter(human_interactions::id.eq(&record.id))
+                                .filter(
+                                    human_interactions::status
+                                        .eq(InteractionStatus::Pending.as_str()),
+                                ),
+                        )
+                        .set((
+                            human_interactions::status.eq(InteractionStatus::Cancelled.as_str()),
+                            human_interactions::answered_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                        closed += updated;
+                        if let (1, Some(outbox)) = (updated, &outbox) {
+                            let mut row = record.typed()?;
+                            row.status = InteractionStatus::Cancelled;
+                            row.answered_at = Some(now);
+                            queued |= webhooks::enqueue(conn, outbox, &row)?;
+                        }
+                    }
+                    Ok::<_, StoreError>((closed, queued))
+                })
+            })
+            .await?;
+        self.ring(queued);
+        Ok(closed)
+    }
+
+    /// Pending interactions whose time ran out, oldest first, at most `limit` (the expiry
+    /// sweep closes them through the human-interaction service).
+    pub async fn overdue_interactions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<InteractionRow>, StoreError> {
         self.with_conn(move |conn| {
-            Ok(diesel::update(
-                human_interactions::table
-                    .filter(human_interactions::thread_id.eq(thread_id))
-                    .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str())),
-            )
-            .set((
-                human_interactions::status.eq(InteractionStatus::Cancelled.as_str()),
-                human_interactions::answered_at.eq(Utc::now().naive_utc()),
-            ))
-            .execute(conn)?)
+            human_interactions::table
+                .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
+                .filter(human_interactions::expires_at.le(Utc::now().naive_utc()))
+                .order(human_interactions::expires_at.asc())
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .select(Record::as_select())
+                .load::<Record>(conn)?
+                .into_iter()
+                .map(Record::typed)
+                .collect()
         })
         .await
     }

@@ -26,6 +26,7 @@ pub mod search;
 mod test_db;
 mod threads;
 mod usage;
+mod webhooks;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -50,6 +51,7 @@ pub use operators::{
 pub use paging::PageRequest;
 pub use runs::{RunOutcome, RunRow};
 pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
+pub use webhooks::{Attempt, Delivery, DeliveryFilter, Outbox};
 
 /// What can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,9 @@ pub struct Scope {
 pub struct Store {
     pool: db::Pool,
     backend: Backend,
+    /// Human-input webhooks, when on: interaction changes queue deliveries in their own
+    /// transaction.
+    outbox: Option<std::sync::Arc<Outbox>>,
 }
 
 impl Store {
@@ -104,6 +109,7 @@ impl Store {
         Ok(Store {
             pool,
             backend: Backend::of_url(url),
+            outbox: None,
         })
     }
 

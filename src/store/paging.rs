@@ -26,7 +26,7 @@ use diesel::sql_types::{Bool, Text, Timestamp};
 
 use super::StoreError;
 use super::db::AnyConnection;
-use super::schema::{attachments, audit_log, items, threads};
+use super::schema::{attachments, audit_log, items, threads, webhook_deliveries};
 use crate::chatkit::types::{Order, Page};
 
 /// The query backend of [`AnyConnection`].
@@ -103,6 +103,7 @@ keyset!(threads, created_at, id);
 keyset!(items, created_at, id);
 keyset!(audit_log, at, id);
 keyset!(attachments, created_at, id);
+keyset!(webhook_deliveries, created_at, id);
 
 /// What a caller asks of a list: the rows strictly after the row `after`, at most `limit`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -22,6 +22,8 @@ diesel::table! {
         created_at -> Timestamp,
         llm_base_url -> Nullable<Text>,
         llm_api_key -> Nullable<Text>,
+        /// Where this agent's human-input webhooks go, instead of `CHATKIT_HUMAN_WEBHOOK_URL`.
+        human_webhook_url -> Nullable<Text>,
     }
 }
 
@@ -256,3 +258,23 @@ diesel::table! {
 
 diesel::joinable!(agent_mcp_servers -> agents (agent_id));
 diesel::allow_tables_to_appear_in_same_query!(agent_mcp_servers, agents);
+
+diesel::table! {
+    /// The outbox of human-input webhooks (see `store::webhooks`).
+    webhook_deliveries (id) {
+        id -> Text,
+        event -> Text,
+        interaction_id -> Text,
+        agent_id -> Text,
+        url -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+    }
+}

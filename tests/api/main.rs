@@ -29,3 +29,4 @@ mod pages;
 mod pagination;
 mod requests;
 mod streams;
+mod webhooks;

@@ -1,6 +1,7 @@
 //! The operator console: server-rendered pages for support leads and admins (threads and
-//! transcripts, the human-input queue, attachments, feedback, audit, operators, agents, usage),
-//! behind operator login, CSRF tokens and a strict Content-Security-Policy.
+//! transcripts, the human-input queue and its webhooks, attachments, feedback, audit,
+//! operators, agents, usage), behind operator login, CSRF tokens and a strict
+//! Content-Security-Policy.
 //!
 //! Everything is registered under one `/admin` scope by [`configure`]; each area has a file
 //! with its own `configure`. The scope's middleware puts the security headers on every answer
@@ -19,6 +20,7 @@ pub mod render;
 pub mod session;
 mod threads;
 mod usage;
+mod webhooks;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{Service, ServiceResponse};
@@ -61,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(events::configure)
             .configure(threads::configure)
             .configure(usage::configure)
+            .configure(webhooks::configure)
             .default_service(web::to(not_found)),
     );
 }

@@ -1,9 +1,10 @@
 //! The operator console's services, with no HTTP in them: who operators are and how they sign
 //! in ([`OperatorService`]), what they did ([`AuditService`]), threads, their transcripts and
 //! exports ([`ThreadConsoleService`]), the attachments browser ([`AttachmentBrowser`]) and
-//! feedback review ([`FeedbackReview`]), the human-input queue ([`FormQueue`]), and usage and
-//! cost ([`UsageService`]). Console pages reach every other service through the same
-//! [`Actor`], so permission checks and audit rows come from one place.
+//! feedback review ([`FeedbackReview`]), the human-input queue ([`FormQueue`]) and its
+//! webhook deliveries ([`WebhookLog`]), and usage and cost ([`UsageService`]). Console pages
+//! reach every other service through the same [`Actor`], so permission checks and audit rows
+//! come from one place.
 
 pub mod attachments;
 mod audit;
@@ -15,6 +16,7 @@ mod operators;
 pub mod threads;
 pub mod transcript;
 pub mod usage;
+pub mod webhooks;
 
 pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
@@ -27,6 +29,7 @@ pub use operators::{
 };
 pub use threads::ThreadConsoleService;
 pub use usage::UsageService;
+pub use webhooks::WebhookLog;
 
 pub use crate::store::Role;
 

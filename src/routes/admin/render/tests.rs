@@ -120,12 +120,13 @@ fn layout_renders_nav_user_logout_and_flash() {
         "feedback",
         "usage",
         "audit",
+        "webhooks",
         "operators",
     ] {
         assert!(html.contains(&format!(r#"href="/admin/{link}""#)), "{link}");
     }
     // Only pages that exist are linked.
-    assert_eq!(html.matches(r#"href="/admin/"#).count(), 8, "{html}");
+    assert_eq!(html.matches(r#"href="/admin/"#).count(), 9, "{html}");
     assert!(
         html.contains(r#"<form class="logout" method="post" action="/admin/logout">"#),
         "{html}"

@@ -1,0 +1,2 @@
+DROP TABLE webhook_deliveries;
+ALTER TABLE agents DROP COLUMN human_webhook_url;
