@@ -11,6 +11,7 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod browser;
+mod chat_client;
 mod conformance;
 mod console_access;
 mod console_attachments;

@@ -50,6 +50,8 @@ pub enum Viewport {
     Desktop,
     /// 390x844, as a phone: the page's `<meta name="viewport">` applies.
     Phone,
+    /// 360x740, the narrowest phone a page is laid out for.
+    SmallPhone,
 }
 
 impl Viewport {
@@ -57,6 +59,7 @@ impl Viewport {
         match self {
             Viewport::Desktop => (1280, 900),
             Viewport::Phone => (390, 844),
+            Viewport::SmallPhone => (360, 740),
         }
     }
 }
@@ -151,7 +154,7 @@ impl Browser {
     pub async fn resize(&self, viewport: Viewport) {
         let (width, height) = viewport.size();
         let params = json!({"width": width, "height": height, "deviceScaleFactor": 1,
-                            "mobile": viewport == Viewport::Phone});
+                            "mobile": viewport != Viewport::Desktop});
         self.driver_call(
             "goog/cdp/execute",
             json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": params}),

@@ -1,0 +1,56 @@
+//! The chat at a 360 px phone width: nothing scrolls sideways, the history is a drawer that
+//! opens and closes, and the composer stays usable.
+
+use super::{VARS, open_chat, send, wait_idle};
+use crate::support::app::Db;
+use crate::support::browser::Viewport;
+use crate::support::fake_llm::Reply;
+use crate::support::macros::db_case;
+
+db_case!(the_chat_fits_a_small_phone);
+async fn the_chat_fits_a_small_phone(db: Db) {
+    let Some((_app, llm, browser)) = open_chat(db, "small_phone", VARS).await else {
+        return;
+    };
+    browser.resize(Viewport::SmallPhone).await;
+    browser.assert_fits(360.0).await;
+    llm.push(Reply::Text(vec![
+        "A long answer with a long word: ".into(),
+        "Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichenhersteller ".into(),
+        "and code:\n\n```\nfn main() { println!(\"a very long line of code that must scroll inside its block\"); }\n```".into(),
+    ]));
+    send(&browser, "Say something long").await;
+    browser.wait_for_text(".ck-assistant-message", "code").await;
+    wait_idle(&browser).await;
+    browser.assert_fits(360.0).await;
+    browser.screenshot("answered").await;
+
+    // The history is a drawer here: hidden, opened by its button, closed by Escape.
+    let hidden = browser
+        .execute(
+            "return getComputedStyle(document.querySelector('.ck-sidebar')).visibility;",
+            vec![],
+        )
+        .await;
+    assert_eq!(hidden, "hidden");
+    browser.click(".ck-drawer-open").await;
+    browser.wait_for(".ck-root.ck-drawer").await;
+    browser.wait_for(".ck-thread-entry").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    browser.assert_fits(360.0).await;
+    browser.screenshot("drawer").await;
+    browser
+        .find(".ck-new")
+        .await
+        .send_keys("\u{E00C}")
+        .await
+        .expect("Escape pressed");
+    super::wait_until(
+        &browser,
+        "the drawer to close",
+        "return !document.querySelector('.ck-root.ck-drawer');",
+    )
+    .await;
+    browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
