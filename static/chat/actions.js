@@ -42,6 +42,8 @@ export async function runClientTool(chat, item) {
   } catch (error) {
     result = { error: String(error?.message || error) };
   }
+  // The server completes the call in place without streaming it back: show that here.
+  chat.view.append([{ ...item, status: "completed", output: result ?? {} }]);
   try {
     await chat.run("threads.add_client_tool_output", { thread_id: chat.threadId, result: result ?? {} });
   } finally {

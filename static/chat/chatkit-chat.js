@@ -182,19 +182,21 @@ export class ChatKitChat extends HTMLElement {
   }
 
   /** A dismissible banner above the conversation; `retry` adds a Retry button. */
-  showBanner(level, message, { title, retry, markdown } = {}) {
+  showBanner(level, message, { title, retry, markdown, inline } = {}) {
     const body = h("div.ck-banner-body", {}, title ? h("strong", {}, title) : null);
     if (markdown) body.append(markdown(message));
     else body.append(h("span", {}, message));
     const banner = h(`div.ck-banner.ck-${level}`, { role: level === "danger" ? "alert" : "status" }, body);
     if (retry) banner.append(h("button.ck-secondary", { type: "button", onclick: () => { banner.remove(); retry(); } }, "Retry"));
     banner.append(iconButton("close", "Dismiss", () => banner.remove()));
-    this.banners.append(banner);
+    (inline ? this.view.errors : this.banners).append(banner);
+    if (inline) this.view.scrollToEnd();
     return banner;
   }
 
   clearBanners() {
     this.banners.replaceChildren();
+    this.view.errors.replaceChildren();
   }
 
   setTitle(thread) {
@@ -349,7 +351,7 @@ export class ChatKitChat extends HTMLElement {
         this.announce("Stopped.");
       } else {
         outcome = started ? "failed" : "refused";
-        this.showBanner("danger", error.message || "The request failed.", { retry: error.status >= 500 || !error.status ? () => this.run(type, params) : null });
+        this.showBanner("danger", error.message || "The request failed.", { inline: true, retry: error.status >= 500 || !error.status ? () => this.run(type, params) : null });
         this.emit("error", { error });
       }
     } finally {
@@ -416,7 +418,7 @@ export class ChatKitChat extends HTMLElement {
         break;
       case "error": {
         const message = event.code === "custom" && event.message ? event.message : "Something went wrong while answering.";
-        this.showBanner("danger", message, { retry: event.allow_retry ? () => this.retryLast() : null });
+        this.showBanner("danger", message, { inline: true, retry: event.allow_retry ? () => this.retryLast() : null });
         this.emit("error", { error: new Error(message) });
         break;
       }

@@ -134,6 +134,7 @@ export class Composer {
     if (!this.input.isConnected) return;
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(Math.max(this.input.scrollHeight, 36), 200)}px`;
+    this.input.style.overflowY = this.input.scrollHeight > 200 ? "auto" : "hidden";
   }
 
   submit() {

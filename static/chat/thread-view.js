@@ -86,7 +86,9 @@ export class ThreadView {
     this.older = h("div.ck-older", { hidden: true }, h("span.ck-spinner", { "aria-hidden": "true" }), "Loading earlier messages…");
     this.list = h("div.ck-items");
     this.status = h("div.ck-status", { role: "status" });
-    this.el = h("div.ck-thread", { role: "log", "aria-label": "Conversation", tabIndex: 0 }, this.older, this.list, this.status);
+    // Errors of the last turn show where the answer would have been.
+    this.errors = h("div.ck-banners.ck-inline-errors");
+    this.el = h("div.ck-thread", { role: "log", "aria-label": "Conversation", tabIndex: 0 }, this.older, this.list, this.status, this.errors);
     this.pendingRender = new Set();
   }
 
@@ -94,6 +96,7 @@ export class ThreadView {
     this.entries.clear();
     this.list.replaceChildren();
     this.status.replaceChildren();
+    this.errors.replaceChildren();
   }
 
   /** Whether the view is scrolled (nearly) to the end, so new text should keep it there. */

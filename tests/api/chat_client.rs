@@ -3,7 +3,10 @@
 //! the server and the model then see. Screenshots go to `target/screenshots`.
 
 mod conversation;
+mod items;
 mod layout;
+mod threads;
+mod tools;
 
 use std::time::{Duration, Instant};
 

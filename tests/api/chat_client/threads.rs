@@ -1,0 +1,119 @@
+//! The history sidebar: a second conversation appears beside the first, each opens with its
+//! own messages, one is renamed (the server keeps the title) and one deleted.
+
+use serde_json::json;
+
+use super::{VARS, open_chat, page_user, send, transcript, wait_idle, wait_until};
+use crate::support::app::Db;
+use crate::support::fake_llm::Reply;
+use crate::support::macros::db_case;
+
+/// WebDriver's Enter key.
+const ENTER: &str = "\u{E007}";
+
+db_case!(threads_in_the_sidebar);
+async fn threads_in_the_sidebar(db: Db) {
+    let Some((app, llm, browser)) = open_chat(db, "threads", VARS).await else {
+        return;
+    };
+    llm.push(Reply::Text(vec!["First answer.".into()]));
+    send(&browser, "First question").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "First answer.")
+        .await;
+    wait_idle(&browser).await;
+
+    // A second thread: New chat empties the conversation, the sidebar then lists two.
+    browser.click(".ck-new").await;
+    wait_until(&browser, "an empty chat", "return document.querySelectorAll('.ck-item').length === 0 && !document.querySelector('.ck-start').hidden;").await;
+    llm.push(Reply::Text(vec!["Second answer.".into()]));
+    send(&browser, "Second question").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "Second answer.")
+        .await;
+    wait_idle(&browser).await;
+    wait_until(
+        &browser,
+        "two threads listed",
+        "return document.querySelectorAll('.ck-thread-entry').length === 2;",
+    )
+    .await;
+    let user = page_user(&browser).await;
+    let listed = app.ok(&user, "threads.list", json!({})).await;
+    let ids: Vec<String> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    let shown = browser
+        .execute("return [...document.querySelectorAll('.ck-thread-entry')].map(e => e.dataset.threadId);", vec![])
+        .await;
+    assert_eq!(shown, json!(ids), "newest first, as the server lists them");
+
+    // The older thread opens with its own messages.
+    browser
+        .click(&format!(
+            ".ck-thread-entry[data-thread-id='{}'] .ck-thread-open",
+            ids[1]
+        ))
+        .await;
+    browser
+        .wait_for_text(".ck-assistant-message", "First answer.")
+        .await;
+    assert_eq!(
+        transcript(&browser).await,
+        vec![
+            "user_message: First question",
+            "assistant_message: First answer."
+        ]
+    );
+
+    // Rename it: the pencil, a new title, Enter.
+    browser
+        .click(&format!(
+            ".ck-thread-entry[data-thread-id='{}'] .ck-thread-actions button:first-child",
+            ids[1]
+        ))
+        .await;
+    let field = browser.wait_for(".ck-rename").await;
+    field.clear().await.unwrap();
+    field.send_keys("Trip planning").await.unwrap();
+    field.send_keys(ENTER).await.unwrap();
+    browser
+        .wait_for_text(".ck-thread-entry .ck-thread-open", "Trip planning")
+        .await;
+    browser.wait_for_text(".ck-title", "Trip planning").await;
+    let thread = app
+        .ok(&user, "threads.get_by_id", json!({"thread_id": ids[1]}))
+        .await;
+    assert_eq!(thread["title"], "Trip planning");
+    browser.screenshot("renamed").await;
+
+    // Delete the other one, confirming; it leaves the list and the server.
+    browser
+        .click(&format!(
+            ".ck-thread-entry[data-thread-id='{}'] .ck-thread-actions button:last-child",
+            ids[0]
+        ))
+        .await;
+    browser.wait_for_text(".ck-confirm-text", "Delete").await;
+    browser.click(".ck-confirm .ck-danger").await;
+    wait_until(
+        &browser,
+        "one thread left",
+        "return document.querySelectorAll('.ck-thread-entry').length === 1;",
+    )
+    .await;
+    let answer = app
+        .send(&user, "threads.get_by_id", json!({"thread_id": ids[0]}))
+        .await;
+    assert_eq!(answer.status, 404);
+    // The open thread was not the deleted one: it stays.
+    browser
+        .wait_for_text(".ck-assistant-message", "First answer.")
+        .await;
+    browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
