@@ -105,7 +105,11 @@ function draw(fig, p, width) {
   const y0 = yTicks[0];
   const y1 = yTicks[yTicks.length - 1];
   const y = (v) => pad.top + plotH - ((v - y0) / (y1 - y0 || 1)) * plotH;
-  const x = (i) => pad.left + band * i + band / 2;
+  // Bars need a band per category; lines and areas alone run from edge to edge.
+  const banded = series.some((s) => s.type === "bar") || n === 1;
+  const x = banded
+    ? (i) => pad.left + band * i + band / 2
+    : (i) => pad.left + 4 + ((plotW - 8) * i) / (n - 1);
 
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "ckw-chart-svg" });
   root.setAttribute("aria-hidden", "true");

@@ -54,8 +54,7 @@ const BUTTON_COLORS = new Set(["primary", "secondary", "info", "discovery", "suc
 
 export function Button(p, ctx) {
   const button = el("button", "ckw-button");
-  const inForm = p.submit === true;
-  button.type = inForm ? "submit" : "button";
+  button.type = p.submit === true ? "submit" : "button";
   const preset = p.style === "secondary" ? ["secondary", "outline"] : ["primary", "solid"];
   button.dataset.color = BUTTON_COLORS.has(p.color) ? p.color : preset[0];
   controlLook(button, { ...p, size: p.size ?? "lg" }, preset[1]);

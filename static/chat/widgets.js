@@ -153,7 +153,6 @@ function Card(node, ctx) {
       },
       ctx,
     );
-    if (which === "confirm") ctx.confirms.add(b);
     footer.append(b);
   }
   if (footer.childElementCount) card.append(footer);
@@ -341,8 +340,14 @@ function TableRow(node, ctx) {
   for (const child of childList(node)) {
     const cell = render(child.type === "Table.Cell" ? { ...child, header: child.header ?? node.header } : child, ctx);
     if (!cell) continue;
-    if (cell.tagName === "TD" || cell.tagName === "TH") tr.append(cell);
-    else tr.append(Object.assign(el("td"), {}).appendChild(cell).parentNode);
+    if (cell.tagName === "TD" || cell.tagName === "TH") {
+      tr.append(cell);
+    } else {
+      // Any other component in a row gets a cell of its own.
+      const td = el("td");
+      td.append(cell);
+      tr.append(td);
+    }
   }
   return tr;
 }
@@ -429,7 +434,6 @@ export function renderWidget(widget, host) {
     host: host ?? {},
     root,
     actions: new WeakMap(),
-    confirms: new WeakSet(),
     id: () => `${uid}-${++n}`,
   };
   root.dataset.itemId = host?.itemId ?? "";

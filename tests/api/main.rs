@@ -12,6 +12,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod chat_client;
+mod chat_widgets;
 mod conformance;
 mod console_access;
 mod console_attachments;
