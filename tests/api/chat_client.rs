@@ -2,6 +2,7 @@
 //! server and the fake model, on both databases: what a user does in the chat page and what
 //! the server and the model then see. Screenshots go to `target/screenshots`.
 
+mod access;
 mod attachments;
 mod conversation;
 mod humans;

@@ -199,6 +199,17 @@ impl Browser {
         field.send_keys(text).await.expect("text typed");
     }
 
+    /// Types `keys` (WebDriver key codes allowed, such as Tab `\u{E004}`) into whatever has
+    /// the focus, as a keyboard would: the focus moves only as the keys move it.
+    pub async fn keys(&self, keys: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("a focused element");
+        focused.send_keys(keys).await.expect("keys typed");
+    }
+
     pub async fn click(&self, css: &str) {
         self.find(css)
             .await
