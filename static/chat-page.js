@@ -10,6 +10,9 @@ if (!user) {
   localStorage.setItem("chatkit-demo-user", user);
 }
 
+// The models the server lets a user pick, its default first.
+const models = (el.dataset.models || "").split(",").filter(Boolean);
+
 el.setOptions({
   api: {
     url: el.dataset.apiUrl,
@@ -24,6 +27,7 @@ el.setOptions({
   composer: {
     placeholder: "Message the assistant",
     attachments: { enabled: true, maxSize: Number(el.dataset.uploadMaxBytes) || undefined },
+    models: models.map((id, index) => ({ id, label: id, default: index === 0 })),
   },
   history: { enabled: true },
   threadItemActions: { feedback: true, retry: true },

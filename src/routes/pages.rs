@@ -16,6 +16,9 @@ struct ChatPage<'a> {
     api_url: String,
     /// The composer refuses larger files before uploading them.
     upload_max_bytes: u64,
+    /// The models the composer's picker offers, the agent's own first, comma-separated;
+    /// empty (no picker) when the server allows no other.
+    models: String,
 }
 
 /// The page of OpenAI's ChatKit web component, loaded from `script_url`.
@@ -53,10 +56,26 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
     let pages = &state.settings.pages;
     let (body, policy) = match pages.client {
         ChatClient::Builtin => {
+            let mut models = Vec::new();
+            if let Some(llm) = state
+                .settings
+                .llm
+                .as_ref()
+                .filter(|llm| !llm.allowed_models.is_empty())
+            {
+                let default = agent.model.clone().unwrap_or_else(|| llm.model.clone());
+                models.push(default);
+                for model in &llm.allowed_models {
+                    if !models.contains(model) {
+                        models.push(model.clone());
+                    }
+                }
+            }
             let page = ChatPage {
                 agent_name: &agent.name,
                 api_url,
                 upload_max_bytes,
+                models: models.join(","),
             };
             (page.render()?, BUILTIN_POLICY)
         }

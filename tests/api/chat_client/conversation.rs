@@ -184,3 +184,39 @@ async fn markup_from_the_model_stays_inert(db: Db) {
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }
+
+/// Titles on: the model names the thread after the first exchange.
+const TITLES: &[(&str, &str)] = &[("CHATKIT_AUTO_TITLES", "true")];
+
+db_case!(the_title_and_the_model_picker);
+async fn the_title_and_the_model_picker(db: Db) {
+    let Some((_app, llm, browser)) = open_chat(db, "title", TITLES).await else {
+        return;
+    };
+    // The server allows another model: the composer offers both, the default first.
+    let offered = browser
+        .execute(
+            "return [...document.querySelectorAll('.ck-model option')].map(o => o.value);",
+            vec![],
+        )
+        .await;
+    assert_eq!(offered, json!(["fake-model", "alt-model"]));
+    browser.click(".ck-model option[value='alt-model']").await;
+    llm.push(Reply::Text(vec!["Fjords and trains.".into()]));
+    llm.push(Reply::Completion("Norway trip ideas".into()));
+    send(&browser, "Ideas for Norway?").await;
+    browser
+        .wait_for_text(".ck-title", "Norway trip ideas")
+        .await;
+    browser
+        .wait_for_text(".ck-thread-entry.ck-selected", "Norway trip ideas")
+        .await;
+    wait_idle(&browser).await;
+    let requests = llm.wait_for_requests(1).await;
+    assert_eq!(
+        requests[0]["model"], "alt-model",
+        "the picked model answered"
+    );
+    browser.screenshot("titled").await;
+    browser.close().await;
+}

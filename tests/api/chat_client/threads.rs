@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{VARS, open_chat, page_user, send, transcript, wait_idle, wait_until};
 use crate::support::app::Db;
 use crate::support::fake_llm::Reply;
+use crate::support::fixtures::user_input;
 use crate::support::macros::db_case;
 
 /// WebDriver's Enter key.
@@ -115,5 +116,58 @@ async fn threads_in_the_sidebar(db: Db) {
         .wait_for_text(".ck-assistant-message", "First answer.")
         .await;
     browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
+
+db_case!(older_messages_load_on_scroll);
+async fn older_messages_load_on_scroll(db: Db) {
+    let Some((app, llm, browser)) = open_chat(db, "older", VARS).await else {
+        return;
+    };
+    // A long thread of this page's user: 15 turns, 30 items.
+    let user = page_user(&browser).await;
+    llm.push(Reply::Text(vec!["answer 1".into()]));
+    let (thread, _) = app.create_thread(&user, "question 1").await;
+    for n in 2..=15 {
+        llm.push(Reply::Text(vec![format!("answer {n}")]));
+        app.stream(
+            &user,
+            "threads.add_user_message",
+            json!({"thread_id": thread, "input": user_input(&format!("question {n}"))}),
+        )
+        .await;
+    }
+    browser
+        .execute(
+            "localStorage.setItem('chatkit-chat:thread:/chatkit?agent=default', arguments[0]);",
+            vec![json!(thread)],
+        )
+        .await;
+    browser.goto(&format!("{}/", app.address)).await;
+    // The newest page first, scrolled to the end.
+    browser
+        .wait_for_text(".ck-assistant-message", "answer 15")
+        .await;
+    let count = "return document.querySelectorAll('.ck-item').length;";
+    assert_eq!(browser.execute(count, vec![]).await, 20);
+    let shown = transcript(&browser).await;
+    assert_eq!(shown[0], "user_message: question 6");
+    // Scrolling to the top loads the older ones above, in order.
+    browser
+        .execute(
+            "document.querySelector('.ck-thread').scrollTop = 0;",
+            vec![],
+        )
+        .await;
+    wait_until(
+        &browser,
+        "the older items",
+        "return document.querySelectorAll('.ck-item').length === 30;",
+    )
+    .await;
+    let shown = transcript(&browser).await;
+    assert_eq!(shown[0], "user_message: question 1");
+    assert_eq!(shown[1], "assistant_message: answer 1");
+    assert_eq!(shown[29], "assistant_message: answer 15");
     browser.close().await;
 }
