@@ -88,7 +88,7 @@ export class ThreadView {
     this.status = h("div.ck-status", { role: "status" });
     // Errors of the last turn show where the answer would have been.
     this.errors = h("div.ck-banners.ck-inline-errors");
-    this.el = h("div.ck-thread", { role: "log", "aria-label": "Conversation", tabIndex: 0 }, this.older, this.list, this.status, this.errors);
+    this.el = h("div.ck-thread", { role: "log", "aria-label": "Conversation", "aria-live": "off", tabIndex: 0 }, this.older, this.list, this.status, this.errors);
     this.pendingRender = new Set();
   }
 

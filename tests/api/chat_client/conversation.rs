@@ -8,6 +8,7 @@ use super::{
     VARS, open_chat, page_user, remembered_thread, send, transcript, wait_idle, wait_until,
 };
 use crate::support::app::{Db, eventually};
+use crate::support::browser::Viewport;
 use crate::support::fake_llm::Reply;
 use crate::support::macros::db_case;
 
@@ -202,7 +203,13 @@ async fn the_title_and_the_model_picker(db: Db) {
         .await;
     assert_eq!(offered, json!(["fake-model", "alt-model"]));
     browser.click(".ck-model option[value='alt-model']").await;
-    llm.push(Reply::Text(vec!["Fjords and trains.".into()]));
+    llm.push(Reply::Text(vec![
+        "Three ideas for a week in **Norway**:\n\n".into(),
+        "1. Take the *Bergen Line* from Oslo: seven hours over the Hardangervidda plateau.\n".into(),
+        "2. Cruise the Nærøyfjord, the narrowest arm of the Sognefjord.\n".into(),
+        "3. Hike to Trolltunga in summer (about 10 hours, start early).\n\n".into(),
+        "Train times come from the operator's API:\n\n```sh\ncurl https://api.example.com/trips?from=OSL&to=BGO\n```\n".into(),
+    ]));
     llm.push(Reply::Completion("Norway trip ideas".into()));
     send(&browser, "Ideas for Norway?").await;
     browser
@@ -217,6 +224,14 @@ async fn the_title_and_the_model_picker(db: Db) {
         requests[0]["model"], "alt-model",
         "the picked model answered"
     );
+    browser
+        .wait_for_text(".ck-assistant-message", "Trolltunga")
+        .await;
+    browser.assert_fits(1280.0).await;
     browser.screenshot("titled").await;
+    browser.resize(Viewport::Phone).await;
+    browser.assert_fits(390.0).await;
+    browser.screenshot("titled-phone").await;
+    browser.assert_no_csp_violations().await;
     browser.close().await;
 }
