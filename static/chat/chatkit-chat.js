@@ -129,6 +129,13 @@ export class ChatKitChat extends HTMLElement {
     }
     shell.append(main);
     this.replaceChildren(shell, this.live);
+    this.listen();
+  }
+
+  /** The element's own listeners, added once however often it is configured. */
+  listen() {
+    if (this.listening) return;
+    this.listening = true;
     this.addEventListener("dragover", (e) => {
       if ([...(e.dataTransfer?.types || [])].includes("Files")) {
         e.preventDefault();
@@ -267,6 +274,7 @@ export class ChatKitChat extends HTMLElement {
       this.view.scrollToEnd();
       this.emit("thread.change", { threadId: id });
       this.afterTurn();
+      this.catchUp(id);
     } catch (error) {
       if (error.status === 404) {
         this.showThread(null);
@@ -276,6 +284,37 @@ export class ChatKitChat extends HTMLElement {
     } finally {
       this.view.el.removeAttribute("aria-busy");
     }
+  }
+
+  /**
+   * A thread opened while its answer is still being written or saved (a reload mid-answer
+   * cancels it; a run resumed elsewhere goes on alone) ends with the question: look for the
+   * newer items a few times, as long as nothing streams here.
+   */
+  catchUp(id, tries = 6) {
+    clearTimeout(this.catchUpTimer);
+    const items = this.view.items();
+    if (!tries || items[items.length - 1]?.type !== "user_message") return;
+    this.catchUpTimer = setTimeout(async () => {
+      if (this.threadId !== id || this.controller) return;
+      try {
+        const page = await this.api.json("items.list", { thread_id: id, order: "desc", limit: 20 });
+        if (this.threadId !== id || this.controller) return;
+        const known = new Set(this.view.items().map((item) => item.id));
+        const newer = [];
+        for (const item of page.data) {
+          if (known.has(item.id)) break;
+          newer.unshift(item);
+        }
+        if (newer.length) {
+          this.view.append(newer);
+          this.afterTurn();
+        }
+      } catch {
+        return;
+      }
+      this.catchUp(id, tries - 1);
+    }, 1000);
   }
 
   /** Re-reads the open thread (ChatKit JS's `fetchUpdates`). */

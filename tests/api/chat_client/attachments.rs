@@ -1,5 +1,9 @@
 //! An image attached in the composer: it uploads with a progress bar, shows a preview, goes
-//! with the message (the model receives the image), and the sent message shows it too.
+//! with the message (the model receives the image), and the sent message shows it too; files
+//! dropped on the chat or pasted into the composer, uploaded by the direct strategy.
+
+use base64::Engine as _;
+use serde_json::json;
 
 use super::{VARS, open_chat, send, wait_idle, wait_until};
 use crate::support::app::Db;
@@ -69,6 +73,75 @@ async fn an_image_is_attached_and_seen_by_the_model(db: Db) {
             .await,
         0
     );
+    browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
+
+/// A file made in the page, `name`, as a drop or a paste would carry it.
+const MAKE_FILE: &str = "const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+     const file = new File([bytes], arguments[1], {type: 'image/png'});
+     const data = new DataTransfer();
+     data.items.add(file);";
+
+db_case!(dropped_and_pasted_files_upload_directly);
+async fn dropped_and_pasted_files_upload_directly(db: Db) {
+    let Some((_app, llm, browser)) = open_chat(db, "direct_upload", VARS).await else {
+        return;
+    };
+    // The direct strategy: the bytes go to the upload route through the page's fetch.
+    browser
+        .execute(
+            "const el = document.getElementById('chat');
+             el.setOptions({...el.options, api: {...el.options.api,
+               uploadStrategy: {type: 'direct', uploadUrl: '/chatkit/upload?agent=default'}}});",
+            vec![],
+        )
+        .await;
+    browser.wait_for(".ck-input").await;
+    let png = base64::engine::general_purpose::STANDARD.encode(PNG);
+    browser
+        .execute(
+            &format!(
+                "{MAKE_FILE}
+                 document.querySelector('.ck-thread').dispatchEvent(
+                   new DragEvent('drop', {{dataTransfer: data, bubbles: true, cancelable: true}}));"
+            ),
+            vec![json!(png), json!("dropped.png")],
+        )
+        .await;
+    browser
+        .execute(
+            &format!(
+                "{MAKE_FILE}
+                 document.querySelector('.ck-input').dispatchEvent(
+                   new ClipboardEvent('paste', {{clipboardData: data, bubbles: true, cancelable: true}}));"
+            ),
+            vec![json!(png), json!("pasted.png")],
+        )
+        .await;
+    wait_until(&browser, "two uploads done", "return document.querySelectorAll('.ck-composer .ck-attachment:not(.ck-uploading)').length === 2;").await;
+    let names = browser
+        .execute(
+            "return [...document.querySelectorAll('.ck-attachment-name')].map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(names, json!(["dropped.png", "pasted.png"]));
+    llm.push(Reply::Text(vec!["Two dots.".into()]));
+    send(&browser, "And these?").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "Two dots.")
+        .await;
+    wait_idle(&browser).await;
+    let sent = llm.wait_for_requests(1).await[0]["messages"].to_string();
+    assert_eq!(sent.matches(r#""type":"image_url""#).count(), 2, "{sent}");
+    let shown = browser
+        .execute(
+            "return document.querySelectorAll('.ck-user-message img.ck-thumb').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, 2);
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }

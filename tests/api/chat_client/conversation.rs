@@ -235,3 +235,33 @@ async fn the_title_and_the_model_picker(db: Db) {
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }
+
+db_case!(a_reload_mid_answer_shows_what_was_saved);
+async fn a_reload_mid_answer_shows_what_was_saved(db: Db) {
+    let Some((app, llm, browser)) = open_chat(db, "reload", VARS).await else {
+        return;
+    };
+    let pieces: Vec<String> = (1..=40).map(|n| format!("step{n} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    llm.push(slow(&pieces, 150));
+    send(&browser, "Walk me through it").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "step3")
+        .await;
+    // Reloading ends the request mid-answer: the page comes back to the same thread and shows
+    // the part of the answer the server kept, without another message from the user.
+    browser.goto(&format!("{}/", app.address)).await;
+    browser
+        .wait_for_text(".ck-user-message", "Walk me through it")
+        .await;
+    let saved = browser
+        .wait_for_text(".ck-assistant-message", "step3")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!saved.contains("step40"), "{saved}");
+    assert_eq!(llm.requests().len(), 1, "nothing asked the model again");
+    browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
