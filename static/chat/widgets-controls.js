@@ -52,7 +52,8 @@ function focusOnMount(node, p) {
 
 const BUTTON_COLORS = new Set(["primary", "secondary", "info", "discovery", "success", "caution", "warning", "danger"]);
 
-export function Button(p, ctx) {
+/** `kind` says how "auto" loading applies: "button" (self) or "confirm" (container). */
+export function Button(p, ctx, kind = "button") {
   const button = el("button", "ckw-button");
   button.type = p.submit === true ? "submit" : "button";
   const preset = p.style === "secondary" ? ["secondary", "outline"] : ["primary", "solid"];
@@ -74,7 +75,7 @@ export function Button(p, ctx) {
     // A submit button inside a form is handled by the form's submit event (validation first).
     if (button.type === "submit" && formOf(button)) return;
     event.preventDefault();
-    fire(ctx, p.onClickAction, { control: button, kind: "button", form: formOf(button) });
+    fire(ctx, p.onClickAction, { control: button, kind, form: formOf(button) });
   });
   return button;
 }

@@ -143,7 +143,10 @@ export function sizing(el, p) {
 
 /** The flex/box props shared by Box, Row, Col, Form, Card, Basic and ListViewItem. */
 export function box(el, p) {
-  if (p.align) set(el, "align-items", ALIGN[p.align]);
+  if (ALIGN[p.align]) {
+    set(el, "align-items", ALIGN[p.align]);
+    el.classList.add("ckw-aligned");
+  }
   if (p.justify) set(el, "justify-content", JUSTIFY[p.justify]);
   if (p.wrap) set(el, "flex-wrap", p.wrap === true ? "wrap" : p.wrap);
   set(el, "gap", space(p.gap));

@@ -152,6 +152,7 @@ function Card(node, ctx) {
         onClickAction: button.action,
       },
       ctx,
+      which === "confirm" ? "confirm" : "button",
     );
     footer.append(b);
   }

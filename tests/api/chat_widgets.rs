@@ -2,8 +2,9 @@
 //! (`static/chat/markdown.js`) in headless Chromium, served by the real server: every
 //! component of a gallery renders (screenshots at desktop and phone sizes), form values reach
 //! the action payload, required fields block a submit, loading behaviours apply while an
-//! action is pending, a list view's limit, and Markdown stays inert. `server_form` renders a
-//! form the server made and sends what it submits back through the real endpoint.
+//! action is pending (`actions`), a list view's limit, and Markdown stays inert (`markdown`).
+//! `server_form` and `server_widgets` render what the server made and send what the browser
+//! submits back through the real endpoint.
 
 use std::path::PathBuf;
 
@@ -13,8 +14,10 @@ use crate::support::app::{Db, spawn_app};
 use crate::support::browser::{Browser, Viewport};
 use crate::support::macros::db_case;
 
+mod actions;
 mod markdown;
 mod server_form;
+mod server_widgets;
 
 /// The gallery: one widget of each kind, every component type among them.
 fn gallery() -> Vec<Value> {
@@ -60,7 +63,8 @@ return (async () => {
     const el = window.__widgets.renderWidget(widget, host);
     el.id = `w${i}`;
     el.style.setProperty("break-inside", "avoid");
-    el.style.setProperty("margin-bottom", "24px");
+    el.style.setProperty("margin-bottom", "20px");
+    el.style.setProperty("padding", "4px"); // so that an element screenshot shows the border
     box.append(el);
   });
   return box.querySelectorAll(":scope > .ckw").length;
@@ -155,6 +159,8 @@ const RENDERED: &[(&str, &str)] = &[
         "Card collapsed",
         "#w1 details.ckw-collapse:not([open]) .ckw-text",
     ),
+    ("Icon unknown: a dot", "#w1 svg.ckw-icon[data-icon=dot]"),
+    ("Icon lucide:", "#w1 svg.ckw-icon[data-icon=home]"),
 ];
 
 db_case!(every_component_renders);
@@ -194,6 +200,7 @@ async fn every_component_renders(db: Db) {
                bars: document.querySelectorAll('#w4 rect.ckw-chart-bar').length,
                yLabels: document.querySelectorAll('#w4 .ckw-chart-svg')[0].querySelectorAll('text').length,
                hiddenItems: document.querySelectorAll('.ckw-lvi-wrap[hidden]').length,
+               badImages: document.querySelectorAll('img[alt^=not]').length,
              };",
             vec![],
         )
@@ -209,6 +216,10 @@ async fn every_component_renders(db: Db) {
     assert_eq!(facts["bars"], 10, "two stacked series over five days");
     assert!(facts["yLabels"].as_u64().unwrap() > 5, "{facts}");
     assert_eq!(facts["hiddenItems"], 2);
+    assert_eq!(
+        facts["badImages"], 0,
+        "an image source that is no image is dropped"
+    );
     let severe: Vec<_> = browser
         .console_log()
         .await
@@ -218,6 +229,15 @@ async fn every_component_renders(db: Db) {
     assert!(severe.is_empty(), "errors from our files: {severe:?}");
 
     browser.screenshot("desktop").await;
+    // A dark system theme, as `prefers-color-scheme: dark` gives the page's `light dark`.
+    let scheme = "document.documentElement.style.setProperty('color-scheme', arguments[0]);
+                  return getComputedStyle(document.querySelector('#w0 .ckw-card')).backgroundColor;";
+    let dark = browser.execute(scheme, vec![json!("dark")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // colour transitions
+    browser.screenshot("desktop-dark").await;
+    let light = browser.execute(scheme, vec![json!("light")]).await;
+    assert_eq!(light, "rgb(255, 255, 255)");
+    assert_eq!(dark, "rgb(38, 38, 38)", "cards follow the colour scheme");
     for i in 0..6 {
         element_shot(
             &browser,
@@ -320,96 +340,6 @@ async fn form_values_reach_the_payload(db: Db) {
     browser.close().await;
 }
 
-db_case!(loading_behaviour_while_an_action_is_pending);
-async fn loading_behaviour_while_an_action_is_pending(db: Db) {
-    let Some(app) = spawn_app(db).await else {
-        return;
-    };
-    let Some(browser) =
-        Browser::start(&format!("widget_loading-{}", db.name()), Viewport::Desktop).await
-    else {
-        return;
-    };
-    browser.goto(&format!("{}/", app.address)).await;
-    let g = gallery();
-    render(&browser, &[g[0].clone(), g[2].clone(), g[3].clone()]).await;
-    browser.execute("window.__hold = true;", vec![]).await;
-    let state = "const b = document.querySelector(arguments[0]); const root = b.closest('.ckw');
-                 return [b.disabled ?? null, b.classList.contains('ckw-loading'),
-                         b.getAttribute('aria-busy'), root.inert, root.classList.contains('ckw-busy')];";
-
-    // A button's "auto" is "self": a spinner on the button, which cannot be pressed again.
-    let check_in = "#w0 .ckw-row button:nth-of-type(1)";
-    browser.click(check_in).await;
-    assert_eq!(
-        browser.execute(state, vec![json!(check_in)]).await,
-        json!([true, true, "true", false, false])
-    );
-    browser
-        .execute(
-            "document.querySelector(arguments[0]).click();",
-            vec![json!(check_in)],
-        )
-        .await;
-    assert_eq!(
-        actions(&browser).await.len(),
-        1,
-        "no second action while pending"
-    );
-    browser.execute("window.__release();", vec![]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(
-        browser.execute(state, vec![json!(check_in)]).await,
-        json!([false, false, null, false, false])
-    );
-
-    // "container": the whole widget fades and ignores input.
-    let cancel = "#w0 button[data-color=danger]";
-    browser.click(cancel).await;
-    assert_eq!(
-        browser.execute(state, vec![json!(cancel)]).await,
-        json!([false, false, null, true, true])
-    );
-    browser.execute("window.__release();", vec![]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert_eq!(
-        browser.execute(state, vec![json!(cancel)]).await,
-        json!([false, false, null, false, false])
-    );
-
-    // A card's confirm is "container" too.
-    browser
-        .fill("#w1 input[data-ckw-field=email]", "a@b.co")
-        .await;
-    browser.click("#w1 button[type=submit]").await;
-    let save = "#w1 button[type=submit]";
-    assert_eq!(
-        browser.execute(state, vec![json!(save)]).await,
-        json!([false, false, null, true, true])
-    );
-    browser.screenshot("pending").await;
-    browser.execute("window.__release();", vec![]).await;
-
-    // A list item: "self", and a host that fails leaves the widget usable.
-    browser
-        .execute("window.__hold = false; window.__fail = true;", vec![])
-        .await;
-    let item = "#w2 .ckw-lvi[role=button]";
-    browser.click(item).await;
-    let recorded = actions(&browser).await;
-    assert_eq!(recorded.last().unwrap()["payload"], json!({"id": 1}));
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let usable = browser
-        .execute(
-            "const item = document.querySelector(arguments[0]);
-             return [item.getAttribute('aria-disabled'), item.classList.contains('ckw-loading')];",
-            vec![json!(item)],
-        )
-        .await;
-    assert_eq!(usable, json!([null, false]));
-    browser.close().await;
-}
-
 db_case!(list_view_limit_and_keyboard);
 async fn list_view_limit_and_keyboard(db: Db) {
     let Some(app) = spawn_app(db).await else {
@@ -450,6 +380,24 @@ async fn list_view_limit_and_keyboard(db: Db) {
         json!(2),
         "the two items with an action, and only those"
     );
+    browser
+        .find("body")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab typed");
+    let focused = browser
+        .execute(
+            "const el = document.activeElement;
+             return [el.matches('.ckw-lvi-wrap:nth-child(1) .ckw-lvi'), getComputedStyle(el).outlineStyle];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        focused,
+        json!([true, "solid"]),
+        "Tab reaches the first item, focus shows"
+    );
     let second = browser.find(".ckw-lvi-wrap:nth-child(2) .ckw-lvi").await;
     second.send_keys("\u{E007}").await.expect("Enter typed");
     second.send_keys(" ").await.expect("Space typed");
@@ -466,65 +414,6 @@ async fn list_view_limit_and_keyboard(db: Db) {
             json!(["mail.open", {"id": 2}]),
             json!(["mail.open", {"id": 1}])
         ]
-    );
-    browser.close().await;
-}
-
-db_case!(change_actions_search_forms_and_collapsed_cards);
-async fn change_actions_search_forms_and_collapsed_cards(db: Db) {
-    let Some(app) = spawn_app(db).await else {
-        return;
-    };
-    let label = format!("widget_change-{}", db.name());
-    let Some(browser) = Browser::start(&label, Viewport::Phone).await else {
-        return;
-    };
-    browser.goto(&format!("{}/", app.address)).await;
-    let g = gallery();
-    render(&browser, &[g[5].clone(), g[1].clone()]).await;
-    browser.execute("window.__hold = true;", vec![]).await;
-
-    // A select outside a form sends its own value with its change action, and by default
-    // ("none") nothing is disabled meanwhile.
-    browser
-        .click("#w0 select[data-ckw-field=sort] option[value=old]")
-        .await;
-    let recorded = actions(&browser).await;
-    assert_eq!(recorded.len(), 1, "{recorded:?}");
-    assert_eq!(recorded[0]["action"]["type"], "inbox.sort");
-    assert_eq!(
-        recorded[0]["payload"],
-        json!({"view": "all", "sort": "old"})
-    );
-    let busy = browser
-        .execute(
-            "const s = document.querySelector('#w0 select'); return [s.disabled, s.closest('.ckw').inert];",
-            vec![],
-        )
-        .await;
-    assert_eq!(busy, json!([false, false]));
-    browser.execute("window.__release();", vec![]).await;
-
-    // A form without a card: Enter in its field submits it with the field's value.
-    let search = browser.find("#w0 input[data-ckw-field=q]").await;
-    search.send_keys("flights\u{E007}").await.expect("typed");
-    let recorded = actions(&browser).await;
-    assert_eq!(recorded.len(), 2, "{recorded:?}");
-    assert_eq!(
-        json!([recorded[1]["action"]["type"], recorded[1]["payload"]]),
-        json!(["search.run", {"q": "flights"}])
-    );
-    browser.execute("window.__release();", vec![]).await;
-
-    // A collapsed card keeps its body behind a disclosure.
-    let hidden = "return document.querySelector('#w1 .ckw-text').checkVisibility();";
-    assert_eq!(browser.execute(hidden, vec![]).await, json!(false));
-    browser.click("#w1 summary").await;
-    assert_eq!(browser.execute(hidden, vec![]).await, json!(true));
-    assert_eq!(
-        browser.text("#w1 .ckw-status").await,
-        "Booking confirmed",
-        "the status line stays above"
     );
     browser.close().await;
 }
