@@ -54,3 +54,40 @@ async fn the_chat_fits_a_small_phone(db: Db) {
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }
+
+db_case!(attributes_alone_configure_the_element);
+async fn attributes_alone_configure_the_element(db: Db) {
+    let Some((_app, llm, browser)) = open_chat(db, "attributes", VARS).await else {
+        return;
+    };
+    // A page that writes only HTML: the element reads its attributes when it is connected.
+    browser
+        .execute(
+            "document.getElementById('chat').remove();
+             const el = document.createElement('chatkit-chat');
+             el.setAttribute('api-url', '/chatkit?agent=default');
+             el.setAttribute('greeting', 'Hello from attributes');
+             el.setAttribute('placeholder', 'Type here');
+             el.setAttribute('history', 'off');
+             document.querySelector('main').append(el);",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_for_text("chatkit-chat .ck-greeting", "Hello from attributes")
+        .await;
+    let shown = browser
+        .execute(
+            "return [document.querySelector('.ck-input').placeholder, !!document.querySelector('.ck-sidebar')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown, serde_json::json!(["Type here", false]));
+    llm.push(Reply::Text(vec!["Configured by attributes.".into()]));
+    send(&browser, "Hi").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "Configured by attributes.")
+        .await;
+    wait_idle(&browser).await;
+    browser.close().await;
+}

@@ -171,3 +171,36 @@ async fn older_messages_load_on_scroll(db: Db) {
     assert_eq!(shown[29], "assistant_message: answer 15");
     browser.close().await;
 }
+
+db_case!(the_sidebar_pages_through_many_threads);
+async fn the_sidebar_pages_through_many_threads(db: Db) {
+    let Some((app, llm, browser)) = open_chat(db, "many_threads", VARS).await else {
+        return;
+    };
+    let user = page_user(&browser).await;
+    for n in 1..=23 {
+        llm.push(Reply::Text(vec![format!("answer {n}")]));
+        app.create_thread(&user, &format!("thread {n}")).await;
+    }
+    browser.goto(&format!("{}/", app.address)).await;
+    let count = "return document.querySelectorAll('.ck-thread-entry').length;";
+    wait_until(
+        &browser,
+        "the first page",
+        "return document.querySelectorAll('.ck-thread-entry').length === 20;",
+    )
+    .await;
+    browser.click(".ck-more").await;
+    wait_until(
+        &browser,
+        "the second page",
+        "return document.querySelectorAll('.ck-thread-entry').length === 23;",
+    )
+    .await;
+    assert_eq!(browser.execute(count, vec![]).await, 23);
+    let hidden = browser
+        .execute("return document.querySelector('.ck-more').hidden;", vec![])
+        .await;
+    assert_eq!(hidden, true, "nothing more to show");
+    browser.close().await;
+}
