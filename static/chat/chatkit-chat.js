@@ -189,12 +189,12 @@ export class ChatKitChat extends HTMLElement {
   }
 
   /** A dismissible banner above the conversation; `retry` adds a Retry button. */
-  showBanner(level, message, { title, retry, markdown, inline } = {}) {
+  showBanner(level, message, { title, retry, retryLabel = "Retry", markdown, inline } = {}) {
     const body = h("div.ck-banner-body", {}, title ? h("strong", {}, title) : null);
     if (markdown) body.append(markdown(message));
     else body.append(h("span", {}, message));
     const banner = h(`div.ck-banner.ck-${level}`, { role: level === "danger" ? "alert" : "status" }, body);
-    if (retry) banner.append(h("button.ck-secondary", { type: "button", onclick: () => { banner.remove(); retry(); } }, "Retry"));
+    if (retry) banner.append(h("button.ck-secondary", { type: "button", onclick: () => { banner.remove(); retry(); } }, retryLabel));
     banner.append(iconButton("close", "Dismiss", () => banner.remove()));
     (inline ? this.view.errors : this.banners).append(banner);
     if (inline) this.view.scrollToEnd();
@@ -389,8 +389,18 @@ export class ChatKitChat extends HTMLElement {
         outcome = "stopped";
         this.announce("Stopped.");
       } else {
+        // Refused: the composer gets the message back (see `send`), to send again as it is.
+        // Cut off mid-stream: the server kept the question, so Retry asks again from it.
         outcome = started ? "failed" : "refused";
-        this.showBanner("danger", error.message || "The request failed.", { inline: true, retry: error.status >= 500 || !error.status ? () => this.run(type, params) : null });
+        const reason = error instanceof TypeError ? "The server could not be reached." : error.message || "The request failed.";
+        if (!started && error.status === 404 && this.threadId) {
+          // Deleted elsewhere (another tab, the console): offer a fresh start.
+          this.sidebar?.load();
+          this.showBanner("danger", "This conversation no longer exists.", { inline: true, retry: () => this.newThread(), retryLabel: "New chat" });
+        } else {
+          const cut = started ? "The connection was lost before the answer was complete." : reason;
+          this.showBanner("danger", cut, { inline: true, retry: started && this.userMessageBefore(null) ? () => this.retryLast() : null });
+        }
         this.emit("error", { error });
       }
     } finally {

@@ -145,3 +145,57 @@ async fn an_error_offers_retry(db: Db) {
     assert_eq!(banners, 0, "the error is gone");
     browser.close().await;
 }
+
+db_case!(a_refused_message_comes_back_to_the_composer);
+async fn a_refused_message_comes_back_to_the_composer(db: Db) {
+    let Some((app, llm, browser)) = open_chat(db, "refused", VARS).await else {
+        return;
+    };
+    llm.push(Reply::Text(vec!["First.".into()]));
+    send(&browser, "Hello").await;
+    browser
+        .wait_for_text(".ck-assistant-message", "First.")
+        .await;
+    wait_idle(&browser).await;
+    // The thread goes away behind the page's back (another tab deleted it).
+    let user = super::page_user(&browser).await;
+    let thread = remembered_thread(&browser).await;
+    app.ok(
+        &user,
+        "threads.delete",
+        serde_json::json!({"thread_id": thread}),
+    )
+    .await;
+    send(&browser, "Are you there?").await;
+    browser
+        .wait_for_text(
+            ".ck-banner.ck-danger",
+            "This conversation no longer exists.",
+        )
+        .await;
+    wait_idle(&browser).await;
+    let kept = browser
+        .execute("return document.querySelector('.ck-input').value;", vec![])
+        .await;
+    assert_eq!(kept, "Are you there?", "the message is not lost");
+    assert_eq!(llm.requests().len(), 1);
+    browser.screenshot("refused").await;
+    // The sidebar forgot it; "New chat" starts afresh and the kept message goes there.
+    wait_until(
+        &browser,
+        "the sidebar reloaded",
+        "return document.querySelectorAll('.ck-thread-entry').length === 0;",
+    )
+    .await;
+    browser.click(".ck-banner.ck-danger .ck-secondary").await;
+    llm.push(Reply::Text(vec!["Yes.".into()]));
+    browser
+        .find(".ck-input")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    browser.wait_for_text(".ck-assistant-message", "Yes.").await;
+    wait_idle(&browser).await;
+    browser.close().await;
+}
