@@ -74,6 +74,8 @@ export class ChatKitChat extends HTMLElement {
     const initial = options.initialThread !== undefined ? options.initialThread : localStorage.getItem(this.storageKey);
     if (initial) this.setThreadId(initial);
     else this.showThread(null);
+    // For hosts measuring their page: when the chat became usable.
+    performance.mark("chatkit-chat:ready");
   }
 
   build() {

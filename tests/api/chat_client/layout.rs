@@ -91,3 +91,28 @@ async fn attributes_alone_configure_the_element(db: Db) {
     wait_idle(&browser).await;
     browser.close().await;
 }
+
+db_case!(the_page_paints_fast);
+async fn the_page_paints_fast(db: Db) {
+    let Some((app, _llm, browser)) = open_chat(db, "paint", VARS).await else {
+        return;
+    };
+    // A second load, as a returning user: the files are in the browser's cache.
+    browser.goto(&format!("{}/", app.address)).await;
+    browser.wait_for("chatkit-chat .ck-input").await;
+    let timings = browser
+        .execute(
+            "const paint = performance.getEntriesByName('first-contentful-paint')[0];
+             const ready = performance.getEntriesByName('chatkit-chat:ready')[0];
+             return [paint ? paint.startTime : null, ready ? ready.startTime : null];",
+            vec![],
+        )
+        .await;
+    let paint = timings[0].as_f64().expect("a first paint");
+    let ready = timings[1].as_f64().expect("the element's ready mark");
+    println!("first contentful paint {paint:.0} ms, chat ready {ready:.0} ms");
+    // Loose bounds: the machines running the suite are shared; the numbers are printed.
+    assert!(paint < 1000.0, "first paint took {paint} ms");
+    assert!(ready < 2000.0, "the chat was ready after {ready} ms");
+    browser.close().await;
+}
