@@ -361,10 +361,13 @@ export class ChatKitChat extends HTMLElement {
       inference_options: message.inference,
     };
     if (message.quoted) input.quoted_text = message.quoted;
-    const ok = this.threadId
+    this.sawUserMessage = false;
+    const outcome = this.threadId
       ? await this.run("threads.add_user_message", { thread_id: this.threadId, input })
       : await this.run("threads.create", { input });
-    if (ok === "refused") this.composer.restore(message);
+    // Refused, or answered without taking the message (a notice: a form waits first): the
+    // composer gets it back.
+    if (outcome === "refused" || (outcome === "done" && !this.sawUserMessage)) this.composer.restore(message);
   }
 
   stop() {
@@ -443,6 +446,7 @@ export class ChatKitChat extends HTMLElement {
         this.view.setProgress(null);
         this.view.append([event.item]);
         this.streamingIds.delete(event.item.id);
+        if (event.item.type === "user_message") this.sawUserMessage = true;
         if (event.item.type === "assistant_message") this.announce(messageText(event.item));
         this.refreshStart();
         break;

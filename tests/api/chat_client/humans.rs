@@ -35,6 +35,21 @@ async fn a_form_is_filled_and_the_run_continues(db: Db) {
             vec![],
         )
         .await;
+    // A message while the form waits: the server answers with a notice, not the model.
+    send(&browser, "Never mind the form").await;
+    browser
+        .wait_for(".ck-banners > .ck-banner.ck-warning")
+        .await;
+    wait_idle(&browser).await;
+    assert_eq!(llm.requests().len(), 1, "the model was not asked");
+    let kept = browser
+        .execute("return document.querySelector('.ck-input').value;", vec![])
+        .await;
+    assert_eq!(kept, "Never mind the form", "the message is not lost");
+    browser
+        .execute("document.querySelector('.ck-input').value = '';", vec![])
+        .await;
+    browser.screenshot("form-notice").await;
     browser
         .fill(&format!("{form} [data-ckw-field=city]"), "Oslo")
         .await;
@@ -82,6 +97,17 @@ async fn an_approval_is_approved(db: Db) {
     let approve = browser.wait_for_text(".ck-widget button", "Approve").await;
     wait_idle(&browser).await;
     browser.screenshot("approval").await;
+    // The tool's progress line shows while it runs: watch for it.
+    browser
+        .execute(
+            "window.__progress = [];
+             new MutationObserver(() => {
+               const p = document.querySelector('.ck-progress');
+               if (p && !window.__progress.includes(p.textContent)) window.__progress.push(p.textContent);
+             }).observe(document.body, {childList: true, subtree: true, characterData: true});",
+            vec![],
+        )
+        .await;
     llm.push(Reply::Text(vec!["It is noon.".into()]));
     approve.click().await.unwrap();
     browser
@@ -91,7 +117,22 @@ async fn an_approval_is_approved(db: Db) {
     let requests = llm.wait_for_requests(2).await;
     let messages = requests[1]["messages"].to_string();
     assert!(!messages.contains("denied"), "{messages}");
-    assert!(json!(requests.len()) == json!(2));
+    assert_eq!(requests.len(), 2);
+    let progress = browser.execute("return window.__progress;", vec![]).await;
+    assert!(
+        progress.as_array().is_some_and(|shown| !shown.is_empty()),
+        "a progress line was shown: {progress}"
+    );
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelectorAll('.ck-progress').length;",
+                vec![]
+            )
+            .await,
+        json!(0),
+        "and cleared when the answer came"
+    );
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }
