@@ -1,5 +1,7 @@
-//! The chat at a 360 px phone width: nothing scrolls sideways, the history is a drawer that
-//! opens and closes, and the composer stays usable.
+//! The element itself: at a 360 px phone width nothing scrolls sideways, the history is a
+//! drawer that opens and closes, and the composer stays usable; configured by attributes
+//! alone; start-screen prompts and dictation (a fake microphone, `input.transcribe`); and how
+//! fast the page paints.
 
 use super::{VARS, open_chat, send, wait_idle};
 use crate::support::app::Db;
@@ -114,5 +116,73 @@ async fn the_page_paints_fast(db: Db) {
     // Loose bounds: the machines running the suite are shared; the numbers are printed.
     assert!(paint < 1000.0, "first paint took {paint} ms");
     assert!(ready < 2000.0, "the chat was ready after {ready} ms");
+    browser.close().await;
+}
+
+db_case!(prompts_and_dictation);
+async fn prompts_and_dictation(db: Db) {
+    let Some((_app, llm, browser)) = open_chat(db, "dictation", VARS).await else {
+        return;
+    };
+    // Start-screen prompts and dictation on; the page's fetch also records what it sends.
+    browser
+        .execute(
+            "const el = document.getElementById('chat');
+             const send = el.options.api.fetch;
+             window.__sent = [];
+             el.setOptions({...el.options,
+               api: {...el.options.api, fetch: (input, init) => {
+                 window.__sent.push(JSON.parse(init.body));
+                 return send(input, init);
+               }},
+               startScreen: {greeting: 'Plan something', prompts: [
+                 {label: 'A weekend away', prompt: 'Plan a weekend away'}]},
+               composer: {...el.options.composer, dictation: {enabled: true}}});",
+            vec![],
+        )
+        .await;
+    browser
+        .wait_for_text(".ck-greeting", "Plan something")
+        .await;
+    llm.push(Reply::Text(vec!["Go to the coast.".into()]));
+    browser
+        .wait_for_text(".ck-prompt", "A weekend away")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text(".ck-user-message", "Plan a weekend away")
+        .await;
+    browser
+        .wait_for_text(".ck-assistant-message", "Go to the coast.")
+        .await;
+    wait_idle(&browser).await;
+
+    // Dictation: record from the (fake) microphone, stop, and the audio goes to
+    // input.transcribe; this server has no speech-to-text, which the page says.
+    browser.click(".ck-mic").await;
+    browser.wait_for(".ck-mic[aria-pressed='true']").await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    browser.click(".ck-mic").await;
+    let banner = browser
+        .wait_for_text(".ck-banner.ck-danger", "Dictation failed")
+        .await;
+    assert!(banner.text().await.unwrap().contains("speech-to-text"));
+    let sent = browser
+        .execute(
+            "const t = window.__sent.find(r => r.type === 'input.transcribe');
+             return t ? [t.params.mime_type, t.params.audio_base64.length] : null;",
+            vec![],
+        )
+        .await;
+    assert!(
+        sent[0].as_str().is_some_and(|m| m.starts_with("audio/")),
+        "{sent}"
+    );
+    assert!(
+        sent[1].as_u64().is_some_and(|n| n > 100),
+        "some audio was sent: {sent}"
+    );
     browser.close().await;
 }

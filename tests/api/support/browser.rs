@@ -25,7 +25,8 @@ use super::skip;
 static TURN: Mutex<()> = Mutex::const_new(());
 
 /// Chromium's switches: headless and quiet (no sandbox, which needs privileges a container
-/// lacks; no updates, sync or first-run pages), and no host but loopback.
+/// lacks; no updates, sync or first-run pages), no host but loopback, and a fake microphone
+/// that pages may use without asking (dictation).
 const SWITCHES: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -35,6 +36,8 @@ const SWITCHES: &[&str] = &[
     "--disable-sync",
     "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ];
 
 /// How long a wait for the page (an element, a text, a navigation) may take.
