@@ -1,6 +1,7 @@
 //! A conversation: the answer grows on screen while the model writes it, Stop keeps the
-//! partial answer (also after a reload), the thread reopens after a reload, and a model's
-//! markup never runs.
+//! partial answer (also after a reload), the thread reopens after a reload (also one made
+//! mid-answer), a model's markup never runs, the auto-title shows, and the model picker's
+//! choice reaches the model.
 
 use serde_json::json;
 

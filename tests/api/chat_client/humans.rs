@@ -1,6 +1,7 @@
 //! The human in the loop from the chat: a form from `request_human_input` filled and
 //! submitted (the form becomes its summary in place and the run continues with the
-//! answers), and a tool call that needs approval approved.
+//! answers; a message sent meanwhile gets the server's notice and stays in the composer), and
+//! a tool call that needs approval approved, with the tool's progress line.
 
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! What a user does with an answer: thumbs (a feedback row), retry (the model asked again,
-//! the new answer in place of the old), quote in the reply (the model sees the quoted text),
-//! and an error event with a Retry button.
+//! the new answer in place of the old), quote in the reply (the model sees the quoted text);
+//! an error event with a Retry button; a message the server refuses kept in the composer.
 
 use serde_json::Value;
 

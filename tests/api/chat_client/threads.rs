@@ -1,5 +1,6 @@
 //! The history sidebar: a second conversation appears beside the first, each opens with its
-//! own messages, one is renamed (the server keeps the title) and one deleted.
+//! own messages, one is renamed (the server keeps the title) and one deleted; "Show more"
+//! pages through many threads; a long thread loads its older messages on scroll.
 
 use serde_json::json;
 
