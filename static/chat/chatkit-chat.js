@@ -19,7 +19,8 @@ const STYLESHEETS = ["./chat.css", "./widgets.css"];
 function loadStyles() {
   for (const sheet of STYLESHEETS) {
     const href = new URL(sheet, import.meta.url).href;
-    if (!document.querySelector(`link[rel="stylesheet"][href="${CSS.escape(href)}"]`)) {
+    const links = [...document.querySelectorAll('link[rel="stylesheet"]')];
+    if (!links.some((link) => link.href === href)) {
       document.head.append(h("link", { rel: "stylesheet", href }));
     }
   }

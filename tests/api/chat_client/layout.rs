@@ -1,7 +1,7 @@
 //! The element itself: at a 360 px phone width nothing scrolls sideways, the history is a
 //! drawer that opens and closes, and the composer stays usable; configured by attributes
-//! alone; start-screen prompts and dictation (a fake microphone, `input.transcribe`); and how
-//! fast the page paints.
+//! alone; start-screen prompts and dictation (a fake microphone, `input.transcribe`); its
+//! stylesheets loaded once; and how fast the page paints.
 
 use super::{VARS, open_chat, send, wait_idle};
 use crate::support::app::Db;
@@ -183,6 +183,30 @@ async fn prompts_and_dictation(db: Db) {
     assert!(
         sent[1].as_u64().is_some_and(|n| n > 100),
         "some audio was sent: {sent}"
+    );
+    browser.close().await;
+}
+
+db_case!(each_stylesheet_loads_once);
+async fn each_stylesheet_loads_once(db: Db) {
+    let Some((_app, _llm, browser)) = open_chat(db, "stylesheets", VARS).await else {
+        return;
+    };
+    // The page links chat.css itself; the element adds only what is missing (widgets.css).
+    let sheets = browser
+        .execute(
+            "return [...document.querySelectorAll('link[rel=stylesheet]')]
+               .map(l => new URL(l.href).pathname);",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        sheets,
+        serde_json::json!([
+            "/static/site.css",
+            "/static/chat/chat.css",
+            "/static/chat/widgets.css"
+        ])
     );
     browser.close().await;
 }
