@@ -1,5 +1,5 @@
 //! Keyboard-only use (Tab to the composer, Shift+Enter for a new line, Enter to send, Tab to
-//! an answer's actions) and an automated accessibility check (axe-core, vendored for the
+//! an answer's actions, Escape to stop an answer) and an automated accessibility check (axe-core, vendored for the
 //! tests only) of the chat's states, with no serious or critical violation.
 
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ const TAB: &str = "\u{E004}";
 const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
 const ENTER: &str = "\u{E007}";
 const SHIFT_ENTER: &str = "\u{E008}\u{E007}\u{E000}";
+const ESCAPE: &str = "\u{E00C}";
 
 /// What has the focus, as `tag.class[aria-label]`.
 async fn focused(browser: &Browser) -> String {
@@ -89,6 +90,28 @@ async fn the_composer_by_keyboard_alone(db: Db) {
     )
     .await;
     browser.screenshot("focus").await;
+
+    // Escape in the composer stops an answer that streams.
+    press_until(&browser, TAB, "ck-input").await;
+    let pieces: Vec<String> = (1..=40).map(|n| format!("slow{n} ")).collect();
+    llm.push(Reply::SlowText {
+        pieces,
+        delay_ms: 150,
+    });
+    browser.keys("Go slowly").await;
+    browser.keys(ENTER).await;
+    browser
+        .wait_for_text(".ck-assistant-message", "slow2")
+        .await;
+    browser.keys(ESCAPE).await;
+    wait_idle(&browser).await;
+    let shown = browser
+        .execute(
+            "return [...document.querySelectorAll('.ck-assistant-message')].pop().innerText;",
+            vec![],
+        )
+        .await;
+    assert!(!shown.as_str().unwrap().contains("slow40"), "{shown}");
     browser.close().await;
 }
 
