@@ -1,6 +1,7 @@
 //! Keyboard-only use (Tab to the composer, Shift+Enter for a new line, Enter to send, Tab to
-//! an answer's actions, Escape to stop an answer) and an automated accessibility check (axe-core, vendored for the
-//! tests only) of the chat's states, with no serious or critical violation.
+//! an answer's actions, Escape to stop an answer) and an automated accessibility check
+//! (axe-core, vendored for the tests only) of the chat's states, with no serious or critical
+//! violation.
 
 use serde_json::{Value, json};
 
