@@ -11,7 +11,7 @@
 //! - [`tools`]: approval tools and human input, with the client tools and MCP servers of
 //!   [`mcp`];
 //! - [`attachments`]: upload storage, limits and accepted types;
-//! - [`pages`]: what the chat page hands the ChatKit client;
+//! - [`pages`]: which web client the chat page runs, and what ChatKit JS needs;
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
 //! - [`webhooks`]: where human-input webhooks go and how they are retried.
@@ -46,7 +46,7 @@ pub use jwt::{JwtKeySource, JwtSettings};
 pub use limits::LimitSettings;
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
-pub use pages::PageSettings;
+pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
 pub use secret::Secret;
 pub use tools::ToolSettings;
@@ -115,7 +115,7 @@ impl Settings {
         let local_llm = LlmSettings::local(&get)?;
         let tools = ToolSettings::from_vars(&get)?;
         let attachments = AttachmentSettings::from_vars(&get, &database.url)?;
-        let pages = PageSettings::from_vars(&get);
+        let pages = PageSettings::from_vars(&get)?;
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         let limits = LimitSettings::from_vars(&get)?;
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;

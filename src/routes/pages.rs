@@ -1,19 +1,34 @@
-//! Server-rendered pages: the demo page that embeds the ChatKit widget for an agent.
+//! Server-rendered pages: the chat page for an agent, running our own web client
+//! (`<chatkit-chat>`, the default) or OpenAI's ChatKit JS (`CHATKIT_CLIENT=chatkit-js`).
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
 use super::error::AppError;
+use crate::config::ChatClient;
 
+/// The page of our own client: everything it loads comes from this server.
 #[derive(Template)]
 #[template(path = "chat.html")]
 struct ChatPage<'a> {
     agent_name: &'a str,
     api_url: String,
+    /// The composer refuses larger files before uploading them.
+    upload_max_bytes: u64,
+    /// The models the composer's picker offers, the agent's own first, comma-separated;
+    /// empty (no picker) when the server allows no other.
+    models: String,
+}
+
+/// The page of OpenAI's ChatKit web component, loaded from `script_url`.
+#[derive(Template)]
+#[template(path = "chat_chatkit_js.html")]
+struct ChatKitJsPage<'a> {
+    agent_name: &'a str,
+    api_url: String,
     script_url: &'a str,
     domain_key: &'a str,
-    /// The composer refuses larger files before uploading them.
     upload_max_bytes: u64,
 }
 
@@ -36,30 +51,68 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
         .agent(slug)
         .await
         .map_err(crate::service::error::ChatKitError::from)?;
-    let page = ChatPage {
-        agent_name: &agent.name,
-        api_url: format!("/chatkit?agent={}", agent.slug),
-        script_url: &state.settings.pages.script_url,
-        domain_key: &state.settings.pages.domain_key,
-        upload_max_bytes: state.settings.attachments.max_bytes,
+    let api_url = format!("/chatkit?agent={}", agent.slug);
+    let upload_max_bytes = state.settings.attachments.max_bytes;
+    let pages = &state.settings.pages;
+    let (body, policy) = match pages.client {
+        ChatClient::Builtin => {
+            let mut models = Vec::new();
+            if let Some(llm) = state
+                .settings
+                .llm
+                .as_ref()
+                .filter(|llm| !llm.allowed_models.is_empty())
+            {
+                let default = agent.model.clone().unwrap_or_else(|| llm.model.clone());
+                models.push(default);
+                for model in &llm.allowed_models {
+                    if !models.contains(model) {
+                        models.push(model.clone());
+                    }
+                }
+            }
+            let page = ChatPage {
+                agent_name: &agent.name,
+                api_url,
+                upload_max_bytes,
+                models: models.join(","),
+            };
+            (page.render()?, BUILTIN_POLICY)
+        }
+        ChatClient::ChatKitJs => {
+            let page = ChatKitJsPage {
+                agent_name: &agent.name,
+                api_url,
+                script_url: &pages.script_url,
+                domain_key: &pages.domain_key,
+                upload_max_bytes,
+            };
+            (page.render()?, CHATKIT_JS_POLICY)
+        }
     };
     let mut response = HttpResponse::Ok();
     response.content_type("text/html; charset=utf-8");
+    response.insert_header(("content-security-policy", policy));
     for header in PAGE_HEADERS {
         response.insert_header(header);
     }
-    Ok(response.body(page.render()?))
+    Ok(response.body(body))
 }
 
-/// Security headers of the chat pages. Looser than the console's: the ChatKit web component
-/// comes from another origin (`CHATKIT_SCRIPT_URL`) and loads what it needs from there, and a
-/// host site may frame the page, so the policy forbids only what the page never uses (plugins,
-/// `<base>`, forms posting elsewhere) and keeps the referrer to the origin.
-const PAGE_HEADERS: [(&str, &str); 3] = [
-    (
-        "content-security-policy",
-        "object-src 'none'; base-uri 'none'; form-action 'self'",
-    ),
+/// Our client loads only this server's scripts and styles, shows images and audio from it
+/// (plus `blob:` previews of files not yet sent, `data:` images in Markdown) and talks only
+/// to it: nothing inline, nothing from elsewhere.
+const BUILTIN_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
+     media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// The ChatKit web component comes from another origin (`CHATKIT_SCRIPT_URL`) and loads
+/// what it needs from there, so this policy forbids only what the page never uses (plugins,
+/// `<base>`, forms posting elsewhere).
+const CHATKIT_JS_POLICY: &str = "object-src 'none'; base-uri 'none'; form-action 'self'";
+
+/// The other security headers of the chat pages; a host site may frame them, so no
+/// frame-ancestors, and the referrer is kept to the origin.
+const PAGE_HEADERS: [(&str, &str); 2] = [
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "strict-origin-when-cross-origin"),
 ];

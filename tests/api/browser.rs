@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::app::{Db, spawn_app};
+use crate::support::app::{Db, spawn_app, spawn_app_with};
 use crate::support::browser::{Browser, Viewport};
 use crate::support::macros::db_case;
 
@@ -74,12 +74,13 @@ async fn the_chat_page_in_a_browser(db: Db) {
         browser.text("main.chat-page header code").await,
         "/chatkit?agent=default"
     );
-    let chat = browser.find("openai-chatkit#chat").await;
+    let chat = browser.find("chatkit-chat#chat").await;
     assert_eq!(
         chat.attr("data-api-url").await.unwrap().as_deref(),
         Some("/chatkit?agent=default")
     );
-    // chat.js ran: it gave this browser its user id.
+    // chat-page.js ran: it gave this browser its user id, and the client is up.
+    browser.wait_for("chatkit-chat .ck-input").await;
     let user = browser
         .execute("return localStorage.getItem('chatkit-demo-user');", vec![])
         .await;
@@ -88,7 +89,7 @@ async fn the_chat_page_in_a_browser(db: Db) {
         user.starts_with("demo-") && user.len() > "demo-".len(),
         "{user:?}"
     );
-    assert!(browser.source().await.contains("/static/chat.js"));
+    assert!(browser.source().await.contains("/static/chat-page.js"));
 
     assert_laid_out(&layout(&browser).await, 1280.0, 900.0);
     browser.screenshot("desktop").await;
@@ -103,6 +104,37 @@ async fn the_chat_page_in_a_browser(db: Db) {
         .await;
     assert_eq!(again, json!(user));
     browser.assert_no_csp_violations().await;
+    browser.close().await;
+}
+
+/// ChatKit JS from an address the browser cannot reach (as offline, or behind a firewall).
+const UNREACHABLE_CHATKIT_JS: &[(&str, &str)] = &[
+    ("CHATKIT_CLIENT", "chatkit-js"),
+    ("CHATKIT_SCRIPT_URL", "https://cdn.invalid/chatkit.js"),
+];
+
+db_case!(a_chatkit_js_page_that_cannot_load_says_so);
+async fn a_chatkit_js_page_that_cannot_load_says_so(db: Db) {
+    let Some(app) = spawn_app_with(db, UNREACHABLE_CHATKIT_JS).await else {
+        return;
+    };
+    let label = format!("chatkit_js_blocked-{}", db.name());
+    let Some(browser) = Browser::start(&label, Viewport::Desktop).await else {
+        return;
+    };
+    browser.goto(&format!("{}/", app.address)).await;
+    let status = browser
+        .wait_for_text("#chat-status", "could not be loaded")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        status.contains("https://cdn.invalid/chatkit.js"),
+        "{status}"
+    );
+    assert!(status.contains("CHATKIT_CLIENT"), "{status}");
+    browser.screenshot("blocked").await;
     browser.close().await;
 }
 

@@ -11,6 +11,7 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod browser;
+mod chat_client;
 mod chat_widgets;
 mod conformance;
 mod console_access;

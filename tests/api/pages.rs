@@ -1,4 +1,5 @@
-//! The demo page (with its security headers), its static files, and the health probes.
+//! The chat page (with its security headers) in both of its clients, its static files, and
+//! the health probes.
 
 use crate::support::app::TestApp;
 use crate::support::macros::db_test;
@@ -31,20 +32,18 @@ async fn get(app: &TestApp, path: &str) -> (u16, String, String) {
     (status, content_type, response.text().await.unwrap())
 }
 
-db_test!(demo_page_embeds_the_widget);
-async fn demo_page_embeds_the_widget(app: TestApp) {
+db_test!(the_chat_page_runs_our_client);
+async fn the_chat_page_runs_our_client(app: TestApp) {
     let (status, content_type, html) = get(&app, "/").await;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"));
     assert!(
-        html.contains(r#"<openai-chatkit id="chat" data-api-url="/chatkit?agent=default""#),
+        html.contains(r#"<chatkit-chat id="chat" data-api-url="/chatkit?agent=default""#),
         "{html}"
     );
-    assert!(html.contains(r#"src="/static/chat.js""#));
-    assert!(
-        html.contains("chatkit.js"),
-        "loads the ChatKit web component"
-    );
+    assert!(html.contains(r#"<script type="module" src="/static/chat-page.js"></script>"#));
+    assert!(!html.contains("chatkit.js"), "nothing from OpenAI's CDN");
+    assert!(html.contains(r#"data-upload-max-bytes="26214400""#));
 
     let (status, _, html) = get(&app, "/agents/default/chat").await;
     assert_eq!(status, 200);
@@ -52,12 +51,68 @@ async fn demo_page_embeds_the_widget(app: TestApp) {
     let (status, content_type, _) = get(&app, "/agents/ghost/chat").await;
     assert_eq!((status, content_type.as_str()), (404, "application/json"));
 
-    let (status, content_type, js) = get(&app, "/static/chat.js").await;
+    let (status, content_type, js) = get(&app, "/static/chat-page.js").await;
     assert_eq!(status, 200);
     assert!(content_type.contains("javascript"), "{content_type}");
     assert!(js.contains("X-ChatKit-User"));
     assert!(js.contains("two_phase"), "attachments are on");
-    assert!(html.contains(r#"data-upload-max-bytes="26214400""#));
+    for module in [
+        "chatkit-chat.js",
+        "api.js",
+        "composer.js",
+        "thread-view.js",
+        "sidebar.js",
+        "attachments.js",
+        "chat.css",
+    ] {
+        let (status, _, _) = get(&app, &format!("/static/chat/{module}")).await;
+        assert_eq!(status, 200, "{module}");
+    }
+}
+
+// Our client needs nothing from elsewhere, so its page forbids everything else.
+db_test!(the_chat_page_policy_is_strict);
+async fn the_chat_page_policy_is_strict(app: TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        csp,
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'"
+    );
+    assert!(!csp.contains("unsafe"));
+}
+
+const CHATKIT_JS: &[(&str, &str)] = &[
+    ("CHATKIT_CLIENT", "chatkit-js"),
+    ("CHATKIT_SCRIPT_URL", "https://cdn.example.com/chatkit.js"),
+    ("CHATKIT_DOMAIN_KEY", "domain_pk_1"),
+];
+
+db_test!(chatkit_js_is_one_setting_away, vars = CHATKIT_JS);
+async fn chatkit_js_is_one_setting_away(app: TestApp) {
+    let (status, _, html) = get(&app, "/").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<openai-chatkit id="chat" data-api-url="/chatkit?agent=default""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-domain-key="domain_pk_1""#));
+    assert!(html.contains(r#"data-script-url="https://cdn.example.com/chatkit.js""#));
+    assert!(html.contains(r#"src="/static/chatkit-js-page.js""#));
+    assert!(!html.contains("chatkit-chat"));
+    let (status, _, js) = get(&app, "/static/chatkit-js-page.js").await;
+    assert_eq!(status, 200);
+    assert!(js.contains("X-ChatKit-User"));
+    assert!(js.contains("could not be loaded"), "says so when blocked");
 }
 
 db_test!(health_probes_answer);

@@ -25,7 +25,8 @@ use super::skip;
 static TURN: Mutex<()> = Mutex::const_new(());
 
 /// Chromium's switches: headless and quiet (no sandbox, which needs privileges a container
-/// lacks; no updates, sync or first-run pages), and no host but loopback.
+/// lacks; no updates, sync or first-run pages), no host but loopback, and a fake microphone
+/// that pages may use without asking (dictation).
 const SWITCHES: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -35,6 +36,8 @@ const SWITCHES: &[&str] = &[
     "--disable-sync",
     "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ];
 
 /// How long a wait for the page (an element, a text, a navigation) may take.
@@ -50,6 +53,8 @@ pub enum Viewport {
     Desktop,
     /// 390x844, as a phone: the page's `<meta name="viewport">` applies.
     Phone,
+    /// 360x740, the narrowest phone a page is laid out for.
+    SmallPhone,
 }
 
 impl Viewport {
@@ -57,6 +62,7 @@ impl Viewport {
         match self {
             Viewport::Desktop => (1280, 900),
             Viewport::Phone => (390, 844),
+            Viewport::SmallPhone => (360, 740),
         }
     }
 }
@@ -151,7 +157,7 @@ impl Browser {
     pub async fn resize(&self, viewport: Viewport) {
         let (width, height) = viewport.size();
         let params = json!({"width": width, "height": height, "deviceScaleFactor": 1,
-                            "mobile": viewport == Viewport::Phone});
+                            "mobile": viewport != Viewport::Desktop});
         self.driver_call(
             "goog/cdp/execute",
             json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": params}),
@@ -194,6 +200,17 @@ impl Browser {
         let field = self.find(css).await;
         field.clear().await.expect("field cleared");
         field.send_keys(text).await.expect("text typed");
+    }
+
+    /// Types `keys` (WebDriver key codes allowed, such as Tab `\u{E004}`) into whatever has
+    /// the focus, as a keyboard would: the focus moves only as the keys move it.
+    pub async fn keys(&self, keys: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("a focused element");
+        focused.send_keys(keys).await.expect("keys typed");
     }
 
     pub async fn click(&self, css: &str) {
