@@ -10,6 +10,13 @@ import createDOMPurify from "../vendor/dompurify/purify.es.mjs";
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
+// HTML the model writes is shown as text, never parsed: parsing it, even for DOMPurify to
+// clean, would evaluate its inline handlers against the page's CSP (each one a reported
+// violation), and a chat answer has no business carrying markup of its own.
+const escapeHtml = (text) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+marked.use({ renderer: { html: ({ text }) => escapeHtml(text) } });
+
 // A private instance, so the hooks below never change what another user of DOMPurify gets.
 const purify = createDOMPurify(window);
 
