@@ -15,7 +15,9 @@
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint.
 //!
-//! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
+//! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
+//! encrypts the secrets operators store in the database under a key derived from
+//! `CHATKIT_SECRET_KEY`. `parse` holds
 //! the small parsers the concerns share. This module imports nothing else of the crate.
 
 pub mod attachments;
@@ -31,6 +33,7 @@ pub mod mcp;
 pub mod pages;
 mod parse;
 pub mod proxy;
+pub mod sealed;
 pub mod secret;
 pub mod tools;
 
@@ -46,6 +49,7 @@ pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::PageSettings;
 pub use proxy::{Cidr, ProxySettings};
+pub use sealed::{SealError, Sealer};
 pub use secret::Secret;
 pub use tools::ToolSettings;
 

@@ -21,7 +21,7 @@ use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
 use crate::auth::{AuthSetupError, Authenticator};
-use crate::config::Settings;
+use crate::config::{Sealer, Settings};
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
@@ -66,6 +66,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let store = open_store(&settings).await?;
+        seal_plain_secrets(&settings, &store).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
 
@@ -90,6 +91,7 @@ impl Application {
             attachments.blobs().clone(),
             Arc::new(build_agent(&settings, &model)?),
             settings.tools.human_input_timeout,
+            Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
         let human = HumanService::new(store.clone(), runs.clone());
         let chatkit = ChatKitService::new(
@@ -300,6 +302,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
             retry_backoff: Duration::ZERO,
             auto_titles: settings.local_llm.auto_titles,
             approval_tools: settings.tools.approval_tools.clone(),
+            temperature: None,
         };
         let tools = tool_registry(settings, Some(Arc::new(DemoWidget::default())));
         return Ok(Agent::new(Arc::new(DemoModel), demo_settings, tools, mcp));
@@ -320,6 +323,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
         approval_tools: settings.tools.approval_tools.clone(),
+        temperature: None,
     };
     let tools = tool_registry(settings, None);
     Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))
@@ -346,6 +350,21 @@ fn tool_registry(settings: &Settings, extra: Option<Arc<dyn Tool>>) -> ToolRegis
     }
     server_tools.extend(extra);
     ToolRegistry::new(server_tools, client_tools)
+}
+
+/// Seals the secrets stored in plain text before `CHATKIT_SECRET_KEY` was set, so that none
+/// stays readable in the database once a key exists; without a key, says what is left plain.
+pub async fn seal_plain_secrets(settings: &Settings, store: &Store) -> Result<(), StoreError> {
+    let Some(sealer) = Sealer::from_setting(settings.auth.secret_key.as_ref()) else {
+        return Ok(());
+    };
+    let sealed = store
+        .seal_plain_secrets(move |plain| sealer.seal(plain).map_err(|e| e.to_string()))
+        .await?;
+    if sealed > 0 {
+        log::info!("sealed {sealed} agent secret(s) that were stored in plain text");
+    }
+    Ok(())
 }
 
 /// Opens the database and applies migrations, off the async executor.

@@ -21,6 +21,8 @@ pub struct ModelRequest {
     pub tools: Vec<ToolSpec>,
     /// Force a call of this tool (ChatKit's composer tool menu).
     pub forced_tool: Option<String>,
+    /// Sampling temperature; `None` leaves the model's default.
+    pub temperature: Option<f64>,
 }
 
 /// Provider-neutral conversation items (they map onto both OpenAI APIs).
