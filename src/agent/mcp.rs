@@ -323,6 +323,18 @@ impl McpServer {
         Ok(tools)
     }
 
+    /// Connects afresh and lists the server's tools, for a connection test: the tools and the
+    /// protocol version the session agreed on. Nothing is cached; the session is closed after.
+    pub async fn probe(&self) -> Result<(Vec<McpToolInfo>, Option<String>), McpError> {
+        let session = self.session().await?;
+        let protocol = session
+            .peer_info()
+            .map(|info| info.protocol_version.as_str().to_owned());
+        let listed = self.list_tools().await;
+        self.drop_session().await;
+        Ok((listed?, protocol))
+    }
+
     fn timeout(&self) -> McpError {
         McpError::Timeout {
             server: self.settings.name.clone(),

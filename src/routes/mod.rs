@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
+    AgentConsole, AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
     ThreadConsoleService,
 };
 use crate::store::Store;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub threads: ThreadConsoleService,
     /// The console's human-input queue.
     pub forms: FormQueue,
+    /// The console's agents and their MCP servers.
+    pub agents: AgentConsole,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

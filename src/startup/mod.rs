@@ -1,9 +1,12 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
-//! `first_run` chooses the model when none is configured.
+//! `first_run` chooses the model when none is configured; `agents_cli` is the `agents`
+//! subcommand.
 
+mod agents_cli;
 mod first_run;
 
+pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
 
 use std::net::{SocketAddr, TcpListener};
@@ -27,8 +30,8 @@ use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue, OperatorService,
-    SessionPolicy, ThreadConsoleService,
+    AgentConsole, AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue,
+    OperatorService, SessionPolicy, ThreadConsoleService,
 };
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
@@ -110,6 +113,11 @@ impl Application {
         let feedback = FeedbackReview::new(store.clone());
         let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
+        let agents = AgentConsole::new(
+            store.clone(),
+            audit.clone(),
+            Sealer::from_setting(settings.auth.secret_key.as_ref()),
+        );
 
         let static_dir = settings.http.static_dir.clone();
         let allowed_origins = settings.http.allowed_origins.clone();
@@ -125,6 +133,7 @@ impl Application {
             feedback,
             threads,
             forms,
+            agents,
             login_csrf,
         });
         let server = HttpServer::new(move || {
