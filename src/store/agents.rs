@@ -339,7 +339,14 @@ impl Store {
         F: Fn(&str) -> Result<String, String> + Send + 'static,
     {
         self.with_conn(move |conn| {
-            db::write_transaction(conn, |conn| {
+            // SQLite keeps an updated row's old bytes in the page's free space and in the
+            // write-ahead log; secure_delete zeroes the first, a truncating checkpoint the
+            // second, so the plain values are gone from the files too.
+            let sqlite = matches!(conn, db::AnyConnection::Sqlite(_));
+            if sqlite {
+                diesel::sql_query("PRAGMA secure_delete = ON").execute(conn)?;
+            }
+            let sealed = db::write_transaction(conn, |conn| {
                 let seal = |plain: &str| seal(plain).map_err(StoreError::Seal);
                 let mut sealed = 0;
                 let keys: Vec<(String, String)> = agents::table
@@ -374,7 +381,14 @@ impl Store {
                     }
                 }
                 Ok(sealed)
-            })
+            });
+            if sqlite {
+                diesel::sql_query("PRAGMA secure_delete = OFF").execute(conn)?;
+                if matches!(sealed, Ok(n) if n > 0) {
+                    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").execute(conn)?;
+                }
+            }
+            sealed
         })
         .await
     }

@@ -13,6 +13,7 @@ mod bad_input;
 mod browser;
 mod conformance;
 mod console_access;
+mod console_agents;
 mod console_attachments;
 mod console_feedback;
 mod console_forms;

@@ -7,6 +7,7 @@
 //! (pages, redirects and errors alike) and draws error pages inside the layout for signed-in
 //! operators. Pages use the interface of [`session`].
 
+mod agents;
 mod attachments;
 mod audit;
 mod error;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(attachments::configure)
             .configure(feedback::configure)
             .configure(forms::configure)
+            .configure(agents::configure)
             .configure(events::configure)
             .configure(threads::configure)
             .default_service(web::to(not_found)),
