@@ -11,13 +11,25 @@ use crate::support::macros::db_case;
 use crate::support::mcp_server::TestMcpServer;
 use chatkit_server::store::Role;
 
-/// Both widths, each checked for sideways scrolling.
-async fn screenshots(browser: &Browser, name: &str) {
+/// Both widths, each checked for sideways scrolling, with `focus` (a CSS selector) in view.
+async fn screenshots(browser: &Browser, name: &str, focus: Option<&str>) {
+    let show = || async {
+        if let Some(css) = focus {
+            browser
+                .execute(
+                    "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+                    vec![css.into()],
+                )
+                .await;
+        }
+    };
     browser.resize(Viewport::Desktop).await;
     browser.assert_fits(1280.0).await;
+    show().await;
     browser.screenshot(&format!("{name}-desktop")).await;
     browser.resize(Viewport::Phone).await;
     browser.assert_fits(390.0).await;
+    show().await;
     browser.screenshot(&format!("{name}-phone")).await;
     browser.resize(Viewport::Desktop).await;
 }
@@ -40,7 +52,7 @@ async fn agents_pages_in_a_browser(db: Db) {
 
     browser.click("a[href='/admin/agents/new']").await;
     browser.wait_for_text("h1", "New agent").await;
-    screenshots(&browser, "agent-new").await;
+    screenshots(&browser, "agent-new", None).await;
     browser.fill("input[name=name]", "Support desk").await;
     browser.fill("input[name=slug]", "support").await;
     browser.fill("input[name=model]", "gpt-4.1-mini").await;
@@ -62,7 +74,7 @@ async fn agents_pages_in_a_browser(db: Db) {
         Some("Support desk")
     );
     assert!(!browser.source().await.contains("sk-browser-secret"));
-    screenshots(&browser, "agent-refused").await;
+    screenshots(&browser, "agent-refused", Some(".field-error")).await;
     browser.fill("input[name=temperature]", "0.4").await;
     browser
         .fill("input[name=llm_api_key]", "sk-browser-secret")
@@ -71,32 +83,44 @@ async fn agents_pages_in_a_browser(db: Db) {
     browser.wait_for_text(".flash-ok", "Agent created.").await;
 
     browser
-        .fill("form[action$='/mcp'] input[name=name]", "tools")
+        .fill("form[action$='/mcp#add-server'] input[name=name]", "tools")
         .await;
     browser
-        .fill("form[action$='/mcp'] input[name=url]", &mcp.url)
+        .fill("form[action$='/mcp#add-server'] input[name=url]", &mcp.url)
         .await;
     browser
         .fill(
-            "form[action$='/mcp'] textarea[name=headers]",
+            "form[action$='/mcp#add-server'] textarea[name=headers]",
             "Authorization: Bearer t",
         )
         .await;
     browser
-        .click("form[action$='/mcp'] button[type=submit]")
+        .click("form[action$='/mcp#add-server'] button[type=submit]")
         .await;
     browser
         .wait_for_text(".flash-ok", "MCP server added.")
         .await;
     browser
-        .click("form[action$='/test'] button[type=submit]")
+        .click("form[action*='/test#'] button[type=submit]")
         .await;
     browser.wait_for_text(".mcp-test", "found 4 tools").await;
-    screenshots(&browser, "agent-page-mcp-test").await;
+    screenshots(&browser, "agent-page-mcp-test", Some(".mcp-test")).await;
+    let overview = app.store.agents_overview().await.unwrap();
+    let id = &overview
+        .iter()
+        .find(|a| a.agent.slug == "support")
+        .unwrap()
+        .agent
+        .id;
+    browser
+        .goto(&format!("{}/admin/agents/{id}", app.address))
+        .await;
+    browser.wait_for_text("h1", "Support desk").await;
+    screenshots(&browser, "agent-page", None).await;
 
     browser.goto(&format!("{}/admin/agents", app.address)).await;
     browser.wait_for_text("table", "Support desk").await;
-    screenshots(&browser, "agents-list").await;
+    screenshots(&browser, "agents-list", None).await;
     browser.assert_no_csp_violations().await;
     browser.close().await;
 }
