@@ -164,3 +164,46 @@ async fn an_agent_from_the_console_uses_its_own_model_and_mcp_server(
         .await;
     assert_eq!(answer.status, 200, "{answer:?}");
 }
+
+llm_test!(
+    an_agents_tools_and_form_timeout_replace_the_servers,
+    vars = VARS
+);
+async fn an_agents_tools_and_form_timeout_replace_the_servers(app: TestApp, _server: FakeLlm) {
+    let own = FakeLlm::start().await;
+    let mcp = TestMcpServer::start().await;
+    let session = admin(&app).await;
+    let own_url = own.base_url();
+    let mut form = agent_form("support", &own_url);
+    form.retain(|(name, _)| *name != "llm_api_key");
+    let tools = r#"[{"name": "pick_color", "description": "Asks the page for a color."}]"#;
+    form.push(("client_tools", tools));
+    form.push(("approval_tools", "echo"));
+    let id = create_agent(&session, &form).await;
+    add_server(&app, &session, &id, &mcp.url).await;
+
+    own.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![("echo".into(), json!({"text": "needs a yes"}))],
+    });
+    let events = start(&app, user_input("Echo, with approval")).await;
+    let (_, interaction) = crate::support::fixtures::approval_of(&events);
+    let row = app.store.load_interaction(&interaction).await.unwrap();
+    assert_eq!(row.tool_name, "echo");
+    assert_eq!(
+        (row.expires_at - row.created_at).num_seconds(),
+        600,
+        "the agent's form timeout"
+    );
+    let offered: Vec<String> = own.requests()[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+        .collect();
+    assert!(offered.contains(&"pick_color".to_owned()), "{offered:?}");
+    assert!(
+        !offered.contains(&"get_selection".to_owned()),
+        "the server's client tools are replaced: {offered:?}"
+    );
+}
