@@ -121,7 +121,9 @@ impl Endpoints {
         }
     }
 
-    /// The client of `base_url` with `api_key`, each defaulting to the server's.
+    /// The client of `base_url` with `api_key`, each defaulting to the server's. The server's
+    /// key goes only to the server's endpoint: an agent's own endpoint without its own key
+    /// gets none (a local model server needs none), never the server's credential.
     pub fn provider(
         &self,
         base_url: Option<&str>,
@@ -131,7 +133,10 @@ impl Endpoints {
             .unwrap_or(&self.base_url)
             .trim_end_matches('/')
             .to_owned();
-        let key = api_key.map(str::to_owned).or_else(|| self.api_key.clone());
+        let same_endpoint = base == self.base_url.trim_end_matches('/');
+        let key = api_key
+            .map(str::to_owned)
+            .or_else(|| self.api_key.clone().filter(|_| same_endpoint));
         let mut made = self
             .made
             .lock()

@@ -206,4 +206,9 @@ async fn an_agents_tools_and_form_timeout_replace_the_servers(app: TestApp, _ser
         !offered.contains(&"get_selection".to_owned()),
         "the server's client tools are replaced: {offered:?}"
     );
+    let headers = &own.request_headers()[0];
+    assert!(
+        !headers.iter().any(|(k, _)| k == "authorization"),
+        "an agent's own endpoint without its own key never gets the server's: {headers:?}"
+    );
 }
