@@ -170,7 +170,7 @@ async fn create(
 ) -> Result<HttpResponse, AdminError> {
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
-    let AgentForm { input, .. } = form.into_inner();
+    let AgentForm { mut input, .. } = form.into_inner();
     match state.agents.create(&console.actor(), &input).await {
         Ok(agent) => Ok(see_other(&format!(
             "/admin/agents/{}?done=created",
@@ -178,6 +178,8 @@ async fn create(
         ))),
         Err(e) => {
             let error: AdminError = e.into();
+            // A new key is never sent back, even as typed.
+            input.llm_api_key.clear();
             let mut page = Draft::new(input);
             let status = page.refused(error)?;
             page.render(&state, &console, &req, None, status).await
@@ -211,11 +213,13 @@ async fn update(
 ) -> Result<HttpResponse, AdminError> {
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
-    let AgentForm { input, .. } = form.into_inner();
+    let AgentForm { mut input, .. } = form.into_inner();
     match state.agents.update(&console.actor(), &id, &input).await {
         Ok(_) => Ok(see_other(&format!("/admin/agents/{id}?done=saved"))),
         Err(e) => {
             let error: AdminError = e.into();
+            // A new key is never sent back, even as typed.
+            input.llm_api_key.clear();
             let mut page = Draft::of(state.agents.detail(&console.actor(), &id).await?);
             page.form = input;
             let status = page.refused(error)?;
@@ -283,7 +287,7 @@ async fn add_server(
 ) -> Result<HttpResponse, AdminError> {
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
-    let ServerForm { input, .. } = form.into_inner();
+    let ServerForm { mut input, .. } = form.into_inner();
     match state.agents.add_server(&console.actor(), &id, &input).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/agents/{id}?done=server_added#mcp"
@@ -291,6 +295,8 @@ async fn add_server(
         Err(e) => {
             let error = form_error(e.into())?;
             let mut page = Draft::of(state.agents.detail(&console.actor(), &id).await?);
+            // Header values are secrets: never sent back, even as typed.
+            input.headers.clear();
             page.new_server = input;
             page.new_server_error = Some(error.1);
             page.render(&state, &console, &req, None, error.0).await
@@ -309,7 +315,7 @@ async fn update_server(
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
     let (id, server) = path.into_inner();
-    let ServerForm { input, .. } = form.into_inner();
+    let ServerForm { mut input, .. } = form.into_inner();
     let actor = console.actor();
     match state
         .agents
@@ -323,6 +329,7 @@ async fn update_server(
             let (status, message) = form_error(e.into())?;
             let mut page = Draft::of(state.agents.detail(&actor, &id).await?);
             if let Some(view) = page.servers.iter_mut().find(|s| s.id == server) {
+                input.headers.clear();
                 view.form = input;
                 view.error = Some(message);
             }

@@ -25,8 +25,9 @@ const MAX_INSTRUCTIONS_CHARS: usize = 100_000;
 /// Longest form timeout an agent may set: a year, as `CHATKIT_HUMAN_INPUT_TIMEOUT_SECS`.
 const MAX_FORM_TIMEOUT_SECS: i64 = 365 * 86_400;
 
-/// The agent form as submitted: text fields, parsed and checked by the service.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The agent form as submitted: text fields, parsed and checked by the service. No `Debug`:
+/// it may hold a new API key.
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct AgentInput {
     pub slug: String,

@@ -18,8 +18,8 @@ const MAX_NAME_CHARS: usize = 64;
 /// Longest call timeout a server may set.
 const MAX_TIMEOUT_SECS: u64 = 600;
 
-/// The server form as submitted.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The server form as submitted. No `Debug`: it may hold header secrets.
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct McpServerInput {
     pub name: String,

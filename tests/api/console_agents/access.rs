@@ -164,6 +164,25 @@ async fn the_mcp_test_reports_tools_or_the_error(app: TestApp) {
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     let down = app.store.list_mcp_servers(&id).await.unwrap()[1].id.clone();
+    // A refused server form keeps what was typed, but never a header value.
+    let page = session
+        .act(
+            &format!("/admin/agents/{id}/mcp"),
+            &[
+                ("name", "down"),
+                ("url", "http://127.0.0.1:9/mcp"),
+                ("headers", "X-Key: typed-secret-91"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status, 400,
+        "a second server named 'down': {}",
+        page.body
+    );
+    assert!(page.body.contains("already exists"), "{}", page.body);
+    assert!(!page.body.contains("typed-secret-91"), "{}", page.body);
     let page = session
         .act(&format!("/admin/agents/{id}/mcp/{down}/test"), &[])
         .await;
