@@ -1,15 +1,16 @@
-//! `chatkit-server [serve|migrate|admin create-operator]`: reads settings, sets up logging,
-//! and runs the subcommand.
+//! `chatkit-server [serve|migrate|admin create-operator|agents export|agents import]`: reads
+//! settings, sets up logging, and runs the subcommand.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use chatkit_server::config::Settings;
 use chatkit_server::service::console::{Actor, Role};
-use chatkit_server::startup::{Application, console_services, open_store};
+use chatkit_server::startup::{Application, agents_command, console_services, open_store};
 
 const USAGE: &str = "usage: chatkit-server [serve|migrate]
        chatkit-server admin create-operator EMAIL [--role admin|reviewer]
+       chatkit-server agents export | agents import FILE
 
   serve    apply migrations and serve HTTP (default)
   migrate  apply migrations and exit
@@ -17,6 +18,12 @@ const USAGE: &str = "usage: chatkit-server [serve|migrate]
            add a console operator (role: admin by default); the password is read from
            standard input, one line (prompted without echo on a terminal), never from the
            command line
+  agents export
+           print every agent and its MCP servers as JSON (secrets left out)
+  agents import FILE
+           create or update the agents of FILE (matched by account and slug) and their MCP
+           servers (matched by name) in one transaction; secrets in the file are encrypted
+           with CHATKIT_SECRET_KEY, secrets left out keep their stored values
 
 Settings come from environment variables; see the README.";
 
@@ -43,6 +50,9 @@ async fn main() -> ExitCode {
             .map(|_| ())
             .map_err(|e| e.to_string()),
         Some("admin") => admin(settings, &args[1..]).await,
+        Some("agents") => agents_command(&settings, &args[1..]).await.map(|out| {
+            print!("{out}");
+        }),
         Some(other) => Err(format!("unknown command '{other}'\n\n{USAGE}")),
     };
     match outcome {

@@ -170,6 +170,24 @@ impl rmcp::ClientHandler for Handler {
     }
 }
 
+/// What went wrong, as an operator reads it: the innermost cause ("Connection refused (os
+/// error 111)", a DNS failure, a TLS problem) with the outermost message when it adds to it.
+/// The SDK's own messages name its generic transport types, which help no one.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    let (outer, inner) = (error.to_string(), root.to_string());
+    if outer.contains("WorkerTransport") {
+        inner
+    } else if outer.contains(&inner) {
+        outer
+    } else {
+        format!("{outer}: {inner}")
+    }
+}
+
 /// What a progress notification says: its message, or how far along it is.
 fn progress_text(update: &ProgressNotificationParam) -> String {
     update
@@ -278,7 +296,7 @@ impl McpServer {
         let session = tokio::time::timeout(self.settings.timeout, connecting)
             .await
             .map_err(|_| self.connect_error("timed out"))?
-            .map_err(|e| self.connect_error(e))?;
+            .map_err(|e| self.connect_error(root_cause(&e)))?;
         let session = Arc::new(session);
         *slot = Some(session.clone());
         // A new session may see a different tool list.
@@ -321,6 +339,53 @@ impl McpServer {
             .collect();
         *self.tools.lock().await = Some((Instant::now(), tools.clone()));
         Ok(tools)
+    }
+
+    /// Connects afresh and lists the server's tools, for a connection test: the tools and the
+    /// protocol version the session agreed on. Nothing is cached; the session is closed after.
+    pub async fn probe(&self) -> Result<(Vec<McpToolInfo>, Option<String>), McpError> {
+        let session = match self.session().await {
+            Ok(session) => session,
+            Err(e) => return Err(self.diagnose(e).await),
+        };
+        let protocol = session
+            .peer_info()
+            .map(|info| info.protocol_version.as_str().to_owned());
+        let listed = self.list_tools().await;
+        self.drop_session().await;
+        Ok((listed?, protocol))
+    }
+
+    /// A failed connection explained: the SDK's error hides its cause, so one plain request
+    /// with the same headers finds it (connection refused, a DNS failure, HTTP 401...). When
+    /// that request works, the SDK's own message is kept.
+    async fn diagnose(&self, failed: McpError) -> McpError {
+        let client = match reqwest::Client::builder()
+            .timeout(self.settings.timeout)
+            .build()
+        {
+            Ok(client) => client,
+            Err(_) => return failed,
+        };
+        let mut request = client
+            .post(self.settings.url.as_str())
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#);
+        for (name, value) in &self.settings.headers {
+            request = request.header(name.as_str(), value.expose());
+        }
+        match request.send().await {
+            Err(e) if e.is_timeout() => self.connect_error(format!(
+                "no answer within {} ms",
+                self.settings.timeout.as_millis()
+            )),
+            Err(e) => self.connect_error(root_cause(&e)),
+            Ok(response) if !response.status().is_success() => {
+                self.connect_error(format!("HTTP {}", response.status()))
+            }
+            Ok(_) => failed,
+        }
     }
 
     fn timeout(&self) -> McpError {

@@ -160,9 +160,17 @@ pub enum AgentError {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Overrides<'a> {
     pub model: Option<&'a str>,
+    /// Models a client may pick besides `model`.
+    pub allowed_models: Option<&'a [String]>,
     pub instructions: Option<&'a str>,
+    pub temperature: Option<f64>,
     pub base_url: Option<&'a str>,
     pub api_key: Option<&'a str>,
+    /// Tools the client runs, replacing the server's.
+    pub client_tools: Option<&'a [llm::ToolSpec]>,
+    pub approval_tools: Option<&'a [String]>,
+    /// Whether the built-in tools that ask a person are offered.
+    pub human_input: Option<bool>,
 }
 
 /// How an agent uses its model.
@@ -177,6 +185,8 @@ pub struct AgentSettings {
     pub auto_titles: bool,
     /// Tools (as the model names them) that wait for the user's approval before they run.
     pub approval_tools: Vec<String>,
+    /// Sampling temperature; `None` leaves the model's default.
+    pub temperature: Option<f64>,
 }
 
 /// Produces assistant turns.
@@ -224,16 +234,34 @@ impl Agent {
         self
     }
 
-    /// This agent with what an agent's own settings give: model, instructions, endpoint.
-    /// An endpoint that cannot be set up is logged and the server's is used.
+    /// This agent with what an agent's own settings give: model and the models a client may
+    /// pick, instructions, temperature, endpoint, tools. An endpoint that cannot be set up is
+    /// logged and the server's is used.
     pub fn overridden(&self, own: &Overrides<'_>) -> Agent {
         let mut agent = self.clone();
+        if let Some(client_tools) = own.client_tools {
+            agent.tools = agent.tools.with_client_tools(client_tools.to_vec());
+        }
+        match own.human_input {
+            Some(true) => agent.tools = agent.tools.with_human_input(),
+            Some(false) => agent.tools = agent.tools.without_human_input(),
+            None => {}
+        }
         if let Some((provider, settings)) = &mut agent.model {
             if let Some(model) = own.model {
                 settings.model = model.to_owned();
             }
+            if let Some(models) = own.allowed_models {
+                settings.allowed_models = models.to_vec();
+            }
             if let Some(instructions) = own.instructions {
                 settings.instructions = Some(instructions.to_owned());
+            }
+            if let Some(temperature) = own.temperature {
+                settings.temperature = Some(temperature);
+            }
+            if let Some(approval_tools) = own.approval_tools {
+                settings.approval_tools = approval_tools.to_vec();
             }
             if (own.base_url.is_some() || own.api_key.is_some())
                 && let Some(endpoints) = &self.endpoints

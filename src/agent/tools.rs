@@ -130,6 +130,31 @@ impl ToolRegistry {
         }
     }
 
+    /// These tools with `client` as the client's tools instead of the present ones.
+    pub fn with_client_tools(mut self, client: Vec<ToolSpec>) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// These tools with the built-in form tool (`request_human_input`) added if missing.
+    pub fn with_human_input(mut self) -> Self {
+        if !self
+            .server
+            .iter()
+            .any(|t| t.spec().name == super::human::TOOL_NAME)
+        {
+            self.server.push(Arc::new(AskHuman::form()));
+        }
+        self
+    }
+
+    /// These tools without the built-in ones that ask a person (forms and questions); tools
+    /// that need approval still ask, since that is the operator's rule, not the model's wish.
+    pub fn without_human_input(mut self) -> Self {
+        self.server.retain(|t| !t.asks_human());
+        self
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         !matches!(self.resolve(name), Resolved::Unknown)
     }

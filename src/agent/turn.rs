@@ -82,6 +82,7 @@ impl Agent {
                 .tool_choice
                 .map(|c| c.id)
                 .filter(|id| tools.contains(id)),
+            temperature: settings.temperature,
         };
 
         let resumed = match input {
@@ -235,6 +236,7 @@ impl Agent {
             ))])],
             tools: vec![],
             forced_tool: None,
+            temperature: None,
         };
         match provider.complete(&title_request).await {
             Ok(title) => {

@@ -54,6 +54,9 @@ pub enum AuthError {
     InvalidUser,
     #[error("no agent '{0}'")]
     UnknownAgent(String),
+    /// An operator switched the agent off in the console.
+    #[error("the agent '{0}' is disabled")]
+    AgentDisabled(String),
     #[error("an Authorization: Bearer token is required")]
     MissingToken,
     #[error("the bearer token is not valid")]
@@ -346,7 +349,9 @@ impl Authenticator {
         }
     }
 
-    /// The enabled agent `slug` of `account` (its `default` agent when no slug is given).
+    /// The enabled agent `slug` of `account` (its `default` agent when no slug is given). The
+    /// default agent is held from the start (it cannot be disabled); others are read each
+    /// time, so a switch in the console applies at once.
     async fn agent_of(
         &self,
         account: &AccountRow,
@@ -357,7 +362,8 @@ impl Authenticator {
             return Ok(self.default_agent.clone());
         }
         match self.store.find_agent(&account.id, slug).await {
-            Ok(agent) => Ok(agent),
+            Ok(agent) if agent.enabled => Ok(agent),
+            Ok(_) => Err(AuthError::AgentDisabled(slug.to_owned())),
             Err(StoreError::NotFound(_)) => Err(AuthError::UnknownAgent(slug.to_owned())),
             Err(e) => Err(AuthError::Store(e)),
         }

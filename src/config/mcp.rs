@@ -147,7 +147,7 @@ pub(super) fn client_tools(
 }
 
 /// What OpenAI accepts as a function name.
-fn valid_tool_name(name: &str) -> bool {
+pub fn valid_tool_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

@@ -16,7 +16,9 @@
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
 //! - [`webhooks`]: where human-input webhooks go and how they are retried.
 //!
-//! Credentials are held in a [`Secret`], so printing settings never shows one. `parse` holds
+//! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
+//! encrypts the secrets operators store in the database under a key derived from
+//! `CHATKIT_SECRET_KEY`. `parse` holds
 //! the small parsers the concerns share. This module imports nothing else of the crate.
 
 pub mod attachments;
@@ -32,6 +34,7 @@ pub mod mcp;
 pub mod pages;
 mod parse;
 pub mod proxy;
+pub mod sealed;
 pub mod secret;
 pub mod tools;
 pub mod webhooks;
@@ -48,6 +51,7 @@ pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
+pub use sealed::{SealError, Sealer};
 pub use secret::Secret;
 pub use tools::ToolSettings;
 pub use webhooks::WebhookSettings;

@@ -89,6 +89,7 @@ fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
 fn auth_error(error: &AuthError) -> (StatusCode, &'static str) {
     match error {
         AuthError::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown_agent"),
+        AuthError::AgentDisabled(_) => (StatusCode::FORBIDDEN, "agent_disabled"),
         AuthError::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
         AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
         AuthError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired"),

@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
+    AgentConsole, AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
     ThreadConsoleService, UsageService, WebhookLog,
 };
 use crate::store::Store;
@@ -47,6 +47,8 @@ pub struct AppState {
     pub usage: UsageService,
     /// The console's list of webhook deliveries.
     pub webhooks: WebhookLog,
+    /// The console's agents and their MCP servers.
+    pub agents: AgentConsole,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
 }

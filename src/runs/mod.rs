@@ -15,12 +15,13 @@ use tokio::sync::mpsc;
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
 use crate::agent::llm::LlmError;
+use crate::agent::llm::ToolSpec;
 use crate::agent::mcp::McpServer;
 use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::states::RunStatus;
 use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
-use crate::config::{McpProtocol, McpServerSettings, Secret};
+use crate::config::{ClientToolSettings, McpProtocol, McpServerSettings, Sealer, Secret};
 use crate::store::{AgentRow, BlobStore, McpServerRow, RunOutcome, Scope, Store};
 
 /// A stored MCP server row with the server made from it; `None` for a row that cannot be
@@ -48,8 +49,10 @@ pub struct RunManager {
     active: Arc<Mutex<HashMap<String, ()>>>,
     /// Agents' own MCP servers, with the rows they were made from.
     agent_mcp: Arc<Mutex<AgentMcpServers>>,
-    /// How long a question to a person stays answerable.
+    /// How long a question to a person stays answerable, unless the agent says otherwise.
     human_timeout: std::time::Duration,
+    /// Opens the secrets agents keep sealed (API keys, MCP header values).
+    sealer: Option<Sealer>,
 }
 
 /// A thread reserved for one run. Dropping it without starting frees the thread again.
@@ -85,6 +88,7 @@ impl RunManager {
         blobs: BlobStore,
         agent: Arc<Agent>,
         human_timeout: std::time::Duration,
+        sealer: Option<Sealer>,
     ) -> Self {
         RunManager {
             store,
@@ -93,21 +97,31 @@ impl RunManager {
             active: Arc::default(),
             agent_mcp: Arc::default(),
             human_timeout,
+            sealer,
         }
     }
 
-    /// The agent with an agent row's overrides (model, instructions, endpoint) and its own MCP
-    /// servers.
-    pub async fn agent_for(&self, row: &AgentRow) -> Agent {
+    /// The agent with an agent row's own settings (model, models, instructions, temperature,
+    /// endpoint and key, tools, human input) and its own MCP servers. A setting that cannot
+    /// be used (a key that does not open, a list that does not parse) refuses the run with a
+    /// message for the operator, rather than quietly falling back to the server's.
+    pub async fn agent_for(&self, row: &AgentRow) -> Result<Agent, UnusableAgent> {
+        let settings = AgentOwn::of(row, self.sealer.as_ref())?;
         let own = self.own_mcp_servers(row).await;
-        self.agent
+        Ok(self
+            .agent
             .overridden(&Overrides {
                 model: row.model.as_deref(),
+                allowed_models: settings.models.as_deref(),
                 instructions: row.instructions.as_deref(),
+                temperature: row.temperature,
                 base_url: row.llm_base_url.as_deref(),
-                api_key: row.llm_api_key.as_deref(),
+                api_key: settings.api_key.as_ref().map(Secret::expose),
+                client_tools: settings.client_tools.as_deref(),
+                approval_tools: settings.approval_tools.as_deref(),
+                human_input: row.human_input,
             })
-            .with_mcp_servers(&own)
+            .with_mcp_servers(&own))
     }
 
     /// An agent's enabled MCP servers, each kept across runs (its session and tool list with
@@ -132,7 +146,7 @@ impl RunManager {
             .map(|row| {
                 let server = match before.iter().find(|(seen, _)| *seen == row) {
                     Some((_, server)) => server.clone(),
-                    None => match server_settings(&row) {
+                    None => match server_settings(&row, self.sealer.as_ref()) {
                         Ok(settings) => Some(Arc::new(McpServer::new(settings))),
                         Err(problem) => {
                             log::warn!(
@@ -182,10 +196,31 @@ impl RunManager {
 
     fn spawn(&self, slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
-        sink.human_timeout = self.human_timeout;
         let manager = self.clone();
         tokio::spawn(async move {
-            let agent = manager.agent_for(&start.agent).await;
+            // The row as it is now: an operator's change applies from the next run on.
+            let row = match manager.store.agent_by_id(&start.agent.id).await {
+                Ok(row) => row,
+                Err(e) => {
+                    log::warn!(
+                        "agent {}: cannot reload its settings: {e}",
+                        start.agent.slug
+                    );
+                    start.agent
+                }
+            };
+            sink.human_timeout = row
+                .form_timeout_secs
+                .and_then(|secs| u64::try_from(secs).ok())
+                .map_or(manager.human_timeout, std::time::Duration::from_secs);
+            let agent = match manager.agent_for(&row).await {
+                Ok(agent) if row.enabled => agent,
+                Ok(_) => return refuse(sink, UnusableAgent::Disabled).await,
+                Err(problem) => {
+                    log::error!("agent {}: {problem}", row.slug);
+                    return refuse(sink, problem).await;
+                }
+            };
             let (store, blobs) = (&manager.store, &manager.blobs);
             drive(store, blobs, &agent, sink, start.input, start.leading).await;
             drop(slot);
@@ -193,9 +228,81 @@ impl RunManager {
     }
 }
 
+/// Why an agent's stored settings cannot make a run.
+#[derive(Debug, thiserror::Error)]
+pub enum UnusableAgent {
+    #[error("This assistant is disabled.")]
+    Disabled,
+    #[error("The assistant's API key cannot be read: {0}")]
+    Key(crate::config::SealError),
+    #[error("The assistant's {0} are not a valid JSON list: {1}")]
+    List(&'static str, String),
+}
+
+/// Ends a run that cannot start with one `error` event.
+async fn refuse(mut sink: EventSink, problem: UnusableAgent) {
+    use crate::agent::Emit;
+    let _ = sink
+        .emit(ThreadStreamEvent::error_custom(problem.to_string(), false))
+        .await;
+}
+
+/// An agent row's settings that need parsing or opening.
+struct AgentOwn {
+    api_key: Option<Secret>,
+    models: Option<Vec<String>>,
+    client_tools: Option<Vec<ToolSpec>>,
+    approval_tools: Option<Vec<String>>,
+}
+
+impl AgentOwn {
+    fn of(row: &AgentRow, sealer: Option<&Sealer>) -> Result<AgentOwn, UnusableAgent> {
+        fn list<T: serde::de::DeserializeOwned>(
+            json: Option<&str>,
+            what: &'static str,
+        ) -> Result<Option<Vec<T>>, UnusableAgent> {
+            json.map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| UnusableAgent::List(what, e.to_string()))
+        }
+        let client_tools: Option<Vec<ClientToolSettings>> =
+            list(row.client_tools.as_deref(), "client tools")?;
+        Ok(AgentOwn {
+            api_key: row
+                .llm_api_key
+                .as_deref()
+                .map(|stored| open_secret(stored, sealer))
+                .transpose()
+                .map_err(UnusableAgent::Key)?,
+            models: list(row.models.as_deref(), "models")?,
+            client_tools: client_tools.map(|tools| {
+                tools
+                    .into_iter()
+                    .map(|t| ToolSpec {
+                        name: t.name,
+                        description: t.description,
+                        parameters: t.parameters,
+                    })
+                    .collect()
+            }),
+            approval_tools: list(row.approval_tools.as_deref(), "approval tools")?,
+        })
+    }
+}
+
+/// A stored secret as plain text: sealed values open with the deployment's key; a plain
+/// value (stored before a key was configured, and sealed at the next start with one) is used
+/// as it is.
+fn open_secret(stored: &str, sealer: Option<&Sealer>) -> Result<Secret, crate::config::SealError> {
+    if !crate::config::sealed::is_sealed(stored) {
+        return Ok(Secret::new(stored));
+    }
+    sealer.ok_or(crate::config::SealError::NoKey)?.open(stored)
+}
+
 /// Why a stored MCP server row cannot make a server.
 #[derive(Debug, thiserror::Error)]
-enum UnusableServer {
+pub enum UnusableServer {
     #[error("its URL is not an http(s) URL: {0}")]
     Url(String),
     #[error("its protocol is unknown: {0}")]
@@ -206,8 +313,11 @@ enum UnusableServer {
     AllowedTools(String),
 }
 
-/// What [`McpServer::new`] takes, from an agent's stored server row.
-fn server_settings(row: &McpServerRow) -> Result<McpServerSettings, UnusableServer> {
+/// What [`McpServer::new`] takes, from an agent's stored server row (header values opened).
+pub fn server_settings(
+    row: &McpServerRow,
+    sealer: Option<&Sealer>,
+) -> Result<McpServerSettings, UnusableServer> {
     let url = reqwest::Url::parse(&row.url).map_err(|e| UnusableServer::Url(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UnusableServer::Url(format!(
@@ -218,10 +328,14 @@ fn server_settings(row: &McpServerRow) -> Result<McpServerSettings, UnusableServ
     let protocol: McpProtocol =
         serde_json::from_value(serde_json::Value::String(row.protocol.clone()))
             .map_err(|e| UnusableServer::Protocol(e.to_string()))?;
-    let headers = row
+    let mut headers = row
         .header_map()
         .map_err(|e| UnusableServer::Headers(e.to_string()))?;
-    for (name, value) in &headers {
+    for (name, value) in headers.iter_mut() {
+        *value = open_secret(value, sealer)
+            .map_err(|e| UnusableServer::Headers(format!("{name}: {e}")))?
+            .expose()
+            .to_owned();
         reqwest::header::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| UnusableServer::Headers(format!("{name}: {e}")))?;
         reqwest::header::HeaderValue::from_str(value)
@@ -365,7 +479,7 @@ mod tests {
 
     #[test]
     fn a_stored_row_makes_the_settings_of_its_server() {
-        let settings = server_settings(&row()).unwrap();
+        let settings = server_settings(&row(), None).unwrap();
         assert_eq!(settings.name, "weather");
         assert_eq!(settings.headers["Authorization"].expose(), "Bearer t");
         assert_eq!(settings.allowed_tools, Some(vec!["weather".to_owned()]));
@@ -398,7 +512,7 @@ mod tests {
         for (spoil, what) in cases {
             let mut bad = row();
             spoil(&mut bad);
-            let error = server_settings(&bad).unwrap_err().to_string();
+            let error = server_settings(&bad, None).unwrap_err().to_string();
             assert!(error.contains(what), "{error}");
         }
     }

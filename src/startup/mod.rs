@@ -1,9 +1,12 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
-//! `first_run` chooses the model when none is configured.
+//! `first_run` chooses the model when none is configured; `agents_cli` is the `agents`
+//! subcommand.
 
+mod agents_cli;
 mod first_run;
 
+pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
 
 use std::net::{SocketAddr, TcpListener};
@@ -21,14 +24,14 @@ use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
 use crate::auth::signed::UrlSigner;
 use crate::auth::{AuthSetupError, Authenticator};
-use crate::config::Settings;
+use crate::config::{Sealer, Settings};
 use crate::routes::{self, AppState};
 use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::service::chatkit::ChatKitService;
 use crate::service::console::{
-    AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue, OperatorService,
-    SessionPolicy, ThreadConsoleService, UsageService, WebhookLog,
+    AgentConsole, AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue,
+    OperatorService, SessionPolicy, ThreadConsoleService, UsageService, WebhookLog,
 };
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
@@ -82,6 +85,7 @@ impl Application {
         let public_url = public_url(&settings, port);
 
         let store = with_outbox(open_store(&settings).await?, &settings, &public_url).await?;
+        seal_plain_secrets(&settings, &store).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
 
@@ -97,6 +101,7 @@ impl Application {
             attachments.blobs().clone(),
             Arc::new(build_agent(&settings, &model)?),
             settings.tools.human_input_timeout,
+            Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
         let human = HumanService::new(store.clone(), runs.clone());
         let worker = settings.auth.secret_key.as_ref().and_then(|key| {
@@ -121,6 +126,11 @@ impl Application {
         let usage = UsageService::new(store.clone(), audit.clone());
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
         let webhooks = WebhookLog::new(store.clone(), audit.clone());
+        let agents = AgentConsole::new(
+            store.clone(),
+            audit.clone(),
+            Sealer::from_setting(settings.auth.secret_key.as_ref()),
+        );
 
         let static_dir = settings.http.static_dir.clone();
         let allowed_origins = settings.http.allowed_origins.clone();
@@ -138,6 +148,7 @@ impl Application {
             threads,
             forms,
             webhooks,
+            agents,
             login_csrf,
         });
         let server = HttpServer::new(move || {
@@ -345,6 +356,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
             retry_backoff: Duration::ZERO,
             auto_titles: settings.local_llm.auto_titles,
             approval_tools: settings.tools.approval_tools.clone(),
+            temperature: None,
         };
         let tools = tool_registry(settings, Some(Arc::new(DemoWidget::default())));
         return Ok(Agent::new(Arc::new(DemoModel), demo_settings, tools, mcp));
@@ -365,6 +377,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
         retry_backoff: llm.retry_backoff,
         auto_titles: llm.auto_titles,
         approval_tools: settings.tools.approval_tools.clone(),
+        temperature: None,
     };
     let tools = tool_registry(settings, None);
     Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))
@@ -391,6 +404,21 @@ fn tool_registry(settings: &Settings, extra: Option<Arc<dyn Tool>>) -> ToolRegis
     }
     server_tools.extend(extra);
     ToolRegistry::new(server_tools, client_tools)
+}
+
+/// Seals the secrets stored in plain text before `CHATKIT_SECRET_KEY` was set, so that none
+/// stays readable in the database once a key exists; without a key, says what is left plain.
+pub async fn seal_plain_secrets(settings: &Settings, store: &Store) -> Result<(), StoreError> {
+    let Some(sealer) = Sealer::from_setting(settings.auth.secret_key.as_ref()) else {
+        return Ok(());
+    };
+    let sealed = store
+        .seal_plain_secrets(move |plain| sealer.seal(plain).map_err(|e| e.to_string()))
+        .await?;
+    if sealed > 0 {
+        log::info!("sealed {sealed} agent secret(s) that were stored in plain text");
+    }
+    Ok(())
 }
 
 /// Opens the database and applies migrations, off the async executor.

@@ -31,8 +31,23 @@ pub struct AgentRow {
     pub created_at: NaiveDateTime,
     /// The agent's own OpenAI-compatible endpoint; `None` means the server's.
     pub llm_base_url: Option<String>,
-    /// The key for the agent's own endpoint; `None` means the server's.
+    /// The key for the agent's own endpoint, sealed (`v1:...`) once `CHATKIT_SECRET_KEY` is
+    /// set; `None` means the server's.
     pub llm_api_key: Option<String>,
+    /// JSON list of the models a client may pick; `None` means the server's list.
+    pub models: Option<String>,
+    /// Sampling temperature; `None` leaves it to the model.
+    pub temperature: Option<f64>,
+    /// JSON list of client tool specs (`{name, description, parameters}`); `None` means the
+    /// server's.
+    pub client_tools: Option<String>,
+    /// JSON list of tool names that wait for approval; `None` means the server's.
+    pub approval_tools: Option<String>,
+    /// Whether the built-in human-input tools are offered; `None` means the server's setting.
+    pub human_input: Option<bool>,
+    /// How long a form stays answerable; `None` means the server's setting.
+    pub form_timeout_secs: Option<i64>,
+    pub updated_at: NaiveDateTime,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -85,6 +100,13 @@ impl Store {
                             created_at: now,
                             llm_base_url: None,
                             llm_api_key: None,
+                            models: None,
+                            temperature: None,
+                            client_tools: None,
+                            approval_tools: None,
+                            human_input: None,
+                            form_timeout_secs: None,
+                            updated_at: now,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)
@@ -98,14 +120,13 @@ impl Store {
         .await
     }
 
-    /// The enabled agent `slug` of an account.
+    /// The agent `slug` of an account, enabled or not (the caller says which it serves).
     pub async fn find_agent(&self, account_id: &str, slug: &str) -> Result<AgentRow, StoreError> {
         let (account_id, slug) = (account_id.to_owned(), slug.to_owned());
         self.with_conn(move |conn| {
             agents::table
                 .filter(agents::account_id.eq(account_id))
                 .filter(agents::slug.eq(slug))
-                .filter(agents::enabled.eq(true))
                 .select(AgentRow::as_select())
                 .first(conn)
                 .found("agent")

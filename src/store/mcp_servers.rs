@@ -95,7 +95,7 @@ impl McpServerFields {
     }
 
     /// The row of server `id` of `agent_id` with these fields, updated now.
-    fn into_row(
+    pub(super) fn into_row(
         self,
         id: String,
         agent_id: String,

@@ -4,6 +4,7 @@
 //! protocol can map them one to one.
 
 mod accounts;
+mod agents;
 mod attachments;
 mod audit;
 pub mod blobs;
@@ -31,6 +32,9 @@ mod webhooks;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 pub use accounts::{AccountRow, AgentRow, DEFAULT_SLUG};
+pub use agents::{
+    AgentFields, AgentImport, AgentOverview, ImportSummary, McpServerImport, SecretChange,
+};
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use blobs::{BlobStore, BlobWriter, StoredBlob};
@@ -79,6 +83,9 @@ pub enum StoreError {
     State(#[from] crate::chatkit::states::UnknownState),
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    /// A secret could not be sealed while rewriting stored values.
+    #[error("a secret could not be sealed: {0}")]
+    Seal(String),
     #[error("database task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }

@@ -21,7 +21,15 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamp,
         llm_base_url -> Nullable<Text>,
+        /// Sealed (`v1:...`, see `config::sealed`) once `CHATKIT_SECRET_KEY` is set.
         llm_api_key -> Nullable<Text>,
+        models -> Nullable<Text>,
+        temperature -> Nullable<Double>,
+        client_tools -> Nullable<Text>,
+        approval_tools -> Nullable<Text>,
+        human_input -> Nullable<Bool>,
+        form_timeout_secs -> Nullable<BigInt>,
+        updated_at -> Timestamp,
         /// Where this agent's human-input webhooks go, instead of `CHATKIT_HUMAN_WEBHOOK_URL`.
         human_webhook_url -> Nullable<Text>,
     }

@@ -15,6 +15,7 @@ mod chat_client;
 mod chat_widgets;
 mod conformance;
 mod console_access;
+mod console_agents;
 mod console_attachments;
 mod console_feedback;
 mod console_forms;

@@ -21,6 +21,8 @@ pub struct ModelRequest {
     pub tools: Vec<ToolSpec>,
     /// Force a call of this tool (ChatKit's composer tool menu).
     pub forced_tool: Option<String>,
+    /// Sampling temperature; `None` leaves the model's default.
+    pub temperature: Option<f64>,
 }
 
 /// Provider-neutral conversation items (they map onto both OpenAI APIs).
@@ -119,7 +121,9 @@ impl Endpoints {
         }
     }
 
-    /// The client of `base_url` with `api_key`, each defaulting to the server's.
+    /// The client of `base_url` with `api_key`, each defaulting to the server's. The server's
+    /// key goes only to the server's endpoint: an agent's own endpoint without its own key
+    /// gets none (a local model server needs none), never the server's credential.
     pub fn provider(
         &self,
         base_url: Option<&str>,
@@ -129,7 +133,10 @@ impl Endpoints {
             .unwrap_or(&self.base_url)
             .trim_end_matches('/')
             .to_owned();
-        let key = api_key.map(str::to_owned).or_else(|| self.api_key.clone());
+        let same_endpoint = base == self.base_url.trim_end_matches('/');
+        let key = api_key
+            .map(str::to_owned)
+            .or_else(|| self.api_key.clone().filter(|_| same_endpoint));
         let mut made = self
             .made
             .lock()

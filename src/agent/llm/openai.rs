@@ -148,6 +148,9 @@ fn request_body(request: &ModelRequest) -> Value {
     }
     messages.append(&mut results);
     let mut body = json!({"model": request.model, "messages": messages});
+    if let Some(temperature) = request.temperature {
+        body["temperature"] = json!(temperature);
+    }
     if !request.tools.is_empty() {
         body["tools"] = request
             .tools
@@ -376,6 +379,7 @@ mod tests {
             ],
             tools: vec![],
             forced_tool: None,
+            temperature: None,
         };
         let body = request_body(&request);
         let messages = body["messages"].as_array().unwrap();

@@ -8,6 +8,7 @@
 //! (pages, redirects and errors alike) and draws error pages inside the layout for signed-in
 //! operators. Pages use the interface of [`session`].
 
+mod agents;
 mod attachments;
 mod audit;
 mod error;
@@ -60,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(attachments::configure)
             .configure(feedback::configure)
             .configure(forms::configure)
+            .configure(agents::configure)
             .configure(events::configure)
             .configure(threads::configure)
             .configure(usage::configure)

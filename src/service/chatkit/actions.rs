@@ -114,7 +114,11 @@ impl ChatKitService {
                 p.action.type_
             ))),
             ActionRoute::Tool { tool, arguments } => {
-                let agent = self.runs.agent_for(&ctx.agent).await;
+                let agent = self
+                    .runs
+                    .agent_for(&ctx.agent)
+                    .await
+                    .map_err(|e| ChatKitError::Invalid(e.to_string()))?;
                 let outcome = agent
                     .tool_action(&thread.id, sender.as_ref(), &tool, arguments)
                     .await

@@ -2,22 +2,26 @@
 //! in ([`OperatorService`]), what they did ([`AuditService`]), threads, their transcripts and
 //! exports ([`ThreadConsoleService`]), the attachments browser ([`AttachmentBrowser`]) and
 //! feedback review ([`FeedbackReview`]), the human-input queue ([`FormQueue`]) and its
-//! webhook deliveries ([`WebhookLog`]), and usage and cost ([`UsageService`]). Console pages
-//! reach every other service through the same [`Actor`], so permission checks and audit rows
-//! come from one place.
+//! webhook deliveries ([`WebhookLog`]), usage and cost ([`UsageService`]), and agents with
+//! their MCP servers ([`AgentConsole`]). Console pages reach every other service through the
+//! same [`Actor`], so permission checks and audit rows come from one place.
 
+pub mod agent_files;
+pub mod agents;
 pub mod attachments;
 mod audit;
 mod error;
 pub mod export;
 pub mod feedback;
 pub mod forms;
+pub mod mcp_servers;
 mod operators;
 pub mod threads;
 pub mod transcript;
 pub mod usage;
 pub mod webhooks;
 
+pub use agents::AgentConsole;
 pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
 pub use error::ConsoleError;

@@ -1,6 +1,7 @@
 //! A real MCP server inside the test process: rmcp's server side, served over hyper on
 //! 127.0.0.1:0, speaking both protocol eras. Its tools cover plain text, a canonical `ui://`
-//! widget whose button names a tool, progress, and a tool-level error.
+//! widget whose button names a tool, progress, and a tool-level error. It keeps the headers of
+//! every HTTP request it received, so tests can check what a client sent (credentials).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 pub struct TestMcpServer {
     pub url: String,
     task: tokio::task::JoinHandle<()>,
+    seen: Arc<std::sync::Mutex<Vec<hyper::HeaderMap>>>,
 }
 
 impl Drop for TestMcpServer {
@@ -38,9 +40,20 @@ impl TestMcpServer {
             Arc::new(LocalSessionManager::default()),
             StreamableHttpServerConfig::default(),
         );
+        let seen: Arc<std::sync::Mutex<Vec<hyper::HeaderMap>>> = Arc::default();
+        let recorded = seen.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let service = TowerToHyperService::new(service.clone());
+                let inner = TowerToHyperService::new(service.clone());
+                let recorded = recorded.clone();
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        if let Ok(mut seen) = recorded.lock() {
+                            seen.push(request.headers().clone());
+                        }
+                        hyper::service::Service::call(&inner, request)
+                    },
+                );
                 tokio::spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -48,7 +61,17 @@ impl TestMcpServer {
                 });
             }
         });
-        TestMcpServer { url, task }
+        TestMcpServer { url, task, seen }
+    }
+
+    /// The values of header `name` in every request received so far, in order.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|headers| headers.get(name)?.to_str().ok().map(str::to_owned))
+            .collect()
     }
 }
 

@@ -121,12 +121,13 @@ fn layout_renders_nav_user_logout_and_flash() {
         "usage",
         "audit",
         "webhooks",
+        "agents",
         "operators",
     ] {
         assert!(html.contains(&format!(r#"href="/admin/{link}""#)), "{link}");
     }
     // Only pages that exist are linked.
-    assert_eq!(html.matches(r#"href="/admin/"#).count(), 9, "{html}");
+    assert_eq!(html.matches(r#"href="/admin/"#).count(), 10, "{html}");
     assert!(
         html.contains(r#"<form class="logout" method="post" action="/admin/logout">"#),
         "{html}"
@@ -176,6 +177,10 @@ fn layout_escapes_its_variables() {
     assert!(
         !html.contains(r#"href="/admin/operators""#),
         "reviewers do not see Operators: {html}"
+    );
+    assert!(
+        !html.contains(r#"href="/admin/agents""#),
+        "reviewers do not see Agents: {html}"
     );
 }
 
