@@ -48,6 +48,8 @@ pub struct AgentRow {
     /// How long a form stays answerable; `None` means the server's setting.
     pub form_timeout_secs: Option<i64>,
     pub updated_at: NaiveDateTime,
+    /// Where this agent's human-input webhooks go, instead of `CHATKIT_HUMAN_WEBHOOK_URL`.
+    pub human_webhook_url: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -107,6 +109,7 @@ impl Store {
                             human_input: None,
                             form_timeout_secs: None,
                             updated_at: now,
+                            human_webhook_url: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)

@@ -43,6 +43,8 @@ pub struct AgentFields {
     pub approval_tools: Option<Vec<String>>,
     pub human_input: Option<bool>,
     pub form_timeout_secs: Option<i64>,
+    /// The agent's own webhook for human input, already checked.
+    pub human_webhook_url: Option<String>,
     pub enabled: bool,
 }
 
@@ -119,6 +121,7 @@ impl AgentFields {
         }
         row.human_input = self.human_input;
         row.form_timeout_secs = self.form_timeout_secs;
+        row.human_webhook_url = self.human_webhook_url;
         row.enabled = self.enabled;
         row.updated_at = now();
         Ok(row)
@@ -145,6 +148,7 @@ fn blank_agent(account_id: &str) -> AgentRow {
         human_input: None,
         form_timeout_secs: None,
         updated_at: now,
+        human_webhook_url: None,
     }
 }
 
@@ -164,6 +168,7 @@ fn save(conn: &mut db::AnyConnection, row: &AgentRow) -> Result<(), StoreError> 
             agents::approval_tools.eq(&row.approval_tools),
             agents::human_input.eq(row.human_input),
             agents::form_timeout_secs.eq(row.form_timeout_secs),
+            agents::human_webhook_url.eq(&row.human_webhook_url),
             agents::updated_at.eq(row.updated_at),
         ))
         .execute(conn)

@@ -60,6 +60,8 @@ pub struct AgentEntry {
     #[serde(default)]
     pub form_timeout_secs: Option<i64>,
     #[serde(default)]
+    pub human_webhook_url: Option<String>,
+    #[serde(default)]
     pub mcp_servers: Vec<ServerEntry>,
 }
 
@@ -124,6 +126,7 @@ fn entry(account: String, agent: &AgentRow, servers: &[McpServerRow]) -> AgentEn
         approval_tools: parse_list(&agent.approval_tools),
         human_input: agent.human_input,
         form_timeout_secs: agent.form_timeout_secs,
+        human_webhook_url: agent.human_webhook_url.clone(),
         mcp_servers: servers
             .iter()
             .map(|s| ServerEntry {
@@ -242,6 +245,7 @@ impl AgentConsole {
                 .form_timeout_secs
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            human_webhook_url: agent.human_webhook_url.clone().unwrap_or_default(),
             enabled: agent.enabled.then(|| "on".to_owned()),
         };
         let fields = agent_fields(&input, self.sealer())?;

@@ -49,6 +49,8 @@ pub struct AgentInput {
     /// `""` (the server's setting), `on` or `off`.
     pub human_input: String,
     pub form_timeout_secs: String,
+    /// Where this agent's human-input webhooks go; empty: `CHATKIT_HUMAN_WEBHOOK_URL`.
+    pub human_webhook_url: String,
     /// "on" when the box is ticked (a new agent's form has it).
     pub enabled: Option<String>,
 }
@@ -88,6 +90,7 @@ impl AgentInput {
                 .form_timeout_secs
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
+            human_webhook_url: agent.human_webhook_url.clone().unwrap_or_default(),
             enabled: agent.enabled.then(|| "on".to_owned()),
         }
     }
@@ -259,6 +262,21 @@ pub fn agent_fields(
             }
         },
     };
+    // Deliveries are signed with the secret key, so a receiver without one is refused here
+    // rather than at the next start.
+    let human_webhook_url = match text(&input.human_webhook_url) {
+        None => None,
+        Some(_) if sealer.is_none() => {
+            return Err(invalid(
+                "human_webhook_url",
+                "set CHATKIT_SECRET_KEY first: webhook deliveries are signed with it",
+            ));
+        }
+        Some(url) => Some(
+            crate::config::webhooks::webhook_url(&url)
+                .map_err(|e| invalid("human_webhook_url", format!("the webhook URL {e}")))?,
+        ),
+    };
     Ok(AgentFields {
         slug: slug.to_owned(),
         name: name.to_owned(),
@@ -272,6 +290,7 @@ pub fn agent_fields(
         approval_tools: names(&input.approval_tools, "approval_tools", valid_tool_name)?,
         human_input,
         form_timeout_secs,
+        human_webhook_url,
         enabled: input.enabled.is_some(),
     })
 }
@@ -315,6 +334,8 @@ pub fn agent_view(agent: &AgentRow) -> Value {
         "approval_tools": parsed(&agent.approval_tools),
         "human_input": agent.human_input,
         "form_timeout_secs": agent.form_timeout_secs,
+        // The host only: a receiver's path often holds its own token.
+        "human_webhook_url": agent.human_webhook_url.as_deref().map(super::webhooks::host_of),
     })
 }
 
