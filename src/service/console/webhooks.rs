@@ -60,9 +60,9 @@ impl WebhookLog {
         }
     }
 
-    /// Sends a pending or failed delivery again as soon as the worker can (admins only).
+    /// Sends a pending or failed delivery again as soon as the worker can. Any operator may:
+    /// it changes nothing but when the next attempt is (and it is audited).
     pub async fn retry(&self, actor: &Actor, id: &str) -> Result<Delivery, ConsoleError> {
-        actor.require_admin()?;
         let before = self.store.load_delivery(id).await?;
         let Some(after) = self.store.retry_delivery(id).await? else {
             return Err(ConsoleError::Conflict(
