@@ -105,19 +105,25 @@ async fn bench() {
 }
 
 /// Loads `url` and returns (first contentful paint, element ready), in ms from navigation.
+/// The element may be ready before the browser paints, so the paint entry is waited for.
 async fn visit(browser: &Browser, url: &str) -> (f64, f64) {
     browser.goto(url).await;
     browser.wait_for("chatkit-chat .ck-input").await;
-    let marks = browser
-        .execute(
-            "const paint = performance.getEntriesByName('first-contentful-paint')[0];
-             const ready = performance.getEntriesByName('chatkit-chat:ready')[0];
-             return [paint ? paint.startTime : null, ready ? ready.startTime : null];",
-            vec![],
-        )
-        .await;
-    let at = |i: usize| marks[i].as_f64().unwrap_or(f64::NAN);
-    (at(0), at(1))
+    for _ in 0..200 {
+        let marks = browser
+            .execute(
+                "const paint = performance.getEntriesByName('first-contentful-paint')[0];
+                 const ready = performance.getEntriesByName('chatkit-chat:ready')[0];
+                 return [paint ? paint.startTime : null, ready ? ready.startTime : null];",
+                vec![],
+            )
+            .await;
+        if let (Some(paint), Some(ready)) = (marks[0].as_f64(), marks[1].as_f64()) {
+            return (paint, ready);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no first paint or ready mark after 2 s");
 }
 
 /// The page's own URL and every resource it loaded, in load order.
