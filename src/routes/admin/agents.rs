@@ -3,6 +3,7 @@
 //! Every change is a POST with the session's CSRF token; the service checks, seals secrets
 //! and audits. A refused form is drawn again with what was typed and the reason.
 
+use crate::routes::admin::session::Chrome;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
@@ -33,12 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Template)]
 #[template(path = "admin/agents.html")]
-struct AgentsPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+struct AgentsPage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     agents: Vec<AgentOverview>,
 }
@@ -61,12 +59,9 @@ struct ServerView {
 
 #[derive(Template)]
 #[template(path = "admin/agent.html")]
-struct AgentPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+struct AgentPage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     /// Empty for a new agent.
     agent_id: String,
@@ -139,11 +134,7 @@ async fn list(
     console.require_admin()?;
     let agents = state.agents.list(&console.actor()).await?;
     render(&AgentsPage {
-        nav: "agents",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: true,
+        chrome: console.chrome("agents").await,
         flash: query.done.as_deref().and_then(done_message).map(Flash::ok),
         agents,
     })
@@ -447,11 +438,7 @@ impl Draft {
         let chat_url = format!("{base}/agents/{slug}/chat");
         let heading = agent.map_or_else(|| "New agent".to_owned(), |a| a.name.clone());
         let page = AgentPage {
-            nav: "agents",
-            operator_email: &console.operator.email,
-            csrf_token: &console.csrf_token,
-            pending_forms: console.pending_forms().await,
-            is_admin: true,
+            chrome: console.chrome("agents").await,
             flash: flash.or_else(|| {
                 (!self.error_message.is_empty()).then(|| Flash::error(self.error_message.clone()))
             }),

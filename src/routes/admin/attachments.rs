@@ -6,6 +6,7 @@
 //! with the CSRF token.
 
 use super::AgentOption;
+use crate::routes::admin::session::Chrome;
 use actix_files::NamedFile;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
@@ -90,11 +91,8 @@ struct RowView {
 #[derive(Template)]
 #[template(path = "admin/attachments.html")]
 struct AttachmentsPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     query: &'a AttachmentQuery,
     agents: Vec<AgentOption>,
@@ -114,12 +112,9 @@ struct AttachmentsPage<'a> {
 
 #[derive(Template)]
 #[template(path = "admin/attachment_delete.html")]
-struct DeletePage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+struct DeletePage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     row: RowView,
     /// The file is stored (deleting removes bytes, not just a record).
     has_file: bool,
@@ -174,11 +169,7 @@ async fn list(
         Some(Flash::error(problems.join(" ")))
     };
     let page = AttachmentsPage {
-        nav: "attachments",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("attachments").await,
         flash,
         agents: agents.iter().map(AgentOption::from).collect(),
         states: UPLOAD_STATES.iter().map(|s| s.as_str()).collect(),
@@ -234,11 +225,7 @@ async fn confirm_delete(
     let detail = state.attachment_browser.detail(&id).await?;
     let row = &detail.attachment.row;
     let page = DeletePage {
-        nav: "attachments",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("attachments").await,
         has_file: row.storage_key.is_some(),
         row: view(&detail.attachment),
         message_id: detail.message_id,

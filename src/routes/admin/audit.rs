@@ -2,6 +2,7 @@
 //! range, paged by keyset ("Older" carries the last row's id). Read-only: nothing here or
 //! anywhere changes a row.
 
+use crate::routes::admin::session::Chrome;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -53,11 +54,8 @@ struct EntryView {
 #[derive(Template)]
 #[template(path = "admin/audit.html")]
 struct AuditPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     query: &'a AuditQuery,
     actions: Vec<String>,
@@ -92,11 +90,7 @@ async fn audit_page(
     let older = page.after.as_deref().map(|last| link(&query, Some(last)));
     let entries = page.data.iter().map(view).collect();
     let page = AuditPage {
-        nav: "audit",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("audit").await,
         flash: (!problems.is_empty()).then(|| Flash::error(problems.join(" "))),
         actions: state.audit.actions().await?,
         entries,

@@ -3,6 +3,7 @@
 //! middleware redraws it with [`AdminError::page`] once it knows who is looking); anyone else
 //! gets the bare page, which says nothing about the console's data.
 
+use crate::routes::admin::session::Chrome;
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
@@ -74,11 +75,8 @@ impl From<askama::Error> for AdminError {
 #[derive(Template)]
 #[template(path = "admin/error.html")]
 struct ErrorPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     heading: &'a str,
     message: &'a str,
 }
@@ -145,11 +143,14 @@ impl AdminError {
         let (heading, message) = (self.heading(), self.message());
         let body = match viewer {
             Some(viewer) => ErrorPage {
-                nav: "",
-                operator_email: &viewer.email,
-                csrf_token: &viewer.csrf_token,
-                pending_forms: 0,
-                is_admin: viewer.is_admin,
+                // No section is current, and no count is read for an error page.
+                chrome: Chrome {
+                    nav: "",
+                    operator_email: viewer.email.clone(),
+                    csrf_token: viewer.csrf_token.clone(),
+                    pending_forms: 0,
+                    is_admin: viewer.is_admin,
+                },
                 heading,
                 message: &message,
             }

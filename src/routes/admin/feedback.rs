@@ -4,6 +4,7 @@
 //! before it, and links into the transcript at the rated item. Read-only.
 
 use super::AgentOption;
+use crate::routes::admin::session::Chrome;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -73,11 +74,8 @@ struct EntryView {
 #[derive(Template)]
 #[template(path = "admin/feedback.html")]
 struct FeedbackPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     query: &'a FeedbackQuery,
     agents: Vec<AgentOption>,
@@ -125,11 +123,7 @@ async fn feedback_page(
     let agents = state.feedback.agents().await?;
     let older = page.after.as_deref().map(|last| link(&query, Some(last)));
     let page = FeedbackPage {
-        nav: "feedback",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("feedback").await,
         flash: (!problems.is_empty()).then(|| Flash::error(problems.join(" "))),
         agents: agents.iter().map(AgentOption::from).collect(),
         entries: page.data.iter().map(view).collect(),

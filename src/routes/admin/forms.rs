@@ -10,6 +10,7 @@
 mod fields;
 
 use super::AgentOption;
+use crate::routes::admin::session::Chrome;
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
@@ -71,11 +72,8 @@ struct RowView {
 #[derive(Template)]
 #[template(path = "admin/forms.html")]
 struct QueuePage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     query: &'a QueueQuery,
     agents: Vec<AgentOption>,
@@ -118,11 +116,7 @@ async fn queue_page(
         None
     };
     let page = QueuePage {
-        nav: "forms",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("forms").await,
         flash,
         agents: queue.agents.iter().map(AgentOption::from).collect(),
         rows: queue
@@ -180,12 +174,9 @@ struct CallView {
 
 #[derive(Template)]
 #[template(path = "admin/form.html")]
-struct FormPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+struct FormPage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     id: String,
     kind: &'static str,
@@ -273,11 +264,7 @@ async fn form_view(
     let expires = row.expires_at.and_utc();
     let me = &console.operator.id;
     let page = FormPage {
-        nav: "forms",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("forms").await,
         flash,
         id: row.id.clone(),
         kind: kind_label(row.kind),

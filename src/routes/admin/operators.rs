@@ -2,6 +2,7 @@
 //! password, changing a role, disabling and enabling, and setting a new password. Every change
 //! is a POST with the session's CSRF token, audited by the service with before and after.
 
+use crate::routes::admin::session::Chrome;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -43,11 +44,8 @@ struct When {
 #[derive(Template)]
 #[template(path = "admin/operators.html")]
 struct OperatorsPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     operators: Vec<OperatorView>,
     roles: [&'static str; 2],
@@ -250,11 +248,7 @@ async fn page(
 ) -> Result<HttpResponse, AdminError> {
     let operators = state.operators.list(&console.actor()).await?;
     let page = OperatorsPage {
-        nav: "operators",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("operators").await,
         flash,
         operators: operators
             .iter()

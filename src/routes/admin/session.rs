@@ -149,6 +149,17 @@ impl Console {
         Ok(())
     }
 
+    /// The layout's frame for a page of section `nav`.
+    pub async fn chrome(&self, nav: &'static str) -> Chrome {
+        Chrome {
+            nav,
+            operator_email: self.operator.email.clone(),
+            csrf_token: self.csrf_token.clone(),
+            pending_forms: self.pending_forms().await,
+            is_admin: self.is_admin(),
+        }
+    }
+
     /// Human-input forms waiting for an answer, for the layout's badge (0 when the count
     /// cannot be read: a badge is not worth failing a page for).
     pub async fn pending_forms(&self) -> i64 {
@@ -160,6 +171,17 @@ impl Console {
             }
         }
     }
+}
+
+/// What the layout draws around every console page (`templates/admin/_layout.html`): the
+/// current section, who is signed in, the CSRF token of the logout form, the pending-forms
+/// badge, and whether the admin-only links show.
+pub struct Chrome {
+    pub nav: &'static str,
+    pub operator_email: String,
+    pub csrf_token: String,
+    pub pending_forms: i64,
+    pub is_admin: bool,
 }
 
 /// The caller's address from the connection itself; forwarded headers are not trusted.

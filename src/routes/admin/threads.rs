@@ -8,6 +8,7 @@
 
 pub(super) mod transcript;
 
+use crate::routes::admin::session::Chrome;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -56,11 +57,8 @@ struct AgentOption {
 #[derive(Template)]
 #[template(path = "admin/threads.html")]
 struct ThreadsPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     form: &'a ListForm,
     agents: Vec<AgentOption>,
@@ -190,11 +188,7 @@ async fn list_threads_page(
         })
         .collect();
     let page = ThreadsPage {
-        nav: "threads",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("threads").await,
         flash,
         older: list
             .page
@@ -222,7 +216,7 @@ async fn show_thread_page(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let transcript = state.threads.transcript(&console.actor(), &id).await?;
-    let page = TranscriptPage::new(&console, console.pending_forms().await, &transcript);
+    let page = TranscriptPage::new(console.chrome("threads").await, &transcript);
     render(&page)
 }
 
@@ -268,7 +262,7 @@ async fn delete_thread_page(
 ) -> Result<HttpResponse, AdminError> {
     console.require_admin()?;
     let preview = state.threads.deletion(&console.actor(), &id).await?;
-    let page = DeletePage::new(&console, console.pending_forms().await, &preview.transcript);
+    let page = DeletePage::new(console.chrome("threads").await, &preview.transcript);
     render(&page)
 }
 

@@ -4,6 +4,7 @@
 //! user, who ran into a rate limit, and the price table (admins set prices). `/admin/usage.csv`
 //! downloads the day rows of the same filter.
 
+use crate::routes::admin::session::Chrome;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -98,11 +99,8 @@ struct RefusalView {
 #[derive(Template)]
 #[template(path = "admin/usage.html")]
 struct UsagePage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     from: String,
     until: String,
@@ -184,11 +182,7 @@ async fn usage_page(
         Some(Flash::error(problems.join(" ")))
     };
     let page = UsagePage {
-        nav: "usage",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("usage").await,
         flash,
         from: filter.from.format("%Y-%m-%d").to_string(),
         until: filter.until.format("%Y-%m-%d").to_string(),

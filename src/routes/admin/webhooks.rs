@@ -3,6 +3,7 @@
 //! get "Retry now" on pending and failed ones: a POST with the session's CSRF token, audited
 //! by the service.
 
+use crate::routes::admin::session::Chrome;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -85,11 +86,8 @@ struct DeliveryView {
 #[derive(Template)]
 #[template(path = "admin/webhooks.html")]
 struct WebhooksPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     flash: Option<Flash>,
     enabled: bool,
     query: &'a WebhookQuery,
@@ -128,11 +126,7 @@ async fn list(
         Some(Flash::error(problems.join(" ")))
     };
     let page = WebhooksPage {
-        nav: "webhooks",
-        operator_email: &console.operator.email,
-        csrf_token: &console.csrf_token,
-        pending_forms: console.pending_forms().await,
-        is_admin: console.is_admin(),
+        chrome: console.chrome("webhooks").await,
         flash,
         enabled: state.webhooks.enabled(),
         statuses: DeliveryStatus::ALL,

@@ -2,6 +2,7 @@ use askama::Template;
 use serde_json::json;
 
 use super::{Flash, escape_html, pretty_json};
+use crate::routes::admin::session::Chrome;
 
 #[test]
 fn pretty_json_is_indented_and_escaped() {
@@ -30,13 +31,9 @@ fn escape_html_covers_the_significant_characters() {
 {% block crumbs %}<span>Threads</span>{% endblock %}
 {% block content %}<p class="page-body">body</p>{% endblock %}"#
 )]
-struct FullPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: usize,
+struct FullPage {
+    chrome: Chrome,
     flash: Option<Flash>,
-    is_admin: bool,
 }
 
 /// The layout with only the variables it requires.
@@ -46,10 +43,17 @@ struct FullPage<'a> {
     source = r#"{% extends "admin/_layout.html" %}{% block content %}<p>minimal</p>{% endblock %}"#
 )]
 struct MinimalPage {
-    nav: &'static str,
-    operator_email: String,
-    csrf_token: String,
-    pending_forms: i64,
+    chrome: Chrome,
+}
+
+fn chrome(nav: &'static str, email: &str, csrf: &str, pending: i64, admin: bool) -> Chrome {
+    Chrome {
+        nav,
+        operator_email: email.to_owned(),
+        csrf_token: csrf.to_owned(),
+        pending_forms: pending,
+        is_admin: admin,
+    }
 }
 
 #[derive(Template)]
@@ -87,12 +91,8 @@ fn assert_csp_clean(html: &str) {
 #[test]
 fn layout_renders_nav_user_logout_and_flash() {
     let html = FullPage {
-        nav: "feedback",
-        operator_email: "lead@example.com",
-        csrf_token: "tok-123",
-        pending_forms: 3,
+        chrome: chrome("feedback", "lead@example.com", "tok-123", 3, true),
         flash: Some(Flash::ok("Saved.")),
-        is_admin: true,
     }
     .render()
     .unwrap();
@@ -151,12 +151,14 @@ fn layout_renders_nav_user_logout_and_flash() {
 #[test]
 fn layout_escapes_its_variables() {
     let html = FullPage {
-        nav: "threads",
-        operator_email: "<script>alert(1)</script>@x",
-        csrf_token: "\"><script>alert(2)</script>",
-        pending_forms: 0,
+        chrome: chrome(
+            "threads",
+            "<script>alert(1)</script>@x",
+            "\"><script>alert(2)</script>",
+            0,
+            false,
+        ),
         flash: Some(Flash::error("<img src=x onerror=alert(3)>")),
-        is_admin: false,
     }
     .render()
     .unwrap();
@@ -187,10 +189,7 @@ fn layout_escapes_its_variables() {
 #[test]
 fn layout_needs_only_its_required_variables() {
     let html = MinimalPage {
-        nav: "audit",
-        operator_email: "a@b.c".into(),
-        csrf_token: "t".into(),
-        pending_forms: 0,
+        chrome: chrome("audit", "a@b.c", "t", 0, true),
     }
     .render()
     .unwrap();

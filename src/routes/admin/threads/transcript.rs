@@ -9,13 +9,13 @@
 
 mod bodies;
 
+use crate::routes::admin::session::Chrome;
 use serde_json::Value;
 
 use super::{iso, readable, user_link};
 use crate::routes::admin::render::markdown::{is_image_url, is_link_url};
 use crate::routes::admin::render::widgets::widget_to_html;
 use crate::routes::admin::render::{markdown::markdown_to_html, pretty_json};
-use crate::routes::admin::session::Console;
 use crate::service::console::transcript::{
     AttachmentInfo, Entry, FeedbackMark, InteractionInfo, RunInfo, TOOL_CALL_KIND, Transcript,
     TranscriptItem,
@@ -174,46 +174,36 @@ pub(super) struct ThreadHead {
 
 #[derive(askama::Template)]
 #[template(path = "admin/thread.html")]
-pub(super) struct TranscriptPage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+pub(super) struct TranscriptPage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     head: ThreadHead,
     entries: Vec<EntryView>,
 }
 
 #[derive(askama::Template)]
 #[template(path = "admin/thread_delete.html")]
-pub(super) struct DeletePage<'a> {
-    nav: &'a str,
-    operator_email: &'a str,
-    csrf_token: &'a str,
-    pending_forms: i64,
-    is_admin: bool,
+pub(super) struct DeletePage {
+    /// The layout's frame: section, operator, badge, admin links.
+    chrome: Chrome,
     head: ThreadHead,
     /// Feedback marks and forms that go with it.
     feedback: usize,
     forms: usize,
 }
 
-impl<'a> TranscriptPage<'a> {
-    pub(super) fn new(console: &'a Console, pending_forms: i64, transcript: &Transcript) -> Self {
+impl TranscriptPage {
+    pub(super) fn new(chrome: Chrome, transcript: &Transcript) -> Self {
         TranscriptPage {
-            nav: "threads",
-            operator_email: &console.operator.email,
-            csrf_token: &console.csrf_token,
-            pending_forms,
-            is_admin: console.is_admin(),
+            chrome,
             head: head(transcript),
             entries: transcript.entries.iter().map(entry).collect(),
         }
     }
 }
 
-impl<'a> DeletePage<'a> {
-    pub(super) fn new(console: &'a Console, pending_forms: i64, transcript: &Transcript) -> Self {
+impl DeletePage {
+    pub(super) fn new(chrome: Chrome, transcript: &Transcript) -> Self {
         let items = || {
             transcript.entries.iter().filter_map(|e| match e {
                 Entry::Item(item) => Some(item),
@@ -221,11 +211,7 @@ impl<'a> DeletePage<'a> {
             })
         };
         DeletePage {
-            nav: "threads",
-            operator_email: &console.operator.email,
-            csrf_token: &console.csrf_token,
-            pending_forms,
-            is_admin: console.is_admin(),
+            chrome,
             head: head(transcript),
             feedback: items().map(|i| i.feedback.len()).sum(),
             forms: items().filter(|i| i.interaction.is_some()).count(),
