@@ -44,6 +44,55 @@ impl LimitSettings {
     }
 }
 
+/// An agent's own limits (the `limits` JSON of its row, set in the console): each one set
+/// replaces the server's for requests to that agent, which are then counted apart from other
+/// agents' (its own buckets, streams and daily tokens).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_requests_per_minute: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_requests_per_minute: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_turns_per_minute: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_turns_per_minute: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_concurrent_streams: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_tokens_per_day: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_tokens_per_day: Option<u64>,
+}
+
+impl LimitOverrides {
+    pub fn is_empty(&self) -> bool {
+        *self == LimitOverrides::default()
+    }
+}
+
+impl LimitSettings {
+    /// These settings with an agent's own limits in place of the ones it sets.
+    pub fn with(&self, own: &LimitOverrides) -> LimitSettings {
+        LimitSettings {
+            user_requests_per_minute: own
+                .user_requests_per_minute
+                .or(self.user_requests_per_minute),
+            account_requests_per_minute: own
+                .account_requests_per_minute
+                .or(self.account_requests_per_minute),
+            user_turns_per_minute: own.user_turns_per_minute.or(self.user_turns_per_minute),
+            account_turns_per_minute: own
+                .account_turns_per_minute
+                .or(self.account_turns_per_minute),
+            user_concurrent_streams: own.user_concurrent_streams.or(self.user_concurrent_streams),
+            user_tokens_per_day: own.user_tokens_per_day.or(self.user_tokens_per_day),
+            account_tokens_per_day: own.account_tokens_per_day.or(self.account_tokens_per_day),
+        }
+    }
+}
+
 /// A count from 0 (off) to a million.
 fn per_minute(
     get: &impl Fn(&str) -> Option<String>,
@@ -56,6 +105,26 @@ fn per_minute(
 mod tests {
     use super::super::tests::settings;
     use super::*;
+
+    #[test]
+    fn an_agents_own_limits_replace_the_ones_they_set() {
+        let server = settings(&[
+            ("CHATKIT_LIMIT_USER_TURNS_PER_MINUTE", "2"),
+            ("CHATKIT_LIMIT_USER_TOKENS_PER_DAY", "500"),
+        ])
+        .unwrap()
+        .limits;
+        let own: LimitOverrides =
+            serde_json::from_str(r#"{"user_turns_per_minute": 1, "account_tokens_per_day": 9}"#)
+                .unwrap();
+        let merged = server.with(&own);
+        assert_eq!(merged.user_turns_per_minute, NonZeroU32::new(1));
+        assert_eq!(merged.user_tokens_per_day, Some(500));
+        assert_eq!(merged.account_tokens_per_day, Some(9));
+        assert!(serde_json::from_str::<LimitOverrides>(r#"{"user_turns_per_minute": 0}"#).is_err());
+        assert!(serde_json::from_str::<LimitOverrides>(r#"{"turns": 1}"#).is_err());
+        assert!(LimitOverrides::default().is_empty());
+    }
 
     #[test]
     fn off_unless_set() {

@@ -46,7 +46,7 @@ pub use database::DatabaseSettings;
 pub use first_run::FirstRunSettings;
 pub use http::HttpSettings;
 pub use jwt::{JwtKeySource, JwtSettings};
-pub use limits::LimitSettings;
+pub use limits::{LimitOverrides, LimitSettings};
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::{ChatClient, PageSettings};

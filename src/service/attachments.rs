@@ -240,7 +240,7 @@ impl AttachmentService {
     {
         let ctx = self.auth.authenticate(caller).await?;
         self.limits
-            .request(&ctx.scope)
+            .request(&ctx.scope, &ctx.agent)
             .map_err(AttachmentError::RateLimited)?;
         let name = sanitize_name(file.name.as_deref().unwrap_or_default());
         let mime_type = normalize_mime(file.mime_type.as_deref().unwrap_or_default(), &name);

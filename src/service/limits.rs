@@ -3,7 +3,9 @@
 //! account and kept in this process (each process of a deployment counts its own); the daily
 //! token quotas sum the day's usage that runs record as they end, so they hold across
 //! processes sharing a database. Concurrent streams are counted here and released when a
-//! stream's body is dropped. Refusals are logged, and counted for the usage page.
+//! stream's body is dropped. Refusals are logged, and counted for the usage page. An agent
+//! may set limits of its own (its `limits` column): requests to it then count in buckets, stream
+//! slots and daily token sums of its own.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,8 +16,8 @@ use chrono::Utc;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::config::LimitSettings;
-use crate::store::{RefusalCount, Scope, Store, StoreError};
+use crate::config::{LimitOverrides, LimitSettings};
+use crate::store::{AgentRow, RefusalCount, Scope, Store, StoreError};
 
 /// A limit someone ran into, with how long until a request may pass again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,18 +99,64 @@ pub struct Limiter {
 }
 
 struct Inner {
-    settings: LimitSettings,
     store: Store,
     clock: DefaultClock,
-    user_requests: Option<Buckets>,
-    account_requests: Option<Buckets>,
-    user_turns: Option<Buckets>,
-    account_turns: Option<Buckets>,
+    /// The server's limits, for agents with none of their own.
+    server: Arc<Rules>,
+    /// Agents with limits of their own, by agent id: the server's settings with the agent's in
+    /// their place, counted in buckets of their own. Made again when an agent's change.
+    agents: Mutex<HashMap<String, Arc<Rules>>>,
     /// Streams open per user key; a key leaves the map when its last stream ends.
     streams: Mutex<HashMap<String, u32>>,
     /// Refusals since they were last written: (account, user, limit kind) -> count. Counted
     /// here and written in batches, so a client hammering past a limit costs no write each.
     refusals: Mutex<HashMap<(String, String, &'static str), i64>>,
+}
+
+/// One set of limits and the buckets that count against it.
+struct Rules {
+    settings: LimitSettings,
+    /// The agent these count for, when they are an agent's own (keys and token sums are then
+    /// that agent's alone).
+    agent_id: Option<String>,
+    user_requests: Option<Buckets>,
+    account_requests: Option<Buckets>,
+    user_turns: Option<Buckets>,
+    account_turns: Option<Buckets>,
+}
+
+impl Rules {
+    fn new(settings: LimitSettings, agent_id: Option<String>) -> Rules {
+        Rules {
+            user_requests: buckets(settings.user_requests_per_minute),
+            account_requests: buckets(settings.account_requests_per_minute),
+            user_turns: buckets(settings.user_turns_per_minute),
+            account_turns: buckets(settings.account_turns_per_minute),
+            settings,
+            agent_id,
+        }
+    }
+
+    /// The key of `scope`'s user, or of its whole account, in these rules' buckets.
+    fn key(&self, scope: &Scope, user: bool) -> String {
+        let agent = self.agent_id.as_deref().unwrap_or("");
+        if user {
+            format!("{agent}\u{0}{}\u{0}{}", scope.account_id, scope.user_id)
+        } else {
+            format!("{agent}\u{0}{}", scope.account_id)
+        }
+    }
+
+    fn all_buckets(&self) -> impl Iterator<Item = &Buckets> {
+        [
+            &self.user_requests,
+            &self.account_requests,
+            &self.user_turns,
+            &self.account_turns,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// A user's concurrent-stream slot, held by the stream's body and given back when it drops.
@@ -133,19 +181,27 @@ fn buckets(per_minute: Option<NonZeroU32>) -> Option<Buckets> {
     per_minute.map(|n| RateLimiter::keyed(Quota::per_minute(n)))
 }
 
-fn user_key(scope: &Scope) -> String {
-    format!("{}\u{0}{}", scope.account_id, scope.user_id)
+/// The agent's own limits, when its row sets any it can read.
+fn own_limits(agent: &AgentRow) -> Option<LimitOverrides> {
+    let json = agent.limits.as_deref()?;
+    match serde_json::from_str::<LimitOverrides>(json) {
+        Ok(own) => (!own.is_empty()).then_some(own),
+        Err(e) => {
+            log::warn!(
+                "agent {}: its limits are unreadable ({e}); the server's apply",
+                agent.slug
+            );
+            None
+        }
+    }
 }
 
 impl Limiter {
     pub fn new(settings: LimitSettings, store: Store) -> Limiter {
         Limiter {
             inner: Arc::new(Inner {
-                user_requests: buckets(settings.user_requests_per_minute),
-                account_requests: buckets(settings.account_requests_per_minute),
-                user_turns: buckets(settings.user_turns_per_minute),
-                account_turns: buckets(settings.account_turns_per_minute),
-                settings,
+                server: Arc::new(Rules::new(settings, None)),
+                agents: Mutex::new(HashMap::new()),
                 store,
                 clock: DefaultClock::default(),
                 streams: Mutex::new(HashMap::new()),
@@ -154,22 +210,36 @@ impl Limiter {
         }
     }
 
-    /// Counts one request of `scope`'s user against the per-minute request limits.
-    pub fn request(&self, scope: &Scope) -> Result<(), Refusal> {
-        let inner = &self.inner;
+    /// The rules requests to `agent` count against.
+    fn rules(&self, agent: &AgentRow) -> Arc<Rules> {
+        let Some(own) = own_limits(agent) else {
+            return self.inner.server.clone();
+        };
+        let settings = self.inner.server.settings.with(&own);
+        let mut agents = self.inner.agents.lock().unwrap_or_else(|e| e.into_inner());
+        match agents.get(&agent.id) {
+            Some(rules) if rules.settings == settings => rules.clone(),
+            _ => {
+                let rules = Arc::new(Rules::new(settings, Some(agent.id.clone())));
+                agents.insert(agent.id.clone(), rules.clone());
+                rules
+            }
+        }
+    }
+
+    /// Counts one request of `scope`'s user to `agent` against the per-minute request limits.
+    pub fn request(&self, scope: &Scope, agent: &AgentRow) -> Result<(), Refusal> {
+        let rules = self.rules(agent);
+        let settings = &rules.settings;
         let user = (
-            &inner.user_requests,
-            user_key(scope),
-            inner
-                .settings
-                .user_requests_per_minute
-                .map(Limit::UserRequests),
+            &rules.user_requests,
+            rules.key(scope, true),
+            settings.user_requests_per_minute.map(Limit::UserRequests),
         );
         let account = (
-            &inner.account_requests,
-            scope.account_id.clone(),
-            inner
-                .settings
+            &rules.account_requests,
+            rules.key(scope, false),
+            settings
                 .account_requests_per_minute
                 .map(Limit::AccountRequests),
         );
@@ -179,24 +249,26 @@ impl Limiter {
     /// Admits a request that starts a streamed turn: a free stream slot, today's tokens under
     /// the quotas, then one turn off the per-minute turn limits. The permit must live as long
     /// as the stream.
-    pub async fn turn(&self, scope: &Scope) -> Result<Option<StreamPermit>, TurnRefused> {
+    pub async fn turn(
+        &self,
+        scope: &Scope,
+        agent: &AgentRow,
+    ) -> Result<Option<StreamPermit>, TurnRefused> {
+        let rules = self.rules(agent);
         let permit = self
-            .stream_permit(scope)
+            .stream_permit(scope, &rules)
             .map_err(|r| self.refused(scope, r))?;
-        self.tokens(scope).await?;
-        let inner = &self.inner;
+        self.tokens(scope, &rules).await?;
+        let settings = &rules.settings;
         let user = (
-            &inner.user_turns,
-            user_key(scope),
-            inner.settings.user_turns_per_minute.map(Limit::UserTurns),
+            &rules.user_turns,
+            rules.key(scope, true),
+            settings.user_turns_per_minute.map(Limit::UserTurns),
         );
         let account = (
-            &inner.account_turns,
-            scope.account_id.clone(),
-            inner
-                .settings
-                .account_turns_per_minute
-                .map(Limit::AccountTurns),
+            &rules.account_turns,
+            rules.key(scope, false),
+            settings.account_turns_per_minute.map(Limit::AccountTurns),
         );
         self.take(scope, [user, account])?;
         Ok(permit)
@@ -205,18 +277,19 @@ impl Limiter {
     /// Forgets buckets that are full again, so memory follows the users active in the last
     /// minute rather than every user ever seen.
     pub fn forget_idle(&self) {
-        let inner = &self.inner;
-        for buckets in [
-            &inner.user_requests,
-            &inner.account_requests,
-            &inner.user_turns,
-            &inner.account_turns,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            buckets.retain_recent();
-            buckets.shrink_to_fit();
+        let agents: Vec<Arc<Rules>> = self
+            .inner
+            .agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for rules in agents.iter().chain([&self.inner.server]) {
+            for buckets in rules.all_buckets() {
+                buckets.retain_recent();
+                buckets.shrink_to_fit();
+            }
         }
     }
 
@@ -238,11 +311,11 @@ impl Limiter {
         Ok(())
     }
 
-    fn stream_permit(&self, scope: &Scope) -> Result<Option<StreamPermit>, Refusal> {
-        let Some(max) = self.inner.settings.user_concurrent_streams else {
+    fn stream_permit(&self, scope: &Scope, rules: &Rules) -> Result<Option<StreamPermit>, Refusal> {
+        let Some(max) = rules.settings.user_concurrent_streams else {
             return Ok(None);
         };
-        let key = user_key(scope);
+        let key = rules.key(scope, true);
         let mut streams = self.inner.streams.lock().unwrap_or_else(|e| e.into_inner());
         let open = streams.entry(key.clone()).or_default();
         if *open >= max.get() {
@@ -259,9 +332,10 @@ impl Limiter {
         }))
     }
 
-    /// Refuses when today's tokens (since UTC midnight) reached a quota.
-    async fn tokens(&self, scope: &Scope) -> Result<(), TurnRefused> {
-        let settings = &self.inner.settings;
+    /// Refuses when today's tokens (since UTC midnight) reached a quota: of the whole account
+    /// or user, or, under an agent's own quotas, of what they used of that agent.
+    async fn tokens(&self, scope: &Scope, rules: &Rules) -> Result<(), TurnRefused> {
+        let settings = &rules.settings;
         let quotas = [
             (
                 settings.user_tokens_per_day,
@@ -280,6 +354,7 @@ impl Limiter {
                 .tokens_on(
                     &scope.account_id,
                     user.map(String::as_str),
+                    rules.agent_id.as_deref(),
                     now.date_naive(),
                 )
                 .await?;

@@ -50,6 +50,8 @@ pub struct AgentRow {
     pub updated_at: NaiveDateTime,
     /// Where this agent's human-input webhooks go, instead of `CHATKIT_HUMAN_WEBHOOK_URL`.
     pub human_webhook_url: Option<String>,
+    /// JSON object of the agent's own limits (`config::LimitOverrides`); `None`: the server's.
+    pub limits: Option<String>,
 }
 
 /// Slug of the account and of the agent created on first start.
@@ -110,6 +112,7 @@ impl Store {
                             form_timeout_secs: None,
                             updated_at: now,
                             human_webhook_url: None,
+                            limits: None,
                         };
                         diesel::insert_into(agents::table)
                             .values(&agent)

@@ -45,6 +45,8 @@ pub struct AgentFields {
     pub form_timeout_secs: Option<i64>,
     /// The agent's own webhook for human input, already checked.
     pub human_webhook_url: Option<String>,
+    /// The agent's own limits as a JSON object, already checked.
+    pub limits: Option<String>,
     pub enabled: bool,
 }
 
@@ -122,6 +124,7 @@ impl AgentFields {
         row.human_input = self.human_input;
         row.form_timeout_secs = self.form_timeout_secs;
         row.human_webhook_url = self.human_webhook_url;
+        row.limits = self.limits;
         row.enabled = self.enabled;
         row.updated_at = now();
         Ok(row)
@@ -149,6 +152,7 @@ fn blank_agent(account_id: &str) -> AgentRow {
         form_timeout_secs: None,
         updated_at: now,
         human_webhook_url: None,
+        limits: None,
     }
 }
 
@@ -169,6 +173,7 @@ fn save(conn: &mut db::AnyConnection, row: &AgentRow) -> Result<(), StoreError> 
             agents::human_input.eq(row.human_input),
             agents::form_timeout_secs.eq(row.form_timeout_secs),
             agents::human_webhook_url.eq(&row.human_webhook_url),
+            agents::limits.eq(&row.limits),
             agents::updated_at.eq(row.updated_at),
         ))
         .execute(conn)

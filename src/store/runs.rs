@@ -142,16 +142,19 @@ impl Store {
     }
 
     /// Prompt plus completion tokens of the runs started on `day` (UTC) in threads of
-    /// `account_id` (of `user_id` alone when given): what a daily quota counts. Read from the
+    /// `account_id` (of `user_id` alone, of `agent_id` alone, when given): what a daily quota
+    /// counts. Read from the
     /// day's usage, which deleting threads does not lower, and which every process sharing the
     /// database sees.
     pub async fn tokens_on(
         &self,
         account_id: &str,
         user_id: Option<&str>,
+        agent_id: Option<&str>,
         day: chrono::NaiveDate,
     ) -> Result<u64, StoreError> {
         let (account_id, user_id) = (account_id.to_owned(), user_id.map(str::to_owned));
+        let agent_id = agent_id.map(str::to_owned);
         self.with_conn(move |conn| {
             // SUM of a BIGINT is NUMERIC on Postgres; the cast makes it BIGINT on both.
             let total = sql::<BigInt>(
@@ -165,6 +168,9 @@ impl Store {
                 .into_boxed();
             if let Some(user_id) = user_id {
                 query = query.filter(usage_days::user_id.eq(user_id));
+            }
+            if let Some(agent_id) = agent_id {
+                query = query.filter(usage_days::agent_id.eq(agent_id));
             }
             let total: i64 = query.first(conn)?;
             Ok(u64::try_from(total).unwrap_or(0))

@@ -32,6 +32,7 @@ diesel::table! {
         updated_at -> Timestamp,
         /// Where this agent's human-input webhooks go, instead of `CHATKIT_HUMAN_WEBHOOK_URL`.
         human_webhook_url -> Nullable<Text>,
+        limits -> Nullable<Text>,
     }
 }
 

@@ -2,12 +2,13 @@
 //! the console's forms answers at its own chat URL with its own model endpoint and MCP server
 //! (`runs`); its secrets are sealed in the database and refused without a key (`secrets`);
 //! reviewers, missing CSRF tokens, the audit trail and the MCP connection test (`access`);
-//! `agents export` / `agents import` (`files`); its own webhook URL (`webhook_url`); the pages
-//! in Chromium (`browser`).
+//! `agents export` / `agents import` (`files`); its own limits (`limits`) and webhook URL
+//! (`webhook_url`); the pages in Chromium (`browser`).
 
 mod access;
 mod browser;
 mod files;
+mod limits;
 mod runs;
 mod secrets;
 mod webhook_url;

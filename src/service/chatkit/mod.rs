@@ -128,14 +128,17 @@ impl ChatKitService {
         ctx: &RequestContext,
         streaming: bool,
     ) -> Result<Option<StreamPermit>, ChatKitError> {
-        self.limits.request(&ctx.scope)?;
+        self.limits.request(&ctx.scope, &ctx.agent)?;
         if !streaming {
             return Ok(None);
         }
-        self.limits.turn(&ctx.scope).await.map_err(|e| match e {
-            TurnRefused::Limited(refusal) => ChatKitError::RateLimited(refusal),
-            TurnRefused::Store(e) => e.into(),
-        })
+        self.limits
+            .turn(&ctx.scope, &ctx.agent)
+            .await
+            .map_err(|e| match e {
+                TurnRefused::Limited(refusal) => ChatKitError::RateLimited(refusal),
+                TurnRefused::Store(e) => e.into(),
+            })
     }
 
     async fn dispatch(

@@ -62,6 +62,8 @@ pub struct AgentEntry {
     #[serde(default)]
     pub human_webhook_url: Option<String>,
     #[serde(default)]
+    pub limits: Option<Value>,
+    #[serde(default)]
     pub mcp_servers: Vec<ServerEntry>,
 }
 
@@ -127,6 +129,10 @@ fn entry(account: String, agent: &AgentRow, servers: &[McpServerRow]) -> AgentEn
         human_input: agent.human_input,
         form_timeout_secs: agent.form_timeout_secs,
         human_webhook_url: agent.human_webhook_url.clone(),
+        limits: agent
+            .limits
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
         mcp_servers: servers
             .iter()
             .map(|s| ServerEntry {
@@ -246,6 +252,11 @@ impl AgentConsole {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
             human_webhook_url: agent.human_webhook_url.clone().unwrap_or_default(),
+            limits: agent
+                .limits
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default(),
             enabled: agent.enabled.then(|| "on".to_owned()),
         };
         let fields = agent_fields(&input, self.sealer())?;

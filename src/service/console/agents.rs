@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::audit::AuditService;
 use super::{Actor, ConsoleError};
 use crate::config::mcp::valid_tool_name;
-use crate::config::{ClientToolSettings, Sealer};
+use crate::config::{ClientToolSettings, LimitOverrides, Sealer};
 use crate::store::{
     AgentFields, AgentOverview, AgentRow, DEFAULT_SLUG, McpServerRow, SecretChange, Store,
     StoreError,
@@ -51,6 +51,8 @@ pub struct AgentInput {
     pub form_timeout_secs: String,
     /// Where this agent's human-input webhooks go; empty: `CHATKIT_HUMAN_WEBHOOK_URL`.
     pub human_webhook_url: String,
+    /// JSON object of the agent's own limits (`LimitOverrides`); empty: the server's.
+    pub limits: String,
     /// "on" when the box is ticked (a new agent's form has it).
     pub enabled: Option<String>,
 }
@@ -91,6 +93,7 @@ impl AgentInput {
                 .map(|s| s.to_string())
                 .unwrap_or_default(),
             human_webhook_url: agent.human_webhook_url.clone().unwrap_or_default(),
+            limits: agent.limits.clone().unwrap_or_default(),
             enabled: agent.enabled.then(|| "on".to_owned()),
         }
     }
@@ -277,6 +280,26 @@ pub fn agent_fields(
                 .map_err(|e| invalid("human_webhook_url", format!("the webhook URL {e}")))?,
         ),
     };
+    let limits = match text(&input.limits) {
+        None => None,
+        Some(json) => {
+            let own: LimitOverrides = serde_json::from_str(&json).map_err(|e| {
+                invalid(
+                    "limits",
+                    format!(
+                        "a JSON object of limits from 1 up (user_requests_per_minute, \
+                         account_requests_per_minute, user_turns_per_minute, \
+                         account_turns_per_minute, user_concurrent_streams, \
+                         user_tokens_per_day, account_tokens_per_day): {e}"
+                    ),
+                )
+            })?;
+            (!own.is_empty())
+                .then(|| serde_json::to_string(&own))
+                .transpose()
+                .map_err(|e| invalid("limits", e.to_string()))?
+        }
+    };
     Ok(AgentFields {
         slug: slug.to_owned(),
         name: name.to_owned(),
@@ -291,6 +314,7 @@ pub fn agent_fields(
         human_input,
         form_timeout_secs,
         human_webhook_url,
+        limits,
         enabled: input.enabled.is_some(),
     })
 }
@@ -336,6 +360,7 @@ pub fn agent_view(agent: &AgentRow) -> Value {
         "form_timeout_secs": agent.form_timeout_secs,
         // The host only: a receiver's path often holds its own token.
         "human_webhook_url": agent.human_webhook_url.as_deref().map(super::webhooks::host_of),
+        "limits": parsed(&agent.limits),
     })
 }
 
