@@ -19,6 +19,9 @@ struct ChatPage<'a> {
     /// The models the composer's picker offers, the agent's own first, comma-separated;
     /// empty (no picker) when the server allows no other.
     models: String,
+    /// The sites that may frame the page and hand it a token (`CHATKIT_ALLOWED_ORIGINS`),
+    /// comma-separated.
+    host_origins: String,
 }
 
 /// The page of OpenAI's ChatKit web component, loaded from `script_url`.
@@ -76,6 +79,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
                 api_url,
                 upload_max_bytes,
                 models: models.join(","),
+                host_origins: state.settings.http.allowed_origins.join(","),
             };
             (page.render()?, BUILTIN_POLICY)
         }

@@ -5,6 +5,7 @@
 mod access;
 mod attachments;
 mod conversation;
+mod embedded;
 mod humans;
 mod items;
 mod layout;
@@ -31,13 +32,23 @@ async fn open_chat(
     name: &str,
     vars: &[(&str, &str)],
 ) -> Option<(TestApp, FakeLlm, Browser)> {
+    open_chat_at(db, name, vars, "/").await
+}
+
+/// The same on the page at `path`.
+async fn open_chat_at(
+    db: Db,
+    name: &str,
+    vars: &[(&str, &str)],
+    path: &str,
+) -> Option<(TestApp, FakeLlm, Browser)> {
     let (app, llm) = spawn_llm_app_with(db, vars).await?;
     let browser = Browser::start(
         &format!("chat_client_{name}-{}", db.name()),
         Viewport::Desktop,
     )
     .await?;
-    browser.goto(&format!("{}/", app.address)).await;
+    browser.goto(&format!("{}{path}", app.address)).await;
     browser.wait_for("chatkit-chat .ck-input").await;
     Some((app, llm, browser))
 }
