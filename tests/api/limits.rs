@@ -127,6 +127,33 @@ async fn a_minute_bucket_refills_as_time_passes(app: TestApp, _llm: FakeLlm) {
     assert_eq!(list(&app, "ann").await.0.status, 200, "a request came back");
 }
 
+/// The same for streamed turns: sixty a minute, one back each second.
+const REFILL_TURNS: &[(&str, &str)] = &[
+    ("CHATKIT_AUTO_TITLES", "false"),
+    ("CHATKIT_LIMIT_USER_TURNS_PER_MINUTE", "60"),
+];
+
+llm_test!(
+    a_minute_of_turns_refills_as_time_passes,
+    vars = REFILL_TURNS
+);
+async fn a_minute_of_turns_refills_as_time_passes(app: TestApp, llm: FakeLlm) {
+    let mut passed = 0;
+    let refused = loop {
+        reply(&llm);
+        let events = turn(&app, "ann").await;
+        if !answered(&events) {
+            break events;
+        }
+        passed += 1;
+        assert!(passed < 300, "never refused");
+    };
+    assert!(passed >= 60, "only {passed} passed");
+    assert_refused(&refused, "messages this minute");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(answered(&turn(&app, "ann").await), "a turn came back");
+}
+
 const TURNS: &[(&str, &str)] = &[
     ("CHATKIT_AUTO_TITLES", "false"),
     ("CHATKIT_LIMIT_USER_TURNS_PER_MINUTE", "2"),
