@@ -18,7 +18,7 @@ pub async fn post_chatkit(
     query: web::Query<AgentQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let body = read_body(payload, state.settings.http.max_request_bytes).await?;
+    let body = read_body(&request, payload, state.settings.http.max_request_bytes).await?;
     let credentials = credentials(&state.auth, &request, query.into_inner().agent);
     Ok(match state.chatkit.process(&credentials, &body).await? {
         Processed::Json(body) => HttpResponse::Ok()
@@ -28,8 +28,21 @@ pub async fn post_chatkit(
     })
 }
 
-/// Reads the whole body, refusing it as soon as it passes `limit` bytes.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, AppError> {
+/// Reads the whole body, refusing it as soon as it passes `limit` bytes, or at once when its
+/// declared length does (nothing of it is read then, however slowly it would arrive).
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, AppError> {
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| AppError::Payload(e.to_string()))?;

@@ -88,6 +88,29 @@ async fn oversized_body_is_refused(app: TestApp) {
     );
 }
 
+db_test!(a_declared_oversized_body_is_refused_before_it_arrives);
+async fn a_declared_oversized_body_is_refused_before_it_arrives(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // 10 GiB announced, 1 KB sent, and the connection held open: the answer must come from
+    // the header alone, not after a read that would wait for the rest.
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /chatkit HTTP/1.1\r\nHost: {address}\r\nX-ChatKit-User: ann\r\n\
+         Content-Type: application/json\r\nContent-Length: 10737418240\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b' '; 1024]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("an answer without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+}
+
 db_test!(unknown_agent_and_bad_user_are_refused);
 async fn unknown_agent_and_bad_user_are_refused(app: TestApp) {
     let answer = app
