@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::AgentOption;
 use super::audit::some;
 use super::error::{encode_component, list_link};
-use super::render::Flash;
+use super::render::{Flash, duration_text};
 use super::session::{AdminError, Console, render, see_other};
 use crate::routes::AppState;
 use crate::service::console::ConsoleError;
@@ -308,11 +308,7 @@ fn row(label: String, link: Option<String>, t: &UsageTotals) -> Row {
 }
 
 fn millis(ms: Option<i64>) -> String {
-    match ms {
-        None => "–".to_owned(),
-        Some(ms) if ms < 1_000 => format!("{ms} ms"),
-        Some(ms) => format!("{:.1} s", ms as f64 / 1_000.0),
-    }
+    ms.map_or_else(|| "–".to_owned(), duration_text)
 }
 
 /// `1234567` -> `1,234,567`.

@@ -22,6 +22,15 @@ pub fn pretty_json(value: &Value) -> String {
 
 /// `text` with the five HTML-significant characters escaped, safe in element content and in
 /// quoted attribute values.
+/// A duration as people read it: `420 ms`, `1.3 s`.
+pub fn duration_text(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     push_escaped(&mut out, text);

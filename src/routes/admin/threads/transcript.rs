@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::{iso, readable, user_link};
 use crate::routes::admin::render::markdown::{is_image_url, is_link_url};
 use crate::routes::admin::render::widgets::widget_to_html;
-use crate::routes::admin::render::{markdown::markdown_to_html, pretty_json};
+use crate::routes::admin::render::{duration_text, markdown::markdown_to_html, pretty_json};
 use crate::service::console::transcript::{
     AttachmentInfo, Entry, FeedbackMark, InteractionInfo, RunInfo, TOOL_CALL_KIND, Transcript,
     TranscriptItem,
@@ -492,13 +492,7 @@ fn run_view(run: &RunInfo) -> RunView {
             .unwrap_or_else(|| "default model".to_owned()),
         tokens_in: run.prompt_tokens,
         tokens_out: run.completion_tokens,
-        duration: run.duration_ms.map(|ms| {
-            if ms < 1000 {
-                format!("{ms} ms")
-            } else {
-                format!("{:.1} s", ms as f64 / 1000.0)
-            }
-        }),
+        duration: run.duration_ms.map(duration_text),
         at_iso: iso(at),
         at_text: at.format("%H:%M:%S").to_string(),
         error: run.error.clone(),
