@@ -129,10 +129,10 @@ impl Store {
     /// The agent `slug` of an account, enabled or not (the caller says which it serves).
     pub async fn find_agent(&self, account_id: &str, slug: &str) -> Result<AgentRow, StoreError> {
         let (account_id, slug) = (account_id.to_owned(), slug.to_owned());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             agents::table
-                .filter(agents::account_id.eq(account_id))
-                .filter(agents::slug.eq(slug))
+                .filter(agents::account_id.eq(&account_id))
+                .filter(agents::slug.eq(&slug))
                 .select(AgentRow::as_select())
                 .first(conn)
                 .found("agent")
@@ -145,7 +145,7 @@ impl Store {
     /// The account whose id or slug is `key`: tokens and proxies may name a tenant either way.
     pub async fn find_account(&self, key: &str) -> Result<AccountRow, StoreError> {
         let key = key.to_owned();
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             accounts::table
                 .filter(accounts::id.eq(&key).or(accounts::slug.eq(&key)))
                 .order(accounts::created_at)

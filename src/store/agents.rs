@@ -201,7 +201,7 @@ impl Store {
     /// Agent `id` of any account, enabled or not.
     pub async fn agent_by_id(&self, id: &str) -> Result<AgentRow, StoreError> {
         let id = id.to_owned();
-        self.with_conn(move |conn| agent_by_id(conn, &id)).await
+        self.read_conn(move |conn| agent_by_id(conn, &id)).await
     }
 
     /// Every agent, by name, with its account's slug and its number of MCP servers.

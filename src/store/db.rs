@@ -1,6 +1,10 @@
 //! Database plumbing: one connection type for SQLite and Postgres, an r2d2 pool that picks the
-//! backend from the URL scheme, per-connection SQLite settings, and the embedded migrations.
+//! backend from the URL scheme and retires dead connections, per-connection SQLite settings,
+//! and the embedded migrations.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -9,6 +13,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use super::StoreError;
+use super::fault::{DbFault, is_connection_lost};
 use crate::config::database::{is_postgres_url, sqlite_path};
 
 /// SQLite and Postgres behind one type, so queries are written once (vaultwarden's approach).
@@ -18,7 +23,104 @@ pub enum AnyConnection {
     Sqlite(diesel::SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
+/// A connection as the pool lends it: the connection, and what the pool knows of its health.
+/// It derefs to the connection, so queries take `&mut *pooled` like any connection.
+pub struct PooledConn {
+    conn: AnyConnection,
+    /// A call found the connection dead: the pool closes it instead of lending it again.
+    lost: bool,
+    /// The pool's count of lost connections when this one was last known to be alive.
+    seen_losses: u64,
+}
+
+impl Deref for PooledConn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// The pool. Postgres connections die without telling (`pg_terminate_backend`, a failover, a
+/// restart), and Diesel counts a connection broken only for a failed transaction, so a dead
+/// connection used by plain reads would go back to the pool and fail every borrower. Here a
+/// call that finds its connection gone retires it, and makes every connection that sat idle
+/// since then prove itself with a ping before its next use: an outage fails only the calls
+/// under way when it was noticed, instead of one call per pooled connection, and reads among
+/// them run again.
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<ConnectionManager>,
+    /// How many connections were found dead so far.
+    losses: Arc<AtomicU64>,
+}
+
+impl Pool {
+    /// Runs `f` with a connection; retires the connection if `f` found it dead.
+    pub fn run<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.checkout()?;
+        let result = f(&mut conn.conn);
+        self.note(&mut conn, &result);
+        result
+    }
+
+    /// [`Pool::run`] for a call that changes nothing, so that a connection found dead is
+    /// retried once on a sound one and the caller sees no error.
+    pub fn read<T>(
+        &self,
+        f: impl Fn(&mut AnyConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.checkout()?;
+        let result = f(&mut conn.conn);
+        if self.note(&mut conn, &result) {
+            drop(conn);
+            return self.run(f);
+        }
+        result
+    }
+
+    /// Whether `result` says the connection is gone; if so it is marked to be closed.
+    fn note<T>(&self, conn: &mut PooledConn, result: &Result<T, StoreError>) -> bool {
+        let Err(StoreError::Db(e)) = result else {
+            return false;
+        };
+        if !is_connection_lost(e) {
+            return false;
+        }
+        log::warn!("a pooled database connection was lost: {e}");
+        conn.lost = true;
+        self.losses.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// A pooled connection that is alive as far as anyone knows: one idle since a loss was
+    /// noticed is pinged first, and closed if it does not answer.
+    pub fn checkout(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, StoreError> {
+        // Each failed ping closes one connection; the pool never holds more than its size.
+        for _ in 0..=self.inner.max_size() {
+            let mut conn = self.inner.get()?;
+            let losses = self.losses.load(Ordering::Relaxed);
+            if conn.seen_losses == losses {
+                return Ok(conn);
+            }
+            if conn.conn.ping().is_ok() {
+                conn.seen_losses = losses;
+                return Ok(conn);
+            }
+            conn.lost = true;
+        }
+        Ok(self.inner.get()?)
+    }
+}
 
 pub(super) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub(super) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -46,6 +148,8 @@ impl Backend {
 pub struct ConnectionManager {
     url: String,
     backend: Backend,
+    /// The pool's count of lost connections; a new connection starts out as seen alive now.
+    losses: Arc<AtomicU64>,
 }
 
 impl ConnectionManager {
@@ -53,15 +157,13 @@ impl ConnectionManager {
         ConnectionManager {
             url: sqlite_path(url).to_owned(),
             backend: Backend::of_url(url),
+            losses: Arc::default(),
         }
     }
-}
 
-impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = AnyConnection;
-    type Error = diesel::r2d2::Error;
-
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    /// A connection of the backend with our settings, outside any pool (the pool's
+    /// `ManageConnection::connect` wraps it).
+    pub fn connect(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
         match self.backend {
             Backend::Postgres => diesel::PgConnection::establish(&self.url)
                 .map(AnyConnection::Postgresql)
@@ -81,13 +183,27 @@ impl r2d2::ManageConnection for ConnectionManager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = PooledConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PooledConn, Self::Error> {
+        let seen_losses = self.losses.load(Ordering::Relaxed);
+        Ok(PooledConn {
+            conn: ConnectionManager::connect(self)?,
+            lost: false,
+            seen_losses,
+        })
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), Self::Error> {
+        conn.conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
+        conn.lost || conn.conn.is_broken()
     }
 }
 
@@ -124,15 +240,19 @@ where
 
 /// Builds the pool and applies pending migrations for the URL's backend.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
-    let pool = r2d2::Pool::builder()
+    let manager = ConnectionManager::new(url);
+    let losses = manager.losses.clone();
+    let inner = r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
         // No `SELECT 1` before every checkout (r2d2's default): it doubled the round trips of
-        // each store call. A connection that broke is noticed by `has_broken` when returned.
+        // each store call. A connection that broke is noticed by `has_broken` when returned,
+        // and after a loss `Pool::checkout` tests the idle ones.
         .test_on_check_out(false)
-        .build(ConnectionManager::new(url))?;
-    run_migrations(&mut *pool.get()?)?;
+        .build(manager)?;
+    let pool = Pool { inner, losses };
+    pool.run(run_migrations)?;
     Ok(pool)
 }
 
@@ -142,7 +262,12 @@ pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), StoreError> {
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
         AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
     }
-    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    // A database that refuses the migrations' bookkeeping (read-only, full) is told as such.
+    .map_err(|e| match e.downcast::<diesel::result::Error>() {
+        Ok(e) if DbFault::of(&e).is_some() => StoreError::Db(*e),
+        Ok(e) => StoreError::Migration(e.to_string()),
+        Err(e) => StoreError::Migration(e.to_string()),
+    })?;
     for version in applied {
         log::info!("applied migration {version}");
     }
@@ -172,7 +297,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let pool = connect(&url, 8).unwrap();
-        pool.get()
+        pool.checkout()
             .unwrap()
             .batch_execute("CREATE TABLE counter (n INTEGER NOT NULL)")
             .unwrap();
@@ -180,7 +305,7 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
-                    let mut conn = pool.get().unwrap();
+                    let mut conn = pool.checkout().unwrap();
                     for _ in 0..rounds {
                         write_transaction(&mut conn, |conn| {
                             let n = count(conn)?;
@@ -192,6 +317,9 @@ mod tests {
                 });
             }
         });
-        assert_eq!(count(&mut pool.get().unwrap()).unwrap(), threads * rounds);
+        assert_eq!(
+            count(&mut pool.checkout().unwrap()).unwrap(),
+            threads * rounds
+        );
     }
 }

@@ -97,7 +97,7 @@ impl Store {
         item_id: &str,
     ) -> Result<ThreadItem, StoreError> {
         let (scope, thread_id, item_id) = (scope.clone(), thread_id.to_owned(), item_id.to_owned());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
             items::table
                 .filter(items::thread_id.eq(&thread_id))
@@ -122,10 +122,10 @@ impl Store {
         order: Order,
     ) -> Result<Page<ThreadItem>, StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
             let request = PageRequest {
-                after,
+                after: after.clone(),
                 limit,
                 order,
             };
@@ -143,7 +143,7 @@ impl Store {
         limit: usize,
     ) -> Result<Thread, StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             let mut thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
             let request = PageRequest {
                 after: None,

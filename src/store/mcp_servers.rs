@@ -266,7 +266,6 @@ impl Store {
 mod tests {
     use diesel::backend::Backend;
     use diesel::migration::{MigrationConnection, MigrationSource};
-    use diesel::r2d2::ManageConnection;
     use diesel::sql_types::{Nullable, Text};
     use diesel_migrations::MigrationHarness;
 

@@ -12,6 +12,7 @@ mod console_attachments;
 mod console_feedback;
 mod console_threads;
 pub mod db;
+mod fault;
 mod feedback;
 mod human;
 mod human_queue;
@@ -45,6 +46,7 @@ pub use console_threads::{
     TranscriptData,
 };
 pub use db::Backend;
+pub use fault::DbFault;
 pub use human::InteractionRow;
 pub use human_queue::{Claim, QueueEntry, QueueFilter};
 pub use mcp_servers::{McpServerFields, McpServerRow};
@@ -90,6 +92,18 @@ pub enum StoreError {
     Join(#[from] tokio::task::JoinError),
 }
 
+impl StoreError {
+    /// The state of the database this error shows, when it is not a bug: unreachable,
+    /// read-only, full. Callers answer those with "try later" or an operator's task.
+    pub fn fault(&self) -> Option<DbFault> {
+        match self {
+            StoreError::Db(e) => DbFault::of(e),
+            StoreError::Pool(_) => Some(DbFault::Unavailable),
+            _ => None,
+        }
+    }
+}
+
 /// Who owns a piece of data. Every query on user data is filtered by all three, so a user never
 /// sees another user's threads, and a guessed id reads as "not found".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,14 +146,46 @@ impl Store {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || f(&mut *pool.get()?)).await?
+        tokio::task::spawn_blocking(move || pool.run(f)).await?
+    }
+
+    /// [`Store::with_conn`] for a call that only reads: if its connection turns out dead (the
+    /// database restarted, failed over or ended the session), it runs again on a sound one.
+    /// Writes are not repeated, since a write cut off mid-way may have been applied.
+    async fn read_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || pool.read(f)).await?
     }
 
     /// Cheap round trip for the readiness probe.
     pub async fn ping(&self) -> Result<(), StoreError> {
         use diesel::connection::SimpleConnection;
-        self.with_conn(|conn| Ok(conn.batch_execute("SELECT 1")?))
+        self.read_conn(|conn| Ok(conn.batch_execute("SELECT 1")?))
             .await
+    }
+
+    /// Whether a write would succeed now, without changing anything: an update of no row in a
+    /// transaction that is rolled back. A read-only database or transaction refuses it (SQLite
+    /// already when the write lock is taken), where a plain `SELECT 1` would pass. Space is not
+    /// checked: only a real write can tell that.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        use diesel::connection::SimpleConnection;
+        self.with_conn(|conn| {
+            let probed = db::write_transaction(conn, |conn| {
+                conn.batch_execute("UPDATE accounts SET id = id WHERE 1 = 0")?;
+                Err::<(), _>(diesel::result::Error::RollbackTransaction)
+            });
+            match probed {
+                Err(diesel::result::Error::RollbackTransaction) => Ok(()),
+                Err(e) => Err(e.into()),
+                Ok(()) => Ok(()),
+            }
+        })
+        .await
     }
 }
 

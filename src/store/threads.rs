@@ -62,7 +62,7 @@ impl Store {
     /// The thread's metadata, items left empty.
     pub async fn load_thread(&self, scope: &Scope, id: &str) -> Result<Thread, StoreError> {
         let (scope, id) = (scope.clone(), id.to_owned());
-        self.with_conn(move |conn| find_owned(conn, &scope, &id)?.into_thread())
+        self.read_conn(move |conn| find_owned(conn, &scope, &id)?.into_thread())
             .await
     }
 
@@ -80,13 +80,13 @@ impl Store {
             limit,
             order,
         };
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             let listing = Listing {
                 rows: threads::table.select(ThreadRow::as_select()).into_boxed(),
                 scope: threads::account_id
-                    .eq(scope.account_id)
-                    .and(threads::agent_id.eq(scope.agent_id))
-                    .and(threads::user_id.eq(scope.user_id)),
+                    .eq(scope.account_id.clone())
+                    .and(threads::agent_id.eq(scope.agent_id.clone()))
+                    .and(threads::user_id.eq(scope.user_id.clone())),
             };
             let page = listing.load(conn, &request, |row: &ThreadRow| row.id.clone())?;
             paging::try_map(page, ThreadRow::into_thread)
