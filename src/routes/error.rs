@@ -11,7 +11,7 @@ use crate::auth::signed::TokenError;
 use crate::chatkit::types::RequestError;
 use crate::service::attachments::AttachmentError;
 use crate::service::error::ChatKitError;
-use crate::store::{AttachError, StoreError};
+use crate::store::{AttachError, DbFault, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -49,6 +49,21 @@ impl AppError {
         }
     }
 
+    /// The database fault behind this error, if that is what it is.
+    fn db_fault(&self) -> Option<DbFault> {
+        match self {
+            AppError::ChatKit(ChatKitError::Store(e))
+            | AppError::ChatKit(ChatKitError::Auth(AuthError::Store(e)))
+            | AppError::ChatKit(ChatKitError::Attachment(AttachmentError::Store(e)))
+            | AppError::ChatKit(ChatKitError::Attachment(AttachmentError::Auth(
+                AuthError::Store(e),
+            )))
+            | AppError::Attachment(AttachmentError::Store(e))
+            | AppError::Attachment(AttachmentError::Auth(AuthError::Store(e))) => e.fault(),
+            _ => None,
+        }
+    }
+
     /// The one table of HTTP status and stable `code` for every error.
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -77,10 +92,19 @@ fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
         // Answered as a stream by the dispatcher; a JSON request never meets it.
         ChatKitError::Busy => (StatusCode::CONFLICT, "busy"),
         ChatKitError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        ChatKitError::Store(StoreError::Pool(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-        }
-        ChatKitError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ChatKitError::Store(e) => store_error(e),
+    }
+}
+
+/// Status and code of a failed database call: a database that cannot serve is told apart
+/// from a fault of ours, so clients retry and operators know what to fix.
+fn store_error(error: &StoreError) -> (StatusCode, &'static str) {
+    match error.fault() {
+        Some(DbFault::Unavailable) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        Some(DbFault::ReadOnly) => (StatusCode::SERVICE_UNAVAILABLE, "read_only"),
+        Some(DbFault::Full) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+        Some(DbFault::Io) => (StatusCode::SERVICE_UNAVAILABLE, "storage_error"),
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -96,8 +120,7 @@ fn auth_error(error: &AuthError) -> (StatusCode, &'static str) {
         AuthError::InvalidUser | AuthError::Unauthenticated(_) => {
             (StatusCode::UNAUTHORIZED, "unauthenticated")
         }
-        AuthError::Store(StoreError::Pool(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        AuthError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        AuthError::Store(e) => store_error(e),
     }
 }
 
@@ -126,12 +149,8 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
         }
         AttachmentError::Auth(e) => auth_error(e),
         AttachmentError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        AttachmentError::Store(StoreError::Pool(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-        }
-        AttachmentError::Io(_) | AttachmentError::Store(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-        }
+        AttachmentError::Store(e) => store_error(e),
+        AttachmentError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -142,7 +161,11 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() {
+        let message = if let Some(fault) = self.db_fault() {
+            // The detail (host names, file paths) is for the log only.
+            log::error!("{self:?}");
+            fault.describe().to_owned()
+        } else if status.is_server_error() {
             log::error!("{self:?}");
             match status {
                 StatusCode::NOT_IMPLEMENTED | StatusCode::SERVICE_UNAVAILABLE => self.to_string(),

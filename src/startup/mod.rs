@@ -36,12 +36,15 @@ use crate::service::console::{
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
 use crate::service::webhooks::{RunningWorker, WebhookWorker};
-use crate::store::{BlobStore, Outbox, Store, StoreError};
+use crate::store::{BlobStore, DbFault, Outbox, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    /// The database answers but refuses writes: serving would fail every change.
+    #[error("the database cannot be written: {}: {source}", .fault.describe())]
+    NotWritable { fault: DbFault, source: StoreError },
     #[error("cannot set up the model client: {0}")]
     Llm(#[from] LlmError),
     #[error("cannot use the attachment folder {dir}: {source}")]
@@ -84,7 +87,12 @@ impl Application {
         let port = listener.local_addr().map_err(bind_error)?.port();
         let public_url = public_url(&settings, port);
 
-        let store = with_outbox(open_store(&settings).await?, &settings, &public_url).await?;
+        let store = with_outbox(
+            open_writable_store(&settings).await?,
+            &settings,
+            &public_url,
+        )
+        .await?;
         seal_plain_secrets(&settings, &store).await?;
         let (account, agent) = store.ensure_defaults().await?;
         let auth = Authenticator::new(&settings.auth.mode, store.clone(), account, agent).await?;
@@ -419,6 +427,20 @@ pub async fn seal_plain_secrets(settings: &Settings, store: &Store) -> Result<()
         log::info!("sealed {sealed} agent secret(s) that were stored in plain text");
     }
     Ok(())
+}
+
+/// Opens the database and checks that it takes writes: a server started on a read-only or full
+/// database would answer reads and fail every turn, which is harder to notice than a refusal.
+async fn open_writable_store(settings: &Settings) -> Result<Store, StartupError> {
+    let refused = |e: StoreError| match e.fault() {
+        Some(fault @ (DbFault::ReadOnly | DbFault::Full | DbFault::Io)) => {
+            StartupError::NotWritable { fault, source: e }
+        }
+        _ => StartupError::Store(e),
+    };
+    let store = open_store(settings).await.map_err(refused)?;
+    store.check_writable().await.map_err(refused)?;
+    Ok(store)
 }
 
 /// Opens the database and applies migrations, off the async executor.

@@ -13,6 +13,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::service::console::ConsoleError;
+use crate::store::DbFault;
 
 /// Who is looking at a console page, known once the session is loaded; kept in the request's
 /// extensions so error pages can show the layout.
@@ -48,6 +49,10 @@ pub enum AdminError {
     /// A fault of ours; the operator sees an opaque message, the log the detail.
     #[error("{0}")]
     Internal(String),
+    /// The database cannot serve (unreachable, read-only, full): the operator is told which,
+    /// the log gets the detail.
+    #[error("{1}")]
+    Database(DbFault, String),
 }
 
 impl From<ConsoleError> for AdminError {
@@ -59,9 +64,13 @@ impl From<ConsoleError> for AdminError {
             ConsoleError::Conflict(why) => AdminError::Conflict(why),
             ConsoleError::RateLimited { retry_after } => AdminError::RateLimited { retry_after },
             ConsoleError::Unauthenticated => AdminError::Unauthenticated,
-            e @ (ConsoleError::Credentials(_)
-            | ConsoleError::Storage(_)
-            | ConsoleError::Store(_)) => AdminError::Internal(e.to_string()),
+            ConsoleError::Store(e) => match e.fault() {
+                Some(fault) => AdminError::Database(fault, e.to_string()),
+                None => AdminError::Internal(e.to_string()),
+            },
+            e @ (ConsoleError::Credentials(_) | ConsoleError::Storage(_)) => {
+                AdminError::Internal(e.to_string())
+            }
         }
     }
 }
@@ -104,6 +113,10 @@ impl AdminError {
             AdminError::Conflict(_) => "Cannot do that",
             AdminError::RateLimited { .. } => "Too many attempts",
             AdminError::Internal(_) => "Something went wrong",
+            AdminError::Database(DbFault::Unavailable, _) => "Database unavailable",
+            AdminError::Database(DbFault::ReadOnly, _) => "Database is read-only",
+            AdminError::Database(DbFault::Full, _) => "Database disk full",
+            AdminError::Database(DbFault::Io, _) => "Database storage failed",
         }
     }
 
@@ -123,6 +136,11 @@ impl AdminError {
             ),
             AdminError::Internal(_) => {
                 "The server could not finish this request. It has been logged.".to_owned()
+            }
+            AdminError::Database(fault, _) => {
+                let mut text = fault.describe().to_owned();
+                text[..1].make_ascii_uppercase();
+                format!("{text}. The detail is in the server's log.")
             }
             AdminError::Forbidden(why) | AdminError::Conflict(why) => why.clone(),
             AdminError::InvalidInput(_, why) => why.clone(),
@@ -187,6 +205,8 @@ impl ResponseError for AdminError {
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Database(DbFault::Full, _) => StatusCode::INSUFFICIENT_STORAGE,
+            AdminError::Database(..) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
