@@ -14,6 +14,8 @@
 //! - [`demo`]: the built-in demo model of a first run, with its own widget tool.
 
 pub mod demo;
+#[cfg(test)]
+mod fuzz;
 pub mod human;
 mod input;
 pub mod llm;

@@ -2,6 +2,8 @@
 //! streams each step's text as an assistant message, hands the step's tool calls to
 //! [`tool_calls`](super::tool_calls), and loops until an answer; then names an untitled thread.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 
 use super::llm::{
@@ -146,7 +148,7 @@ impl Agent {
         request: &mut ModelRequest,
         sink: &mut S,
     ) -> Result<Vec<ToolCall>, AgentError> {
-        let mut stream = start_stream(provider, settings, request).await?;
+        let mut stream = start_stream(provider, settings, request, sink).await?;
         let mut message: Option<(String, ThreadItem)> = None;
         let mut calls = Vec::new();
         while let Some(event) = stream.next().await {
@@ -252,26 +254,61 @@ impl Agent {
     }
 }
 
-/// Opens the model stream, retrying 429/5xx/connect failures with backoff: nothing has been
-/// shown yet, so a retry is invisible to the user.
-async fn start_stream(
+/// The longest `Retry-After` a turn waits out before it retries; a longer one ends the turn
+/// with a message saying when to come back, rather than a stream that stalls for minutes.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(20);
+
+/// Opens the model stream, retrying 429/5xx/connect failures: nothing has been shown yet, so a
+/// retry is invisible to the user, apart from a progress line when the service asked for a
+/// wait (its `Retry-After`, which replaces our own doubling backoff).
+async fn start_stream<S: Emit>(
     provider: &dyn Provider,
     settings: &AgentSettings,
     request: &ModelRequest,
-) -> Result<llm::ModelStream, LlmError> {
+    sink: &mut S,
+) -> Result<llm::ModelStream, AgentError> {
     let mut attempt = 0;
     loop {
-        match provider.stream(request).await {
-            Err(e) if e.is_retryable() && attempt < settings.max_retries => {
-                attempt += 1;
-                log::warn!(
-                    "model call failed ({e}); retry {attempt} of {}",
-                    settings.max_retries
-                );
-                tokio::time::sleep(settings.retry_backoff * 2u32.saturating_pow(attempt - 1)).await;
+        let error = match provider.stream(request).await {
+            Ok(stream) => return Ok(stream),
+            Err(LlmError::Unavailable {
+                status,
+                message,
+                retry_after: Some(wait),
+            }) if wait > RETRY_AFTER_CAP => {
+                return Err(LlmError::RetryLater {
+                    status,
+                    message,
+                    retry_after: wait,
+                }
+                .into());
             }
-            other => return other,
-        }
+            Err(e) if e.is_retryable() && attempt < settings.max_retries => e,
+            Err(e) => return Err(e.into()),
+        };
+        attempt += 1;
+        log::warn!(
+            "model call failed ({error}); retry {attempt} of {}",
+            settings.max_retries
+        );
+        let pause = match error {
+            LlmError::Unavailable {
+                retry_after: Some(wait),
+                ..
+            } => {
+                sink.emit(ThreadStreamEvent::ProgressUpdate {
+                    icon: Some("clock".into()),
+                    text: format!(
+                        "The model service is busy; trying again in {} s",
+                        wait.as_secs_f64().ceil()
+                    ),
+                })
+                .await?;
+                wait
+            }
+            _ => settings.retry_backoff * 2u32.saturating_pow(attempt - 1),
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 

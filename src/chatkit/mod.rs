@@ -3,6 +3,8 @@
 //! layer above can use it; the request dispatcher that speaks it lives in `service::chatkit`.
 
 pub mod files;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod ids;
 pub mod records;
 pub mod states;

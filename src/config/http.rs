@@ -1,5 +1,6 @@
 //! The HTTP side: where the server listens, the URL it is reached at, how large a request may
-//! be, how often SSE streams are kept alive, the folder served under `/static`, and the other
+//! be and how long its head and body may take to arrive, how long an idle connection is kept,
+//! how often SSE streams are kept alive, the folder served under `/static`, and the other
 //! origins whose pages may call the chat endpoint (CORS).
 
 use std::net::SocketAddr;
@@ -19,6 +20,14 @@ pub struct HttpSettings {
     pub max_request_bytes: usize,
     /// Interval of SSE keep-alive comments; it also bounds how late a vanished client is noticed.
     pub sse_keep_alive: Duration,
+    /// `CHATKIT_BODY_TIMEOUT_SECS`: how long a request body may take before it is refused with
+    /// 408, extended while it arrives at a useful rate, so a client that trickles or abandons a
+    /// body cannot hold a connection.
+    pub body_timeout: Duration,
+    /// `CHATKIT_HEADER_TIMEOUT_SECS`: how long a request's head may take to arrive.
+    pub header_timeout: Duration,
+    /// `CHATKIT_KEEP_ALIVE_SECS`: how long an idle connection is kept for its next request.
+    pub keep_alive: Duration,
     /// Folder served under `/static`.
     pub static_dir: PathBuf,
     /// Origins (`https://host[:port]`) whose pages may call `/chatkit` and the upload routes
@@ -47,6 +56,9 @@ impl HttpSettings {
             64 * 1024 * 1024,
         )?;
         let sse_keep_alive = parse::secs(get, "CHATKIT_SSE_KEEP_ALIVE_SECS", 15, 1, 300)?;
+        let body_timeout = parse::secs(get, "CHATKIT_BODY_TIMEOUT_SECS", 30, 1, 3600)?;
+        let header_timeout = parse::secs(get, "CHATKIT_HEADER_TIMEOUT_SECS", 10, 1, 300)?;
+        let keep_alive = parse::secs(get, "CHATKIT_KEEP_ALIVE_SECS", 15, 1, 3600)?;
         let public_url = match get("CHATKIT_PUBLIC_URL") {
             None => None,
             Some(url) if absolute_http_url(&url) => Some(url.trim_end_matches('/').to_owned()),
@@ -77,6 +89,9 @@ impl HttpSettings {
             public_url,
             max_request_bytes,
             sse_keep_alive,
+            body_timeout,
+            header_timeout,
+            keep_alive,
             static_dir: get("CHATKIT_STATIC_DIR")
                 .unwrap_or_else(|| "static".into())
                 .into(),
@@ -123,6 +138,9 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.http.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.http.sse_keep_alive, Duration::from_secs(15));
+        assert_eq!(s.http.body_timeout, Duration::from_secs(30));
+        assert_eq!(s.http.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.http.keep_alive, Duration::from_secs(15));
         assert!(s.http.public_url.is_none());
         assert_eq!(s.http.static_dir, PathBuf::from("static"));
     }
@@ -136,6 +154,8 @@ mod tests {
         assert!(e.to_string().starts_with("CHATKIT_MAX_REQUEST_BYTES: "));
         let e = settings(&[("CHATKIT_PUBLIC_URL", "chat.example.com")]).unwrap_err();
         assert_eq!(e.var, "CHATKIT_PUBLIC_URL");
+        let e = settings(&[("CHATKIT_BODY_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert_eq!(e.var, "CHATKIT_BODY_TIMEOUT_SECS");
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum AppError {
     PayloadTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     Payload(String),
+    /// The body did not arrive in time (see [`super::body_deadline`]).
+    #[error("the request body did not arrive within {secs} s")]
+    BodyTimeout { secs: u64 },
     #[error("page rendering failed: {0}")]
     Render(#[from] askama::Error),
 }
@@ -73,6 +76,7 @@ impl AppError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             AppError::Payload(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            AppError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             AppError::Render(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -176,6 +180,11 @@ impl ResponseError for AppError {
             self.to_string()
         };
         let mut response = HttpResponse::build(status);
+        if let AppError::BodyTimeout { .. } = self {
+            // The rest of the body may still come, or never: the connection cannot carry
+            // another request, so it ends with this answer.
+            response.force_close();
+        }
         if self
             .auth_error()
             .is_some_and(AuthError::is_bearer_challenge)

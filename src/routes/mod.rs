@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod admin;
 mod attachments;
+pub mod body_deadline;
 mod chatkit;
 mod cors;
 pub mod error;

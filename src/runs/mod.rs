@@ -442,7 +442,10 @@ async fn drive(
 /// can act on (`custom`), or the client's generic error with a retry button.
 fn error_event(error: &AgentError) -> ThreadStreamEvent {
     match error {
-        AgentError::ActionFailed(_) => ThreadStreamEvent::error_custom(error.to_string(), true),
+        AgentError::ActionFailed(_)
+        | AgentError::Llm(LlmError::RetryLater { .. } | LlmError::StreamError(_)) => {
+            ThreadStreamEvent::error_custom(error.to_string(), true)
+        }
         AgentError::NoModel
         | AgentError::ModelNotAllowed(_)
         | AgentError::TooManySteps(_)

@@ -66,6 +66,9 @@ pub enum StartupError {
     },
 }
 
+/// How long a connection being closed may take to receive the rest of our answer.
+const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A server that is bound but not yet serving.
 pub struct Application {
     port: u16,
@@ -141,6 +144,7 @@ impl Application {
         );
 
         let static_dir = settings.http.static_dir.clone();
+        let (header_timeout, keep_alive) = (settings.http.header_timeout, settings.http.keep_alive);
         let allowed_origins = settings.http.allowed_origins.clone();
         let state = web::Data::new(AppState {
             settings,
@@ -162,6 +166,9 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
+                    routes::body_deadline::body_deadline,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     routes::access_log::log_request,
                 ))
                 .app_data(state.clone())
@@ -170,6 +177,12 @@ impl Application {
         // SSE frames are small writes spaced by the run's pace: with Nagle's algorithm a frame
         // waits for the ACK of the previous one, which the client delays by up to 40 ms.
         .tcp_nodelay(true)
+        // Connections that send nothing useful are closed: a request head must arrive within
+        // its timeout, an idle connection is kept for the next request only so long, and a
+        // closing one gets a moment to take our last bytes. (Bodies: `body_deadline`.)
+        .client_request_timeout(header_timeout)
+        .keep_alive(keep_alive)
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .listen(listener)
         .map_err(bind_error)?
         .run();

@@ -13,6 +13,7 @@ use crate::support::fixtures::user_input;
 use crate::support::macros::llm_test;
 
 mod faults;
+mod retry_after;
 
 fn text(pieces: &[&str]) -> Reply {
     Reply::Text(pieces.iter().map(|p| p.to_string()).collect())

@@ -111,6 +111,58 @@ async fn a_declared_oversized_body_is_refused_before_it_arrives(app: TestApp) {
     assert!(answer.contains("payload_too_large"), "{answer}");
 }
 
+/// A body timeout of a second, for the tests of trickled bodies.
+const SHORT_BODY_TIMEOUT: &[(&str, &str)] = &[("CHATKIT_BODY_TIMEOUT_SECS", "1")];
+
+/// Sends `head` (a request head announcing 1000 bytes of body), then 10 bytes of body, then
+/// nothing; returns all the server answered until it closed the connection.
+async fn trickle(app: &TestApp, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = head.replace("{address}", address);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"--boundary").await.unwrap();
+    let mut answer = Vec::new();
+    // Far longer than the 1 s timeout; only a server that never answers reaches it.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes the connection")
+    .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+db_test!(
+    a_trickled_body_times_out_and_closes_the_connection,
+    vars = SHORT_BODY_TIMEOUT
+);
+async fn a_trickled_body_times_out_and_closes_the_connection(app: TestApp) {
+    let heads = [
+        "POST /chatkit HTTP/1.1\r\nHost: {address}\r\nX-ChatKit-User: ann\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        "POST /chatkit/upload HTTP/1.1\r\nHost: {address}\r\nX-ChatKit-User: ann\r\n\
+         Content-Type: multipart/form-data; boundary=boundary\r\nContent-Length: 1000\r\n\r\n",
+        "POST /admin/login HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n",
+    ];
+    for head in heads {
+        let answer = trickle(&app, head).await;
+        let route = head.split(' ').nth(1).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{route}: {answer}");
+        assert!(answer.contains("request_timeout"), "{route}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{route}: {answer}"
+        );
+    }
+    // A body that arrives in time is unaffected.
+    let answer = app.send("ann", "threads.list", json!({})).await;
+    assert_eq!(answer.status, 200);
+}
+
 db_test!(unknown_agent_and_bad_user_are_refused);
 async fn unknown_agent_and_bad_user_are_refused(app: TestApp) {
     let answer = app

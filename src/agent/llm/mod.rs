@@ -6,6 +6,7 @@ mod openai;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
@@ -163,9 +164,24 @@ pub enum LlmError {
          operator must check OPENAI_API_KEY."
     )]
     Unauthorized { status: u16, message: String },
-    /// 429 and 5xx: worth retrying after a pause.
+    /// 429 and 5xx: worth retrying after a pause, the one its `Retry-After` asks for if any.
     #[error("the model service is unavailable (HTTP {status}): {message}")]
-    Unavailable { status: u16, message: String },
+    Unavailable {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// A 429 or 5xx whose `Retry-After` is longer than a turn waits: the user must come back.
+    #[error(
+        "The model service is busy and asks to wait {} before trying again (HTTP {status}): \
+         {message}",
+        wait_text(*retry_after)
+    )]
+    RetryLater {
+        status: u16,
+        message: String,
+        retry_after: Duration,
+    },
     /// Any other refusal (e.g. an unknown model).
     #[error("the model service rejected the request (HTTP {status}): {message}")]
     Rejected { status: u16, message: String },
@@ -177,11 +193,71 @@ pub enum LlmError {
     Broken(String),
     #[error("the model service sent an invalid chunk: {0}")]
     Malformed(String),
+    /// An error object inside an accepted stream (the service failed mid-answer).
+    #[error("The model service failed while answering: {0}")]
+    StreamError(String),
 }
 
 impl LlmError {
     /// Whether a retry before the first token may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, LlmError::Unavailable { .. } | LlmError::Connect(_))
+    }
+}
+
+/// A wait as a person reads it: seconds up to two minutes, then minutes, then hours.
+fn wait_text(wait: Duration) -> String {
+    match wait.as_secs() {
+        secs @ 0..120 => format!("{secs} s"),
+        secs @ 120..7200 => format!("{} min", secs.div_ceil(60)),
+        secs => format!("{} h", secs.div_ceil(3600)),
+    }
+}
+
+/// The wait a `Retry-After` header asks for: whole seconds, or an HTTP date (a date in the
+/// past means no wait). `None` when the value is neither.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (date.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T05:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Mon, 30 Nov 2026 05:01:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 30 Nov 2026 04:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past"
+        );
+        for bad in ["", "soon", "-5", "1.5", "Mon, 99 Nov 2026"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn waits_read_as_a_person_would_say_them() {
+        assert_eq!(wait_text(Duration::from_secs(45)), "45 s");
+        assert_eq!(wait_text(Duration::from_secs(3600)), "60 min");
+        assert_eq!(wait_text(Duration::from_secs(86_400)), "24 h");
     }
 }

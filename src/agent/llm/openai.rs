@@ -57,6 +57,11 @@ impl ChatCompletions {
         if response.status().is_success() {
             return Ok(response);
         }
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| super::parse_retry_after(v, chrono::Utc::now()));
         let text = response.text().await.unwrap_or_default();
         let message = serde_json::from_str::<Value>(&text)
             .ok()
@@ -64,7 +69,11 @@ impl ChatCompletions {
             .unwrap_or_else(|| text.chars().take(ERROR_BODY_LIMIT).collect());
         Err(match status {
             401 | 403 => LlmError::Unauthorized { status, message },
-            429 | 500..=599 => LlmError::Unavailable { status, message },
+            429 | 500..=599 => LlmError::Unavailable {
+                status,
+                message,
+                retry_after,
+            },
             _ => LlmError::Rejected { status, message },
         })
     }
@@ -193,6 +202,21 @@ struct Chunk {
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<Usage>,
+    /// What a service sends instead of a chunk when it fails mid-stream (OpenAI, vLLM and
+    /// LiteLLM send `{"error": {"message": ...}}`; some send a bare string).
+    error: Option<Value>,
+}
+
+/// The message of an error object (or string) a service put in its stream.
+fn stream_error_message(error: &Value) -> String {
+    let message = match error {
+        Value::String(text) => Some(text.as_str()),
+        other => other["message"].as_str(),
+    };
+    match message {
+        Some(text) if !text.trim().is_empty() => text.chars().take(ERROR_BODY_LIMIT).collect(),
+        _ => error.to_string().chars().take(ERROR_BODY_LIMIT).collect(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -313,7 +337,19 @@ fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
                     r.flush_calls();
                     r.done = true;
                 }
+                // An SSE `event: error` frame, whatever its data.
+                Some(Ok(event)) if event.event == "error" => {
+                    let message = serde_json::from_str::<Value>(&event.data)
+                        .map(|v| stream_error_message(v.get("error").unwrap_or(&v)))
+                        .unwrap_or_else(|_| event.data.chars().take(ERROR_BODY_LIMIT).collect());
+                    return fail(r, LlmError::StreamError(message));
+                }
                 Some(Ok(event)) => match serde_json::from_str::<Chunk>(&event.data) {
+                    Ok(Chunk {
+                        error: Some(error), ..
+                    }) if !error.is_null() => {
+                        return fail(r, LlmError::StreamError(stream_error_message(&error)));
+                    }
                     Ok(chunk) => r.take_chunk(chunk),
                     Err(e) => return fail(r, LlmError::Malformed(e.to_string())),
                 },

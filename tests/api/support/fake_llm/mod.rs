@@ -59,6 +59,14 @@ pub enum Reply {
     },
     /// HTTP error with OpenAI's error body.
     Error { status: u16, message: String },
+    /// 429 with OpenAI's error body and this `Retry-After` value (seconds or an HTTP date).
+    RateLimited { retry_after: String },
+    /// Streams the text pieces, then an `{"error": {...}}` object with this message in place
+    /// of a chunk, and ends the body, as OpenAI does when it fails mid-answer.
+    ErrorAfter {
+        pieces: Vec<String>,
+        message: String,
+    },
     /// Streams the text pieces, then closes the connection abruptly (no finish_reason, no
     /// `[DONE]`, no end of the chunked body).
     BreakAfter(Vec<String>),

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::HttpResponse;
+use actix_web::http::header::{self, HeaderValue};
 use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{Value, json};
@@ -42,7 +43,7 @@ pub(super) fn reply_to(
     });
     let script = match Script::from_reply(reply) {
         Ok(script) => script,
-        Err((status, message)) => return error_response(status, &message),
+        Err(refusal) => return *refusal,
     };
     let calls = script
         .calls
@@ -90,11 +91,18 @@ enum End {
     Break,
     Malformed,
     Hang,
+    /// An error object with this message, then the end of the body.
+    Error(String),
+}
+
+/// The error object a failing stream sends in place of a chunk.
+fn stream_error(message: &str) -> Value {
+    json!({"error": {"message": message, "type": "server_error", "param": null, "code": null}})
 }
 
 impl Script {
-    /// The script of a reply, or the status and message of an error reply.
-    fn from_reply(reply: Reply) -> Result<Script, (u16, String)> {
+    /// The script of a reply, or the answer to an error reply.
+    fn from_reply(reply: Reply) -> Result<Script, Box<HttpResponse>> {
         let script = |pieces, calls, end| Script {
             pieces,
             delay: Duration::ZERO,
@@ -104,7 +112,19 @@ impl Script {
         Ok(match reply {
             Reply::Text(pieces) => script(pieces, Vec::new(), End::Finish),
             Reply::ToolCalls { text, calls } => script(text, calls, End::Finish),
-            Reply::Error { status, message } => return Err((status, message)),
+            Reply::Error { status, message } => {
+                return Err(Box::new(error_response(status, &message)));
+            }
+            Reply::RateLimited { retry_after } => {
+                let mut refusal = error_response(429, "Rate limit reached for requests");
+                if let Ok(value) = HeaderValue::from_str(&retry_after) {
+                    refusal.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                return Err(Box::new(refusal));
+            }
+            Reply::ErrorAfter { pieces, message } => {
+                script(pieces, Vec::new(), End::Error(message))
+            }
             Reply::BreakAfter(pieces) => script(pieces, Vec::new(), End::Break),
             Reply::MalformedAfter(pieces) => script(pieces, Vec::new(), End::Malformed),
             Reply::HangAfter(pieces) => script(pieces, Vec::new(), End::Hang),
@@ -245,6 +265,7 @@ fn streamed(meta: &Meta, script: Script, calls: Vec<ToolCall>) -> Vec<Step> {
             b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"\n\n",
         ))),
         End::Hang => steps.push(Step::Hang),
+        End::Error(message) => steps.push(Step::frame(&stream_error(&message))),
     }
     steps
 }
@@ -304,6 +325,9 @@ fn completed(meta: &Meta, script: Script, calls: Vec<ToolCall>) -> Vec<Step> {
             br#"{"choices":[{"message":{"content":"x""#,
         ))),
         End::Hang => steps.push(Step::Hang),
+        End::Error(message) => {
+            steps.push(Step::Send(Bytes::from(stream_error(&message).to_string())))
+        }
     }
     steps
 }
