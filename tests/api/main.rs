@@ -22,6 +22,7 @@ mod console_forms;
 mod console_threads;
 mod console_usage;
 mod cors;
+mod dictation;
 mod first_run;
 mod human;
 mod isolation;
