@@ -37,6 +37,7 @@ if (!user) {
 
 // The models the server lets a user pick, its default first.
 const models = (el.dataset.models || "").split(",").filter(Boolean);
+const dictationMax = Number(el.dataset.dictationMaxBytes) || 0;
 
 el.setOptions({
   api: {
@@ -56,6 +57,9 @@ el.setOptions({
     placeholder: "Message the assistant",
     attachments: { enabled: true, maxSize: Number(el.dataset.uploadMaxBytes) || undefined },
     models: models.map((id, index) => ({ id, label: id, default: index === 0 })),
+    // On when the server has a transcription model (input.transcribe); recordings stop
+    // before its size limit.
+    dictation: { enabled: dictationMax > 0, maxBytes: dictationMax },
   },
   history: { enabled: true },
   threadItemActions: { feedback: true, retry: true },

@@ -46,6 +46,8 @@
           enabled: true,
           maxSize: Number(el.dataset.uploadMaxBytes) || undefined,
         },
+        // On when the server has a transcription model (input.transcribe).
+        dictation: { enabled: Number(el.dataset.dictationMaxBytes) > 0 },
       },
       history: { enabled: true },
     });

@@ -14,7 +14,8 @@
 //! - [`pages`]: which web client the chat page runs, and what ChatKit JS needs;
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
-//! - [`webhooks`]: where human-input webhooks go and how they are retried.
+//! - [`webhooks`]: where human-input webhooks go and how they are retried;
+//! - [`transcribe`]: dictation's speech-to-text endpoint and recording limits.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
 //! encrypts the secrets operators store in the database under a key derived from
@@ -37,6 +38,7 @@ pub mod proxy;
 pub mod sealed;
 pub mod secret;
 pub mod tools;
+pub mod transcribe;
 pub mod webhooks;
 
 pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
@@ -54,6 +56,7 @@ pub use proxy::{Cidr, ProxySettings};
 pub use sealed::{SealError, Sealer};
 pub use secret::Secret;
 pub use tools::ToolSettings;
+pub use transcribe::TranscribeSettings;
 pub use webhooks::WebhookSettings;
 
 /// Everything the server is configured with, one field per concern.
@@ -78,6 +81,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Human-input webhooks and their delivery.
     pub webhooks: WebhookSettings,
+    /// Dictation (`input.transcribe`); `None` when no transcription model is configured.
+    pub transcribe: Option<TranscribeSettings>,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -123,6 +128,7 @@ impl Settings {
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         let limits = LimitSettings::from_vars(&get)?;
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
+        let transcribe = TranscribeSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -136,6 +142,7 @@ impl Settings {
             console,
             limits,
             webhooks,
+            transcribe,
         })
     }
 }

@@ -18,7 +18,10 @@ pub async fn post_chatkit(
     query: web::Query<AgentQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    let body = read_body(&request, payload, state.settings.http.max_request_bytes).await?;
+    let limit = state
+        .chatkit
+        .body_limit(state.settings.http.max_request_bytes);
+    let body = read_body(&request, payload, limit).await?;
     let credentials = credentials(&state.auth, &request, query.into_inner().agent);
     Ok(match state.chatkit.process(&credentials, &body).await? {
         Processed::Json(body) => HttpResponse::Ok()

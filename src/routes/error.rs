@@ -6,10 +6,12 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::agent::llm::transcribe::TranscribeError;
 use crate::auth::AuthError;
 use crate::auth::signed::TokenError;
 use crate::chatkit::types::RequestError;
 use crate::service::attachments::AttachmentError;
+use crate::service::dictation::DictationError;
 use crate::service::error::ChatKitError;
 use crate::store::{AttachError, DbFault, StoreError};
 
@@ -90,13 +92,16 @@ fn chatkit_error(error: &ChatKitError) -> (StatusCode, &'static str) {
         ChatKitError::Request(r) => (StatusCode::BAD_REQUEST, r.code()),
         ChatKitError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
         ChatKitError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        ChatKitError::Unsupported(_) => (StatusCode::NOT_IMPLEMENTED, "unsupported"),
+        // Not a server fault: a client can ask what this server does (the chat pages do).
+        ChatKitError::Unsupported(_) => (StatusCode::BAD_REQUEST, "unsupported"),
         ChatKitError::Attachment(e) => attachment_error(e),
         ChatKitError::Auth(e) => auth_error(e),
         // Answered as a stream by the dispatcher; a JSON request never meets it.
         ChatKitError::Busy => (StatusCode::CONFLICT, "busy"),
         ChatKitError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         ChatKitError::Store(e) => store_error(e),
+        ChatKitError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        ChatKitError::Dictation(e) => dictation_error(e),
     }
 }
 
@@ -109,6 +114,30 @@ fn store_error(error: &StoreError) -> (StatusCode, &'static str) {
         Some(DbFault::Full) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
         Some(DbFault::Io) => (StatusCode::SERVICE_UNAVAILABLE, "storage_error"),
         None => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// Status and code of a recording that was not transcribed: the client's recording, or the
+/// speech-to-text service (502 when the operator must act, 503 when a retry may work).
+fn dictation_error(error: &DictationError) -> (StatusCode, &'static str) {
+    match error {
+        DictationError::NotConfigured => (StatusCode::BAD_REQUEST, "unsupported"),
+        DictationError::UnsupportedType(_) => (StatusCode::BAD_REQUEST, "unsupported_audio_type"),
+        DictationError::InvalidAudio(_) => (StatusCode::BAD_REQUEST, "invalid_audio"),
+        DictationError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "audio_too_large"),
+        DictationError::Upstream(TranscribeError::Rejected { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "transcription_rejected")
+        }
+        DictationError::Upstream(
+            TranscribeError::Refused { .. }
+            | TranscribeError::Failed { .. }
+            | TranscribeError::Malformed(_),
+        ) => (StatusCode::BAD_GATEWAY, "upstream_error"),
+        DictationError::Upstream(
+            TranscribeError::Busy { .. }
+            | TranscribeError::Connect(_)
+            | TranscribeError::Timeout(_),
+        ) => (StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
     }
 }
 
@@ -172,7 +201,9 @@ impl ResponseError for AppError {
         } else if status.is_server_error() {
             log::error!("{self:?}");
             match status {
-                StatusCode::NOT_IMPLEMENTED | StatusCode::SERVICE_UNAVAILABLE => self.to_string(),
+                StatusCode::NOT_IMPLEMENTED
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE => self.to_string(),
                 _ => "internal error".to_owned(),
             }
         } else {

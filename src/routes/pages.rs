@@ -22,6 +22,8 @@ struct ChatPage<'a> {
     /// The sites that may frame the page and hand it a token (`CHATKIT_ALLOWED_ORIGINS`),
     /// comma-separated.
     host_origins: String,
+    /// The largest recording the server transcribes; 0 when dictation is off (no microphone).
+    dictation_max_bytes: usize,
 }
 
 /// The page of OpenAI's ChatKit web component, loaded from `script_url`.
@@ -33,6 +35,7 @@ struct ChatKitJsPage<'a> {
     script_url: &'a str,
     domain_key: &'a str,
     upload_max_bytes: u64,
+    dictation_max_bytes: usize,
 }
 
 /// `GET /`: the default agent's chat.
@@ -56,6 +59,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
         .map_err(crate::service::error::ChatKitError::from)?;
     let api_url = format!("/chatkit?agent={}", agent.slug);
     let upload_max_bytes = state.settings.attachments.max_bytes;
+    let dictation_max_bytes = state.chatkit.dictation_max_bytes().unwrap_or(0);
     let pages = &state.settings.pages;
     let (body, policy) = match pages.client {
         ChatClient::Builtin => {
@@ -80,6 +84,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
                 upload_max_bytes,
                 models: models.join(","),
                 host_origins: state.settings.http.allowed_origins.join(","),
+                dictation_max_bytes,
             };
             (page.render()?, BUILTIN_POLICY)
         }
@@ -90,6 +95,7 @@ async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpRespons
                 script_url: &pages.script_url,
                 domain_key: &pages.domain_key,
                 upload_max_bytes,
+                dictation_max_bytes,
             };
             (page.render()?, CHATKIT_JS_POLICY)
         }

@@ -3,6 +3,7 @@
 //! `error` events instead (see `runs`).
 
 use super::attachments::AttachmentError;
+use super::dictation::DictationError;
 use super::human::HumanError;
 use super::limits::Refusal;
 use crate::auth::AuthError;
@@ -36,6 +37,21 @@ pub enum ChatKitError {
     /// Over a rate limit or quota; a turn is answered with a stream saying so instead.
     #[error("{}", .0.message())]
     RateLimited(Refusal),
+    /// A body over the request limit, let in only because a recording may be that large.
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// A recording that could not be transcribed.
+    #[error(transparent)]
+    Dictation(DictationError),
+}
+
+impl From<DictationError> for ChatKitError {
+    fn from(error: DictationError) -> Self {
+        match error {
+            DictationError::NotConfigured => ChatKitError::Unsupported(error.to_string()),
+            other => ChatKitError::Dictation(other),
+        }
+    }
 }
 
 impl From<Refusal> for ChatKitError {

@@ -4,6 +4,7 @@
 //! - [`chatkit`]: the ChatKit request dispatcher (JSON answers and streamed turns).
 //! - [`human`]: answers to forms, approvals and MCP questions, from the chat or an operator.
 //! - [`attachments`]: uploads, downloads, deletion and the purge of unused uploads.
+//! - [`dictation`]: `input.transcribe`, through the configured speech-to-text endpoint.
 //! - [`limits`]: rate limits and quotas of the chat endpoint, per user and per account.
 //! - [`console`]: operators, their sessions, and the audit log of the operator console.
 //! - [`webhooks`]: the worker that sends human-input webhooks and sweeps expired questions.
@@ -13,6 +14,7 @@
 pub mod attachments;
 pub mod chatkit;
 pub mod console;
+pub mod dictation;
 pub mod error;
 pub mod human;
 pub mod limits;

@@ -17,6 +17,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::agent::demo::{DEMO_MODEL, DemoModel, DemoWidget};
+use crate::agent::llm::transcribe::TranscribeError;
 use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
 use crate::agent::mcp::McpServer;
 use crate::agent::tools::{AskHuman, CurrentTime, Tool, ToolRegistry};
@@ -33,6 +34,7 @@ use crate::service::console::{
     AgentConsole, AttachmentBrowser, AuditService, ConsoleError, FeedbackReview, FormQueue,
     OperatorService, SessionPolicy, ThreadConsoleService, UsageService, WebhookLog,
 };
+use crate::service::dictation::Dictation;
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
 use crate::service::webhooks::{RunningWorker, WebhookWorker};
@@ -47,6 +49,8 @@ pub enum StartupError {
     NotWritable { fault: DbFault, source: StoreError },
     #[error("cannot set up the model client: {0}")]
     Llm(#[from] LlmError),
+    #[error("cannot set up the transcription client: {0:?}")]
+    Transcribe(#[from] TranscribeError),
     #[error("cannot use the attachment folder {dir}: {source}")]
     Storage {
         dir: std::path::PathBuf,
@@ -128,6 +132,8 @@ impl Application {
             limits,
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
+        let dictation = Dictation::new(settings.transcribe.as_ref())?;
+        let chatkit = chatkit.with_dictation(dictation, settings.http.max_request_bytes);
         let (operators, audit) = console_services(&settings, &store).await?;
         let login_csrf = LoginCsrf::new(signing_key(&settings));
         let attachment_browser =

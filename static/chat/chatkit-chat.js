@@ -36,6 +36,7 @@ function optionsFromAttributes(el) {
     composer: {
       placeholder: attr("placeholder") || undefined,
       attachments: { enabled: attr("attachments") !== "off" },
+      dictation: { enabled: attr("dictation") === "on" },
     },
     history: { enabled: attr("history") !== "off" },
   };

@@ -58,7 +58,8 @@ export class Composer {
     }
     if (options.dictation?.enabled && window.MediaRecorder && navigator.mediaDevices?.getUserMedia) {
       this.mic = iconButton("mic", "Dictate", () => this.dictate(), { className: "ck-icon-button ck-mic", "aria-pressed": "false" });
-      tools.append(this.mic);
+      this.micStatus = h("span.ck-dictation-status", { hidden: true });
+      tools.append(this.mic, this.micStatus);
     }
 
     this.el = h(
@@ -164,43 +165,89 @@ export class Composer {
     this.refresh();
   }
 
+  /** The microphone button: starts a recording, or stops the one running. */
   async dictate() {
     if (this.recorder) {
       this.recorder.stop();
       return;
     }
+    if (this.mic.disabled) return;
     let stream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch {
-      this.host.error("The microphone is not available.");
+      this.host.error("Dictation failed: the microphone is not available (check the browser's permission).");
       return;
     }
     const chunks = [];
-    const recorder = new MediaRecorder(stream);
+    // Speech needs little: a low bitrate keeps long recordings under the server's size limit.
+    const recorder = new MediaRecorder(stream, { audioBitsPerSecond: 32000 });
+    const maxBytes = Number(this.options.dictation.maxBytes) || 0;
+    let size = 0;
     this.recorder = recorder;
-    this.mic.setAttribute("aria-pressed", "true");
-    this.mic.setAttribute("aria-label", "Stop dictating");
-    this.mic.classList.add("ck-recording");
-    this.host.announce("Recording. Press the microphone button again to stop.");
-    recorder.ondataavailable = (e) => chunks.push(e.data);
+    this.setDictation("recording");
+    this.host.announce("Recording. Press Stop dictation to finish.");
+    recorder.ondataavailable = (e) => {
+      chunks.push(e.data);
+      size += e.data.size;
+      // Stop before the server would refuse the recording.
+      if (maxBytes && size > maxBytes * 0.9 && recorder.state === "recording") {
+        this.host.announce("The recording reached its length limit.");
+        recorder.stop();
+      }
+    };
     recorder.onstop = async () => {
       stream.getTracks().forEach((t) => t.stop());
       this.recorder = null;
-      this.mic.setAttribute("aria-pressed", "false");
-      this.mic.setAttribute("aria-label", "Dictate");
-      this.mic.classList.remove("ck-recording");
       const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
+      this.setDictation("transcribing");
+      this.host.announce("Transcribing.");
       try {
-        const text = await this.transcribe(blob);
-        this.input.value = this.input.value ? `${this.input.value} ${text}` : text;
+        const text = (await this.transcribe(blob)).trim();
+        if (text) {
+          this.input.value = this.input.value ? `${this.input.value} ${text}` : text;
+          this.host.announce(`Dictated: ${text}`);
+        } else {
+          this.host.announce("No speech was recognised.");
+        }
         this.refresh();
         this.focus();
       } catch (error) {
         this.host.error(`Dictation failed: ${error.message}`);
+      } finally {
+        this.setDictation("idle");
       }
     };
-    recorder.start();
+    // Data every second, so the size is known while recording.
+    recorder.start(1000);
+  }
+
+  /** Shows the dictation state: `idle`, `recording` (with the time so far) or `transcribing`. */
+  setDictation(state) {
+    clearInterval(this.dictationTimer);
+    const recording = state === "recording";
+    const busy = state === "transcribing";
+    const label = recording ? "Stop dictation" : busy ? "Transcribing" : "Dictate";
+    this.mic.setAttribute("aria-pressed", String(recording));
+    this.mic.setAttribute("aria-label", label);
+    this.mic.title = label;
+    this.mic.disabled = busy;
+    this.mic.setAttribute("aria-busy", String(busy));
+    this.mic.classList.toggle("ck-recording", recording);
+    this.mic.classList.toggle("ck-transcribing", busy);
+    this.micStatus.hidden = state === "idle";
+    this.micStatus.classList.toggle("ck-recording", recording);
+    this.micStatus.replaceChildren();
+    if (busy) this.micStatus.append(h("span.ck-spinner", { "aria-hidden": "true" }), h("span", {}, "Transcribing…"));
+    if (recording) {
+      const started = Date.now();
+      const clock = h("span", {}, "0:00");
+      this.micStatus.append(h("span.ck-rec-dot", { "aria-hidden": "true" }), h("span", {}, "Recording ", clock));
+      this.dictationTimer = setInterval(() => {
+        const secs = Math.floor((Date.now() - started) / 1000);
+        clock.textContent = `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+      }, 1000);
+    }
   }
 
   async transcribe(blob) {

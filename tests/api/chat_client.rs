@@ -5,6 +5,7 @@
 mod access;
 mod attachments;
 mod conversation;
+mod dictation;
 mod embedded;
 mod humans;
 mod items;

@@ -23,6 +23,7 @@ mod console_threads;
 mod console_usage;
 mod cors;
 mod db_faults;
+mod dictation;
 mod first_run;
 mod human;
 mod isolation;

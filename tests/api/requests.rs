@@ -138,8 +138,9 @@ async fn feedback_is_recorded_per_item_and_user(app: TestApp) {
     assert_eq!(bad_kind.status, 422);
 }
 
-db_test!(unsupported_capabilities_answer_501);
-async fn unsupported_capabilities_answer_501(app: TestApp) {
+db_test!(unsupported_capabilities_answer_400);
+async fn unsupported_capabilities_answer_400(app: TestApp) {
+    // No transcription model: a clear refusal, not a server error.
     let transcribe = app
         .send(
             "ann",
@@ -147,12 +148,13 @@ async fn unsupported_capabilities_answer_501(app: TestApp) {
             json!({"audio_base64": "AAAA", "mime_type": "audio/ogg"}),
         )
         .await;
-    assert_eq!(transcribe.status, 501);
+    assert_eq!(transcribe.status, 400);
+    assert_eq!(transcribe.json()["error"]["code"], "unsupported");
     assert!(
         transcribe.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("speech-to-text")
+            .contains("speech-to-text (dictation) is not configured")
     );
 }
 
@@ -201,7 +203,8 @@ async fn sync_custom_action_checks_the_sender(app: TestApp) {
             json!({"thread_id": id, "item_id": "wdg_sync", "action": human}),
         )
         .await;
-    assert_eq!(from_human.status, 501);
+    assert_eq!(from_human.status, 400);
+    assert_eq!(from_human.json()["error"]["code"], "unsupported");
     let unknown = app
         .send(
             "ann",

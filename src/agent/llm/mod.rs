@@ -1,7 +1,9 @@
 //! Language models behind one small interface, so the run loop does not depend on a provider's
 //! wire format: a Responses-API provider can be added beside the Chat Completions one.
+//! Dictation's speech-to-text client is in [`transcribe`].
 
 mod openai;
+pub mod transcribe;
 
 use std::collections::HashMap;
 use std::pin::Pin;

@@ -452,7 +452,7 @@ impl Draft {
             enabled: agent.is_none_or(|a| a.enabled),
             embed: format!(
                 "<iframe src=\"{chat_url}\" title=\"{}\" width=\"400\" height=\"640\" \
-                 style=\"border:0\" allow=\"clipboard-write\"></iframe>",
+                 style=\"border:0\" allow=\"clipboard-write; microphone\"></iframe>",
                 agent.map_or("", |a| a.name.as_str()).replace('"', "&quot;")
             ),
             api_url: format!("{base}/chatkit?agent={slug}"),

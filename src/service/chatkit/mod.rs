@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::attachments::AttachmentService;
+use super::dictation::Dictation;
 use super::error::ChatKitError;
 use super::human::HumanService;
 use super::limits::{Limiter, StreamPermit, TurnRefused};
@@ -57,6 +58,9 @@ pub struct ChatKitService {
     attachments: AttachmentService,
     human: HumanService,
     limits: Limiter,
+    dictation: Dictation,
+    /// The body limit of every request but `input.transcribe` (whose recording may need more).
+    request_limit: usize,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
@@ -88,7 +92,30 @@ impl ChatKitService {
             attachments,
             human,
             limits,
+            dictation: Dictation::default(),
+            request_limit: usize::MAX,
         }
+    }
+
+    /// Turns dictation on: `input.transcribe` bodies may then pass `request_limit`, which
+    /// other requests are still held to.
+    pub fn with_dictation(self, dictation: Dictation, request_limit: usize) -> Self {
+        ChatKitService {
+            dictation,
+            request_limit,
+            ..self
+        }
+    }
+
+    /// The largest recording transcribed, when dictation is on (the chat pages offer it).
+    pub fn dictation_max_bytes(&self) -> Option<usize> {
+        self.dictation.max_bytes()
+    }
+
+    /// The largest body to read for [`ChatKitService::process`]: `request_limit`, or what a
+    /// recording of the largest size needs when dictation is on.
+    pub fn body_limit(&self, request_limit: usize) -> usize {
+        request_limit.max(self.dictation.max_request_bytes())
     }
 
     /// Handles one request body from `credentials`.
@@ -98,6 +125,12 @@ impl ChatKitService {
         body: &[u8],
     ) -> Result<Processed, ChatKitError> {
         let request = ChatKitRequest::parse(body)?;
+        if body.len() > self.request_limit && !matches!(request, ChatKitRequest::InputTranscribe(_))
+        {
+            return Err(ChatKitError::TooLarge {
+                limit: self.request_limit,
+            });
+        }
         let ctx = self.auth.authenticate(credentials).await?;
         let streaming = request.is_streaming();
         let permit = match self.admit(&ctx, streaming).await {
@@ -191,9 +224,7 @@ impl ChatKitService {
                 self.attachments.delete(&ctx, &p.attachment_id).await?;
                 json(&serde_json::json!({}))
             }
-            ChatKitRequest::InputTranscribe(_) => Err(ChatKitError::Unsupported(
-                "speech-to-text is not configured on this server".into(),
-            )),
+            ChatKitRequest::InputTranscribe(p) => json(&self.dictation.transcribe(p).await?),
             ChatKitRequest::ThreadsSyncCustomAction(p) => self.sync_custom_action(ctx, p).await,
             ChatKitRequest::ThreadsCreate(p) => self.create_thread(ctx, p.input).await,
             ChatKitRequest::ThreadsAddUserMessage(p) => self.add_user_message(ctx, p).await,

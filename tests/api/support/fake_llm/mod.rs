@@ -3,11 +3,16 @@
 //! It speaks the real wire format, so the server's LLM client can be driven without a paid
 //! API: `data: {json}\n\n` chunk frames ended by `data: [DONE]\n\n` when the request streams,
 //! a `chat.completion` object when it does not, and OpenAI's `{"error": {...}}` body on errors;
-//! `GET /v1/models` lists its one model, as local model servers do.
+//! `GET /v1/models` lists its one model, as local model servers do; and
+//! `POST /v1/audio/transcriptions` takes recordings (see `transcriptions`), scripted with
+//! [`FakeLlm::push_heard`] and read back with [`FakeLlm::uploads`].
 //! Tests script the answers with [`FakeLlm::push`] and read back what the client sent with
 //! [`FakeLlm::requests`] and [`FakeLlm::request_headers`].
 
+mod transcriptions;
 mod wire;
+
+pub use transcriptions::{Heard, Upload};
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -93,6 +98,10 @@ impl FakeLlm {
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 .route("/v1/chat/completions", web::post().to(chat_completions))
                 .route("/v1/models", web::get().to(models))
+                .route(
+                    "/v1/audio/transcriptions",
+                    web::post().to(transcriptions::transcriptions),
+                )
                 .default_service(web::to(unknown_url))
         })
         .on_connect(remember_socket)
@@ -146,6 +155,16 @@ impl FakeLlm {
             .collect()
     }
 
+    /// Queues the answer to the next transcription request (FIFO).
+    pub fn push_heard(&self, heard: Heard) {
+        lock(&self.shared.heard).push_back(heard);
+    }
+
+    /// Every transcription request received, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        lock(&self.shared.uploads).clone()
+    }
+
     /// Waits until at least `n` requests have arrived and returns them all; panics after 10 s.
     pub async fn wait_for_requests(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + WAIT_DEADLINE;
@@ -179,6 +198,8 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     completions: AtomicU64,
     calls: AtomicU64,
+    heard: Mutex<VecDeque<Heard>>,
+    uploads: Mutex<Vec<Upload>>,
 }
 
 /// One request as received.
