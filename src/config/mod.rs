@@ -14,7 +14,8 @@
 //! - [`pages`]: which web client the chat page runs, and what ChatKit JS needs;
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
-//! - [`webhooks`]: where human-input webhooks go and how they are retried.
+//! - [`webhooks`]: where human-input webhooks go and how they are retried;
+//! - [`observe`]: the log line format and the token of `/metrics`.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
 //! encrypts the secrets operators store in the database under a key derived from
@@ -31,6 +32,7 @@ pub mod jwt;
 pub mod limits;
 pub mod llm;
 pub mod mcp;
+pub mod observe;
 pub mod pages;
 mod parse;
 pub mod proxy;
@@ -49,6 +51,7 @@ pub use jwt::{JwtKeySource, JwtSettings};
 pub use limits::{LimitOverrides, LimitSettings};
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
+pub use observe::{LogFormat, ObserveSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
 pub use sealed::{SealError, Sealer};
@@ -78,6 +81,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Human-input webhooks and their delivery.
     pub webhooks: WebhookSettings,
+    /// Log format and the metrics endpoint's token.
+    pub observe: ObserveSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -123,6 +128,7 @@ impl Settings {
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         let limits = LimitSettings::from_vars(&get)?;
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
+        let observe = ObserveSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -136,6 +142,7 @@ impl Settings {
             console,
             limits,
             webhooks,
+            observe,
         })
     }
 }
