@@ -11,6 +11,7 @@ use crate::auth::signed::TokenError;
 use crate::chatkit::types::RequestError;
 use crate::service::attachments::AttachmentError;
 use crate::service::error::ChatKitError;
+use crate::service::metrics::MetricsError;
 use crate::store::{AttachError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,8 @@ pub enum AppError {
     Payload(String),
     #[error("page rendering failed: {0}")]
     Render(#[from] askama::Error),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 #[derive(Serialize)]
@@ -59,6 +62,12 @@ impl AppError {
             }
             AppError::Payload(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
             AppError::Render(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::Metrics(MetricsError::MissingToken) => {
+                (StatusCode::UNAUTHORIZED, "missing_token")
+            }
+            AppError::Metrics(MetricsError::InvalidToken) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
         }
     }
 }
@@ -156,6 +165,7 @@ impl ResponseError for AppError {
         if self
             .auth_error()
             .is_some_and(AuthError::is_bearer_challenge)
+            || matches!(self, AppError::Metrics(_))
         {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }

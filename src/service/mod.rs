@@ -6,6 +6,7 @@
 //! - [`attachments`]: uploads, downloads, deletion and the purge of unused uploads.
 //! - [`limits`]: rate limits and quotas of the chat endpoint, per user and per account.
 //! - [`console`]: operators, their sessions, and the audit log of the operator console.
+//! - [`metrics`]: who may read `/metrics`, and the values read when it is scraped.
 //! - [`webhooks`]: the worker that sends human-input webhooks and sweeps expired questions.
 //! - [`error`]: [`ChatKitError`](error::ChatKitError), everything a request can fail with
 //!   before its answer starts.
@@ -16,4 +17,5 @@ pub mod console;
 pub mod error;
 pub mod human;
 pub mod limits;
+pub mod metrics;
 pub mod webhooks;

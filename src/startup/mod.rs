@@ -35,6 +35,7 @@ use crate::service::console::{
 };
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
+use crate::service::metrics::MetricsService;
 use crate::service::webhooks::{RunningWorker, WebhookWorker};
 use crate::store::{BlobStore, Outbox, Store, StoreError};
 
@@ -132,6 +133,7 @@ impl Application {
             Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
 
+        let metrics = MetricsService::new(store.clone(), settings.observe.metrics_token.clone());
         let static_dir = settings.http.static_dir.clone();
         let allowed_origins = settings.http.allowed_origins.clone();
         let state = web::Data::new(AppState {
@@ -150,6 +152,7 @@ impl Application {
             webhooks,
             agents,
             login_csrf,
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()

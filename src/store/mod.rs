@@ -132,7 +132,20 @@ impl Store {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || f(&mut *pool.get()?)).await?
+        let request = crate::observe::request_id();
+        tokio::task::spawn_blocking(move || {
+            let waiting = std::time::Instant::now();
+            let mut conn = pool.get()?;
+            crate::observe::metrics::db_pool_wait(waiting.elapsed());
+            crate::observe::context::blocking(request, || f(&mut conn))
+        })
+        .await?
+    }
+
+    /// The pool's connections now, open and idle, for the metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
     }
 
     /// Cheap round trip for the readiness probe.

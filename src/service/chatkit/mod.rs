@@ -98,6 +98,7 @@ impl ChatKitService {
         body: &[u8],
     ) -> Result<Processed, ChatKitError> {
         let request = ChatKitRequest::parse(body)?;
+        crate::observe::set_request_type(request.request_type().as_str());
         let ctx = self.auth.authenticate(credentials).await?;
         let streaming = request.is_streaming();
         let permit = match self.admit(&ctx, streaming).await {
