@@ -2,10 +2,12 @@
 //!
 //! Modules in layer order, bottom to top; a module imports only from the layers below it (the
 //! architecture test in `tests/api` enforces this):
-//! `chatkit`, `config` < `store`, `agent` < `runs`, `auth` < `service` < `routes` < `startup`.
+//! `chatkit`, `config` < `observe` < `store`, `agent` < `runs`, `auth` < `service` < `routes` < `startup`.
 
 pub mod chatkit;
 pub mod config;
+
+pub mod observe;
 
 pub mod agent;
 pub mod store;

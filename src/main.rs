@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use chatkit_server::config::Settings;
+use chatkit_server::observe::logging;
 use chatkit_server::service::console::{Actor, Role};
 use chatkit_server::startup::{Application, agents_command, console_services, open_store};
 
@@ -29,7 +30,6 @@ Settings come from environment variables; see the README.";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = args.first().cloned();
     if matches!(command.as_deref(), Some("-h" | "--help" | "help")) {
@@ -43,6 +43,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // After the settings, which choose the format; a bad setting is reported on stderr.
+    let format = settings.observe.log_format;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(move |out, record| logging::write_line(out, format, record))
+        .init();
     let outcome = match command.as_deref() {
         None | Some("serve") => serve(settings).await,
         Some("migrate") => open_store(&settings)

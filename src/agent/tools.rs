@@ -277,6 +277,7 @@ impl McpTool {
                     ));
                 }
             };
+            let started = std::time::Instant::now();
             let response = match answers {
                 Some(InputAnswers {
                     live: Some(token),
@@ -293,6 +294,14 @@ impl McpTool {
                         .await
                 }
             };
+            let outcome = match &response {
+                Ok(McpResponse::Complete(result)) if result.is_error => "tool_error",
+                Ok(McpResponse::Complete(_)) => "ok",
+                Ok(McpResponse::InputRequired(_)) => "input_required",
+                Err(_) => "error",
+            };
+            let server = &self.server.settings().name;
+            crate::observe::metrics::mcp_call(server, &self.tool, outcome, started.elapsed());
             match response {
                 Ok(McpResponse::Complete(result)) => self.output(result).await,
                 Ok(McpResponse::InputRequired(required)) => ToolOutput {

@@ -15,7 +15,8 @@
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
 //! - [`webhooks`]: where human-input webhooks go and how they are retried;
-//! - [`transcribe`]: dictation's speech-to-text endpoint and recording limits.
+//! - [`transcribe`]: dictation's speech-to-text endpoint and recording limits;
+//! - [`observe`]: the log line format and the token of `/metrics`.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
 //! encrypts the secrets operators store in the database under a key derived from
@@ -32,6 +33,7 @@ pub mod jwt;
 pub mod limits;
 pub mod llm;
 pub mod mcp;
+pub mod observe;
 pub mod pages;
 mod parse;
 pub mod proxy;
@@ -51,6 +53,7 @@ pub use jwt::{JwtKeySource, JwtSettings};
 pub use limits::{LimitOverrides, LimitSettings};
 pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
+pub use observe::{LogFormat, ObserveSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
 pub use sealed::{SealError, Sealer};
@@ -83,6 +86,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Dictation (`input.transcribe`); `None` when no transcription model is configured.
     pub transcribe: Option<TranscribeSettings>,
+    /// Log format and the metrics endpoint's token.
+    pub observe: ObserveSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -129,6 +134,7 @@ impl Settings {
         let limits = LimitSettings::from_vars(&get)?;
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
         let transcribe = TranscribeSettings::from_vars(&get)?;
+        let observe = ObserveSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -143,6 +149,7 @@ impl Settings {
             limits,
             webhooks,
             transcribe,
+            observe,
         })
     }
 }

@@ -1,14 +1,22 @@
-//! One access log line per request at `info`: method, path, status, time to the response's
-//! head, and a request id, which the response carries as `X-Request-Id` so a user's report can
-//! be matched with the line. The query string is left out (signed upload and preview URLs
+//! One access log line per request at `info`: method, path, status and time to the response's
+//! head; and the request id, which the response carries as `X-Request-Id` so a user's report
+//! can be matched with the line. The query string is left out (signed upload and preview URLs
 //! carry their token there), and so are bodies and headers.
+//!
+//! The request runs inside its id's context ([`crate::observe::context`]), so every line
+//! written for it, by services and by the run it starts, names the id too; and it is counted in
+//! the request metrics, by ChatKit request type or route pattern, never by raw path.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+
+use crate::observe;
 
 /// The header that carries the request id, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -16,27 +24,39 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// The log target of the lines, so they can be filtered apart (`RUST_LOG=access=warn`).
 pub const TARGET: &str = "access";
 
-/// Logs the request once its response head is ready; a failed handler is logged with the
-/// status its error maps to.
+/// Logs and counts the request once its response head is ready; a failed handler is logged
+/// with the status its error maps to.
 pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let id = request_id(&request);
-    let method = request.method().clone();
-    let path = request.path().to_owned();
-    let result = next.call(request).await;
-    let status = match &result {
-        Ok(response) => response.status(),
-        Err(e) => e.as_response_error().status_code(),
+    let id: Arc<str> = Arc::from(request_id(&request));
+    let work = async {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.path().to_owned();
+        let result = next.call(request).await;
+        let elapsed = started.elapsed();
+        let status = match &result {
+            Ok(response) => response.status(),
+            Err(e) => e.as_response_error().status_code(),
+        };
+        log::info!(
+            target: TARGET,
+            "{method} {path} {} {:.1}ms",
+            status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0
+        );
+        let pattern = result
+            .as_ref()
+            .ok()
+            .and_then(|response| response.request().match_pattern());
+        (result, method, status, pattern, elapsed)
     };
-    log::info!(
-        target: TARGET,
-        "{method} {path} {} {:.1}ms request_id={id}",
-        status.as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    let ((result, method, status, pattern, elapsed), request_type) =
+        observe::within_request(id.clone(), work).await;
+    let kind = request_type.unwrap_or(pattern.as_deref().unwrap_or("unmatched"));
+    observe::metrics::request(method_label(&method), kind, status.as_str(), elapsed);
     let mut response = result?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -44,6 +64,21 @@ pub async fn log_request(
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(response)
+}
+
+/// The method as a label: any other than the standard ones counts as `OTHER`, so a client
+/// cannot add series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// The caller's `X-Request-Id` when it is a plain token (a proxy's id, kept so both logs

@@ -13,6 +13,7 @@ use crate::chatkit::types::RequestError;
 use crate::service::attachments::AttachmentError;
 use crate::service::dictation::DictationError;
 use crate::service::error::ChatKitError;
+use crate::service::metrics::MetricsError;
 use crate::store::{AttachError, DbFault, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,8 @@ pub enum AppError {
     BodyTimeout { secs: u64 },
     #[error("page rendering failed: {0}")]
     Render(#[from] askama::Error),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 #[derive(Serialize)]
@@ -80,6 +83,12 @@ impl AppError {
             AppError::Payload(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
             AppError::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             AppError::Render(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            AppError::Metrics(MetricsError::MissingToken) => {
+                (StatusCode::UNAUTHORIZED, "missing_token")
+            }
+            AppError::Metrics(MetricsError::InvalidToken) => {
+                (StatusCode::UNAUTHORIZED, "invalid_token")
+            }
         }
     }
 }
@@ -219,6 +228,7 @@ impl ResponseError for AppError {
         if self
             .auth_error()
             .is_some_and(AuthError::is_bearer_challenge)
+            || matches!(self, AppError::Metrics(_))
         {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }

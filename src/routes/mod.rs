@@ -8,6 +8,7 @@ mod chatkit;
 mod cors;
 pub mod error;
 mod health;
+mod metrics;
 mod pages;
 mod sse;
 
@@ -23,6 +24,7 @@ use crate::service::console::{
     AgentConsole, AttachmentBrowser, AuditService, FeedbackReview, FormQueue, OperatorService,
     ThreadConsoleService, UsageService, WebhookLog,
 };
+use crate::service::metrics::MetricsService;
 use crate::store::Store;
 
 /// What every handler can reach; registered once as `web::Data`.
@@ -52,6 +54,8 @@ pub struct AppState {
     pub agents: AgentConsole,
     /// CSRF protection of the console's sign-in form.
     pub login_csrf: LoginCsrf,
+    /// `GET /metrics`.
+    pub metrics: MetricsService,
 }
 
 /// The route table. `allowed_origins` are the other sites whose pages may call the chat and
@@ -92,6 +96,7 @@ pub fn configure(
     .configure(admin::configure)
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
+    .route("/metrics", web::get().to(metrics::metrics))
     .default_service(web::to(not_found));
 }
 

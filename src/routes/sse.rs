@@ -13,6 +13,7 @@ use futures_util::Stream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
 
+use crate::observe::metrics::{OpenStream, open_stream};
 use crate::service::chatkit::EventStream;
 use crate::service::limits::StreamPermit;
 
@@ -24,6 +25,8 @@ struct SseBody {
     keep_alive: Interval,
     /// Gives the user's stream slot back when the body is dropped (finished or disconnected).
     _permit: Option<StreamPermit>,
+    /// Counts the stream among the open ones while it lives.
+    _open: OpenStream,
 }
 
 impl Stream for SseBody {
@@ -63,5 +66,6 @@ pub fn response(stream: EventStream, keep_alive: Duration) -> HttpResponse {
             run: stream.run,
             keep_alive: ticks,
             _permit: stream.permit,
+            _open: open_stream(),
         })
 }

@@ -197,7 +197,8 @@ impl RunManager {
     fn spawn(&self, slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
         let manager = self.clone();
-        tokio::spawn(async move {
+        // The run belongs to the request that started it: its log lines name that request.
+        tokio::spawn(crate::observe::carry(async move {
             // The row as it is now: an operator's change applies from the next run on.
             let row = match manager.store.agent_by_id(&start.agent.id).await {
                 Ok(row) => row,
@@ -224,7 +225,7 @@ impl RunManager {
             let (store, blobs) = (&manager.store, &manager.blobs);
             drive(store, blobs, &agent, sink, start.input, start.leading).await;
             drop(slot);
-        });
+        }));
     }
 }
 
@@ -433,6 +434,7 @@ async fn drive(
             let _ = sink.emit(error_event(&error)).await;
         }
     }
+    crate::observe::metrics::run_finished(outcome.status.as_str());
     if let Err(e) = store.finish_run(&run_id, outcome).await {
         log::error!("thread {thread_id}: cannot record the end of the run: {e}");
     }

@@ -189,6 +189,7 @@ impl Emit for EventSink {
             )
         {
             self.usage.first_text_after = Some(self.started.elapsed());
+            crate::observe::metrics::first_token(self.started.elapsed());
         }
         self.persist(&event).await?;
         let hidden_done = matches!(
@@ -261,6 +262,8 @@ impl Emit for EventSink {
         self.usage.model = Some(model.to_owned());
         self.usage.prompt_tokens += prompt_tokens;
         self.usage.completion_tokens += completion_tokens;
+        let agent = &self.scope.agent_id;
+        crate::observe::metrics::model_tokens(agent, model, prompt_tokens, completion_tokens);
     }
 
     fn thread_id(&self) -> &str {

@@ -438,7 +438,9 @@ impl AttachmentService {
         if !signature_checked {
             check_signature(image, writer.head())?;
         }
-        Ok(writer.commit(key).await?)
+        let blob = writer.commit(key).await?;
+        crate::observe::metrics::uploaded(blob.size);
+        Ok(blob)
     }
 
     /// The attachment as the protocol sends it; `upload` adds the upload URL.

@@ -380,6 +380,7 @@ impl Limiter {
             refusal.limit,
             refusal.retry_after_secs(),
         );
+        crate::observe::metrics::rate_limited(refusal.limit.kind());
         let key = (
             scope.account_id.clone(),
             scope.user_id.clone(),

@@ -7,6 +7,7 @@
 //! - [`dictation`]: `input.transcribe`, through the configured speech-to-text endpoint.
 //! - [`limits`]: rate limits and quotas of the chat endpoint, per user and per account.
 //! - [`console`]: operators, their sessions, and the audit log of the operator console.
+//! - [`metrics`]: who may read `/metrics`, and the values read when it is scraped.
 //! - [`webhooks`]: the worker that sends human-input webhooks and sweeps expired questions.
 //! - [`error`]: [`ChatKitError`](error::ChatKitError), everything a request can fail with
 //!   before its answer starts.
@@ -18,4 +19,5 @@ pub mod dictation;
 pub mod error;
 pub mod human;
 pub mod limits;
+pub mod metrics;
 pub mod webhooks;

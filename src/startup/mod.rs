@@ -37,6 +37,7 @@ use crate::service::console::{
 use crate::service::dictation::Dictation;
 use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
+use crate::service::metrics::MetricsService;
 use crate::service::webhooks::{RunningWorker, WebhookWorker};
 use crate::store::{BlobStore, DbFault, Outbox, Store, StoreError};
 
@@ -149,6 +150,7 @@ impl Application {
             Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
 
+        let metrics = MetricsService::new(store.clone(), settings.observe.metrics_token.clone());
         let static_dir = settings.http.static_dir.clone();
         let (header_timeout, keep_alive) = (settings.http.header_timeout, settings.http.keep_alive);
         let allowed_origins = settings.http.allowed_origins.clone();
@@ -168,6 +170,7 @@ impl Application {
             webhooks,
             agents,
             login_csrf,
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()

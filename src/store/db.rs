@@ -105,6 +105,18 @@ impl Pool {
     /// A pooled connection that is alive as far as anyone knows: one idle since a loss was
     /// noticed is pinged first, and closed if it does not answer.
     pub fn checkout(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, StoreError> {
+        let waiting = std::time::Instant::now();
+        let conn = self.checkout_sound();
+        crate::observe::metrics::db_pool_wait(waiting.elapsed());
+        conn
+    }
+
+    /// The pool's connections now (open, idle).
+    pub fn state(&self) -> r2d2::State {
+        self.inner.state()
+    }
+
+    fn checkout_sound(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, StoreError> {
         // Each failed ping closes one connection; the pool never holds more than its size.
         for _ in 0..=self.inner.max_size() {
             let mut conn = self.inner.get()?;

@@ -146,7 +146,11 @@ impl Store {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || pool.run(f)).await?
+        let request = crate::observe::request_id();
+        tokio::task::spawn_blocking(move || {
+            crate::observe::context::blocking(request, || pool.run(f))
+        })
+        .await?
     }
 
     /// [`Store::with_conn`] for a call that only reads: if its connection turns out dead (the
@@ -158,7 +162,17 @@ impl Store {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || pool.read(f)).await?
+        let request = crate::observe::request_id();
+        tokio::task::spawn_blocking(move || {
+            crate::observe::context::blocking(request, || pool.read(f))
+        })
+        .await?
+    }
+
+    /// The pool's connections now, open and idle, for the metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
     }
 
     /// Cheap round trip for the readiness probe.

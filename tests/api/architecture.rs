@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 /// Layers, bottom first. A module may use its own layer's module and any lower layer.
 const LAYERS: &[&[&str]] = &[
     &["chatkit", "config"],
+    &["observe"],
     &["store", "agent"],
     &["runs", "auth"],
     &["service"],

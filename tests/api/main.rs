@@ -29,6 +29,7 @@ mod human;
 mod isolation;
 mod limits;
 mod mcp;
+mod metrics;
 mod pages;
 mod pagination;
 mod requests;

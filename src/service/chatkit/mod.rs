@@ -125,6 +125,7 @@ impl ChatKitService {
         body: &[u8],
     ) -> Result<Processed, ChatKitError> {
         let request = ChatKitRequest::parse(body)?;
+        crate::observe::set_request_type(request.request_type().as_str());
         if body.len() > self.request_limit && !matches!(request, ChatKitRequest::InputTranscribe(_))
         {
             return Err(ChatKitError::TooLarge {

@@ -1,6 +1,8 @@
 //! The server's log lines, captured in memory: the test binary installs this logger (once, at
 //! `info`) the first time a test asks, and tests find their lines by something unique to them,
-//! such as a request id, since every test in the binary logs here.
+//! such as a request id, since every test in the binary logs here. A line is kept as the
+//! server's text format writes its message: with ` request_id=…` after it when it was written
+//! for a request.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -17,7 +19,8 @@ impl log::Log for Capture {
         if self.enabled(record.metadata())
             && let Ok(mut lines) = LINES.lock()
         {
-            lines.push((record.target().to_owned(), record.args().to_string()));
+            let message = chatkit_server::observe::logging::Message(record).to_string();
+            lines.push((record.target().to_owned(), message));
         }
     }
 
@@ -41,5 +44,16 @@ pub fn lines(target: &str, needle: &str) -> Vec<String> {
         .iter()
         .filter(|(t, line)| t == target && line.contains(needle))
         .map(|(_, line)| line.clone())
+        .collect()
+}
+
+/// The captured lines of every target that contain `needle`, with their targets.
+pub fn all_lines(needle: &str) -> Vec<(String, String)> {
+    LINES
+        .lock()
+        .expect("log lines")
+        .iter()
+        .filter(|(_, line)| line.contains(needle))
+        .cloned()
         .collect()
 }
