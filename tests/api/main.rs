@@ -27,6 +27,7 @@ mod human;
 mod isolation;
 mod limits;
 mod mcp;
+mod mcp_faults;
 mod pages;
 mod pagination;
 mod requests;
