@@ -42,9 +42,10 @@ impl Agent {
                 Err(e) => {
                     log::warn!("{e}");
                     notes.push(format!(
-                        "The tools of the '{}' service are unavailable right now ({e}); tell the \
-                         user if they need them.",
-                        server.settings().name
+                        "The tools of the '{}' service are unavailable right now (it {}); tell \
+                         the user if they need them.",
+                        server.settings().name,
+                        e.what_happened()
                     ));
                 }
             }

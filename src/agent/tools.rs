@@ -310,7 +310,7 @@ impl McpTool {
                 },
                 Err(e) => {
                     log::warn!("{e}");
-                    ToolOutput::error(format!("The tool could not run: {e}"))
+                    ToolOutput::error(format!("The tool could not run: {}.", e.plain()))
                 }
             }
         }

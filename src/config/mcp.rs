@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{ConfigError, Secret};
+use super::{ConfigError, Secret, parse};
 
 /// An MCP server reached over streamable HTTP.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -28,6 +28,11 @@ pub struct McpServerSettings {
         deserialize_with = "millis"
     )]
     pub timeout: Duration,
+    /// Longest wait for the tool list at the start of a turn, connecting included
+    /// (`list_timeout_ms`); unset, `CHATKIT_MCP_LIST_TIMEOUT_MS` for the servers of
+    /// `CHATKIT_MCP_SERVERS`, [`DEFAULT_LIST_TIMEOUT`] for an agent's own.
+    #[serde(default, rename = "list_timeout_ms", deserialize_with = "some_millis")]
+    pub list_timeout: Option<Duration>,
     #[serde(default = "enabled")]
     pub enabled: bool,
     /// Take a bare widget root in `structuredContent` for a widget (mcp-chatkit-widget style).
@@ -59,6 +64,10 @@ pub enum McpProtocol {
     Legacy,
 }
 
+/// How long a turn waits for a server's tools by default: a turn that calls none of them
+/// should not wait the server's whole `timeout_ms` for it.
+pub const DEFAULT_LIST_TIMEOUT: Duration = Duration::from_millis(3000);
+
 fn default_mcp_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -70,6 +79,12 @@ fn enabled() -> bool {
 fn millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let ms: u64 = serde::Deserialize::deserialize(deserializer)?;
     Ok(Duration::from_millis(ms))
+}
+
+fn some_millis<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    millis(deserializer).map(Some)
 }
 
 /// A tool the ChatKit client runs (`onClientTool`).
@@ -86,11 +101,20 @@ fn empty_object_schema() -> serde_json::Value {
     serde_json::json!({"type": "object", "properties": {}})
 }
 
-/// `CHATKIT_MCP_SERVERS`: http(s) URLs, unique names a tool name could carry.
+/// `CHATKIT_MCP_SERVERS`: http(s) URLs, unique names a tool name could carry; each without a
+/// `list_timeout_ms` of its own gets `CHATKIT_MCP_LIST_TIMEOUT_MS`.
 pub(super) fn mcp_servers(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<McpServerSettings>, ConfigError> {
-    let servers: Vec<McpServerSettings> = match get("CHATKIT_MCP_SERVERS") {
+    let default_ms = u64::try_from(DEFAULT_LIST_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
+    let list_timeout = Duration::from_millis(parse::number(
+        get,
+        "CHATKIT_MCP_LIST_TIMEOUT_MS",
+        default_ms,
+        1,
+        600_000,
+    )?);
+    let mut servers: Vec<McpServerSettings> = match get("CHATKIT_MCP_SERVERS") {
         None => Vec::new(),
         Some(raw) => serde_json::from_str(&raw).map_err(|e| {
             ConfigError::new(
@@ -101,6 +125,9 @@ pub(super) fn mcp_servers(
             )
         })?,
     };
+    for server in &mut servers {
+        server.list_timeout.get_or_insert(list_timeout);
+    }
     for (i, server) in servers.iter().enumerate() {
         if !(server.url.starts_with("http://") || server.url.starts_with("https://")) {
             return Err(ConfigError::new(
@@ -197,6 +224,25 @@ mod tests {
         assert_eq!(servers[0].elicitation_timeout, Duration::from_secs(900));
         assert_eq!(servers[0].headers["Authorization"].expose(), "Bearer t");
         assert_eq!(servers[0].protocol, McpProtocol::Auto);
+        assert_eq!(servers[0].list_timeout, Some(DEFAULT_LIST_TIMEOUT));
+        let servers = settings(&[
+            (
+                "CHATKIT_MCP_SERVERS",
+                r#"[{"name": "a", "url": "http://x"}, {"name": "b", "url": "http://y", "list_timeout_ms": 900}]"#,
+            ),
+            ("CHATKIT_MCP_LIST_TIMEOUT_MS", "1500"),
+        ])
+        .unwrap()
+        .tools
+        .mcp_servers;
+        assert_eq!(servers[0].list_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(servers[1].list_timeout, Some(Duration::from_millis(900)));
+        assert_eq!(
+            settings(&[("CHATKIT_MCP_LIST_TIMEOUT_MS", "soon")])
+                .unwrap_err()
+                .var,
+            "CHATKIT_MCP_LIST_TIMEOUT_MS"
+        );
         for bad in [
             r#"[{"name": "a", "url": "ftp://x"}]"#,
             r#"[{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]"#,

@@ -52,7 +52,7 @@ pub use http::HttpSettings;
 pub use jwt::{JwtKeySource, JwtSettings};
 pub use limits::{LimitOverrides, LimitSettings};
 pub use llm::LlmSettings;
-pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
+pub use mcp::{ClientToolSettings, DEFAULT_LIST_TIMEOUT, McpProtocol, McpServerSettings};
 pub use observe::{LogFormat, ObserveSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};

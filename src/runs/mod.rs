@@ -354,6 +354,7 @@ pub fn server_settings(
             .collect(),
         allowed_tools,
         timeout: row.timeout(),
+        list_timeout: None,
         enabled: row.enabled,
         structured_widgets: row.structured_widgets,
         protocol,

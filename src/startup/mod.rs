@@ -19,7 +19,7 @@ use actix_web::{App, HttpServer, web};
 use crate::agent::demo::{DEMO_MODEL, DemoModel, DemoWidget};
 use crate::agent::llm::transcribe::TranscribeError;
 use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
-use crate::agent::mcp::McpServer;
+use crate::agent::mcp::{McpServer, http_client as mcp_http_client};
 use crate::agent::tools::{AskHuman, CurrentTime, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
@@ -366,6 +366,10 @@ fn limiter(settings: &Settings, store: &Store) -> Limiter {
 
 /// The default agent: the chosen model (if any), the built-in tools and the client tools.
 fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, StartupError> {
+    // The one HTTP client of every MCP server, built now rather than on a first turn.
+    if let Err(e) = mcp_http_client() {
+        log::error!("MCP servers cannot be used: {e}");
+    }
     let mcp: Vec<Arc<McpServer>> = settings
         .tools
         .mcp_servers

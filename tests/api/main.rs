@@ -29,6 +29,7 @@ mod human;
 mod isolation;
 mod limits;
 mod mcp;
+mod mcp_faults;
 mod metrics;
 mod pages;
 mod pagination;

@@ -1,6 +1,7 @@
 //! MCP tools and widgets, against real MCP servers: an rmcp server in this process and the
-//! Python anchor (official MCP Python SDK), with the fake model driving the tool calls. Each
-//! test checks the events on the wire, the stored items, and what the model was sent.
+//! Python test server (`tests/mcp`, on the official MCP Python SDK), with the fake model driving
+//! the tool calls. Each test checks the events on the wire, the stored items, and what the
+//! model was sent.
 
 use serde_json::{Value, json};
 
@@ -316,7 +317,7 @@ async fn clashing_tool_names_are_made_unique(db: Db) {
     assert_eq!(tool_outputs(&llm.requests()[1]), ["echo: from beta"]);
 }
 
-/// Every widget form of the Python anchor, and every HTML form it has, in one era.
+/// Every widget form of the Python test server, and every HTML form it has, in one era.
 async fn anchor_widgets(db: Db, protocol: &str) {
     let Some(anchor) = PythonMcp::start().await else {
         return;

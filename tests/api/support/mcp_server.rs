@@ -33,7 +33,19 @@ impl Drop for TestMcpServer {
 
 impl TestMcpServer {
     pub async fn start() -> TestMcpServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0).await
+    }
+
+    /// Serves on 127.0.0.1:`port` (0 for any free port), so a test can stop a server and start
+    /// it again at the same URL. The port may still be held for a moment by a server just
+    /// dropped, so binding is retried for a while.
+    pub async fn start_on(port: u16) -> TestMcpServer {
+        let listener = crate::support::app::eventually("the MCP server's port", || async {
+            tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .ok()
+        })
+        .await;
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
         let service = StreamableHttpService::new(
             || Ok(Tools),

@@ -9,7 +9,7 @@
 //!   items, uploads, the human-input form and approval of the fake model).
 //! - [`fake_llm`]: a fake OpenAI Chat Completions endpoint, scripted by the tests.
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
-//! - [`python`]: the Python MCP anchor server, started as a child process.
+//! - [`python`]: the Python MCP test server (`tests/mcp`), started as a child process.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time; `vendor/axe-core` is the
 //!   accessibility checker the chat's browser tests inject into the page.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.

@@ -1,9 +1,9 @@
-//! The Python MCP anchor server (official MCP Python SDK), started as a child process.
+//! The Python MCP test server (`tests/mcp/mcp_test_server.py`, on the official MCP Python SDK),
+//! started as a child process.
 
 use super::skip;
 
-/// The Python MCP anchor server (official MCP Python SDK), started on a free loopback port;
-/// killed when dropped.
+/// The Python MCP test server, started on a free loopback port; killed when dropped.
 pub struct PythonMcp {
     pub url: String,
     child: std::process::Child,
@@ -17,25 +17,18 @@ impl Drop for PythonMcp {
 }
 
 impl PythonMcp {
-    /// `None` (after saying why) when Python, the `mcp` package or the anchor is missing.
+    /// `None` (after saying why) when Python or its `mcp` package is missing.
     pub async fn start() -> Option<PythonMcp> {
         let python = std::env::var("CHATKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/anchors/mcp_test_server.py");
-        if !script.exists() {
-            skip(&format!(
-                "Python MCP anchor: {} is not here",
-                script.display()
-            ));
-            return None;
-        }
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/mcp_test_server.py");
         let has_mcp = std::process::Command::new(&python)
             .args(["-c", "import mcp"])
             .output()
             .is_ok_and(|o| o.status.success());
         if !has_mcp {
             skip(
-                "Python MCP anchor: the `mcp` package is missing (pip install mcp==2.3.0 and set CHATKIT_TEST_PYTHON)",
+                "Python MCP test server: the `mcp` package is missing (pip install mcp==2.3.0 and set CHATKIT_TEST_PYTHON)",
             );
             return None;
         }
@@ -50,7 +43,7 @@ impl PythonMcp {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("the anchor starts");
+            .expect("the Python MCP test server starts");
         let server = PythonMcp {
             url: format!("http://127.0.0.1:{port}/mcp"),
             child,
@@ -62,7 +55,7 @@ impl PythonMcp {
         {
             assert!(
                 std::time::Instant::now() < deadline,
-                "the Python MCP anchor did not start"
+                "the Python MCP test server did not start"
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }

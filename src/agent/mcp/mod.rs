@@ -9,6 +9,21 @@
 //! and where the answer goes) under a token until the answer or its deadline, so a restart
 //! loses the question. With several calls to one server in flight, a live question goes to
 //! the call that waits first.
+//!
+//! A server that fails is skipped for a while ([`breaker`]): its last known tools stay
+//! offered, so the model's tools do not change under it, and a call to one of them answers at
+//! once that the service is unavailable. Every server shares one HTTP client ([`http`]).
+//! The model reads what went wrong in plain words ([`McpError::plain`]); the details (the
+//! URL, the library's message) go to the log.
+
+mod breaker;
+mod error;
+mod http;
+mod types;
+
+pub use error::McpError;
+pub use http::client as http_client;
+pub use types::{InputAnswers, InputRequired, McpResponse, McpResult, McpToolInfo};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,61 +41,14 @@ use rmcp::service::{
     ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RoleClient,
     RunningService,
 };
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Map, Value};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::config::{McpProtocol, McpServerSettings};
+use crate::config::{DEFAULT_LIST_TIMEOUT, McpProtocol, McpServerSettings};
+use breaker::Breaker;
 
 /// How long a server's tool list is trusted without a change notification.
 const TOOLS_TTL: Duration = Duration::from_secs(300);
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum McpError {
-    #[error("cannot connect to MCP server '{server}': {message}")]
-    Connect { server: String, message: String },
-    #[error("MCP server '{server}' failed: {message}")]
-    Call { server: String, message: String },
-    #[error("MCP server '{server}' did not answer within {} ms", timeout.as_millis())]
-    Timeout { server: String, timeout: Duration },
-}
-
-/// A tool as a server lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct McpToolInfo {
-    pub name: String,
-    pub description: String,
-    pub input_schema: Value,
-}
-
-/// A tool call's result: the MCP content array as JSON, `structuredContent`, and `isError`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct McpResult {
-    pub content: Vec<Value>,
-    pub structured: Option<Value>,
-    pub is_error: bool,
-}
-
-/// What a server needs before a call can complete (2026-07-28 `input_required`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputRequired {
-    /// The server's requests by key, each as JSON (`{method, params}`).
-    pub requests: Vec<(String, Value)>,
-    /// Opaque state to echo on the re-call.
-    pub request_state: Option<String>,
-    /// A handshake-era question: the token of the parked call, and how long it waits.
-    pub live: Option<(String, Duration)>,
-}
-
-/// The answers a re-call carries: `inputResponses` by key, and the echoed `requestState`;
-/// or, for a parked handshake-era call, its token.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-pub struct InputAnswers {
-    pub responses: Map<String, Value>,
-    pub request_state: Option<String>,
-    pub live: Option<String>,
-}
 
 /// A question a server asked during a call (handshake era), and where its answer goes.
 struct LiveAsk {
@@ -116,14 +84,19 @@ fn lock_live(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// How a call ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum McpResponse {
-    Complete(McpResult),
-    InputRequired(InputRequired),
+/// An open session, with what ends its transport's requests once no one uses it any more.
+struct Session {
+    service: RunningService<RoleClient, Handler>,
+    _closer: http::Closer,
 }
 
-type Session = RunningService<RoleClient, Handler>;
+impl std::ops::Deref for Session {
+    type Target = RunningService<RoleClient, Handler>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.service
+    }
+}
 
 /// Receives what the server sends on its own: progress and list changes.
 #[derive(Clone)]
@@ -170,24 +143,6 @@ impl rmcp::ClientHandler for Handler {
     }
 }
 
-/// What went wrong, as an operator reads it: the innermost cause ("Connection refused (os
-/// error 111)", a DNS failure, a TLS problem) with the outermost message when it adds to it.
-/// The SDK's own messages name its generic transport types, which help no one.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut root = error;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    let (outer, inner) = (error.to_string(), root.to_string());
-    if outer.contains("WorkerTransport") {
-        inner
-    } else if outer.contains(&inner) {
-        outer
-    } else {
-        format!("{outer}: {inner}")
-    }
-}
-
 /// What a progress notification says: its message, or how far along it is.
 fn progress_text(update: &ProgressNotificationParam) -> String {
     update
@@ -210,6 +165,8 @@ pub struct McpServer {
     asks: Mutex<mpsc::UnboundedReceiver<LiveAsk>>,
     /// Calls parked on a live question, by token.
     live: Arc<std::sync::Mutex<HashMap<String, LiveCall>>>,
+    /// Whether the server failed lately, and when it is tried again.
+    breaker: Breaker,
 }
 
 /// How a call's wait ended.
@@ -243,6 +200,7 @@ impl McpServer {
             next_token: std::sync::atomic::AtomicU64::new(1),
             asks: Mutex::new(asked),
             live: Arc::default(),
+            breaker: Breaker::default(),
         }
     }
 
@@ -264,24 +222,46 @@ impl McpServer {
         }
     }
 
+    /// A failed request's error: a refusal from the server keeps its words, anything else is
+    /// an outage, told by its cause.
+    fn request_error(&self, error: rmcp::ServiceError) -> McpError {
+        match error {
+            rmcp::ServiceError::McpError(data) => self.call_error(data.message),
+            rmcp::ServiceError::Timeout { .. } => self.timeout(),
+            other => McpError::Transport {
+                server: self.settings.name.clone(),
+                message: http::root_cause(&other),
+            },
+        }
+    }
+
+    fn unavailable(&self, retry_in: Duration) -> McpError {
+        McpError::Unavailable {
+            server: self.settings.name.clone(),
+            retry_in,
+        }
+    }
+
+    /// Tells the breaker how a request went. An outage also drops the session, which closes
+    /// its transport and its connections once the requests still using it are gone.
+    async fn settle<T>(&self, permit: breaker::Permit<'_>, outcome: &Result<T, McpError>) {
+        match outcome {
+            Err(e) if e.is_outage() => {
+                permit.failed();
+                self.drop_session().await;
+            }
+            _ => permit.succeeded(),
+        }
+    }
+
     /// The open session, or a new one (probing the modern era first, falling back to the
-    /// `initialize` handshake).
+    /// `initialize` handshake). A connection that times out is dropped with its transport.
     async fn session(&self) -> Result<Arc<Session>, McpError> {
         let mut slot = self.session.lock().await;
         if let Some(session) = slot.as_ref().filter(|s| !s.is_closed()) {
             return Ok(session.clone());
         }
-        let mut headers = HashMap::new();
-        for (name, value) in &self.settings.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| self.connect_error(e))?;
-            let value = reqwest::header::HeaderValue::from_str(value.expose())
-                .map_err(|e| self.connect_error(e))?;
-            headers.insert(name, value);
-        }
-        let config = StreamableHttpClientTransportConfig::with_uri(self.settings.url.as_str())
-            .custom_headers(headers);
-        let transport = StreamableHttpClientTransport::from_config(config);
+        let (transport, closer) = http::transport(&self.settings)?;
         let lifecycle = match self.settings.protocol {
             McpProtocol::Auto => ClientLifecycleMode::Auto {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
@@ -295,9 +275,12 @@ impl McpServer {
             .serve_with_lifecycle(transport, lifecycle);
         let session = tokio::time::timeout(self.settings.timeout, connecting)
             .await
-            .map_err(|_| self.connect_error("timed out"))?
-            .map_err(|e| self.connect_error(root_cause(&e)))?;
-        let session = Arc::new(session);
+            .map_err(|_| self.timeout())?
+            .map_err(|e| self.connect_error(http::root_cause(&e)))?;
+        let session = Arc::new(Session {
+            service: session,
+            _closer: closer,
+        });
         *slot = Some(session.clone());
         // A new session may see a different tool list.
         *self.tools.lock().await = None;
@@ -309,36 +292,71 @@ impl McpServer {
         self.session.lock().await.take();
     }
 
+    /// How long a turn waits for the tool list, connecting included.
+    fn list_timeout(&self) -> Duration {
+        self.settings.list_timeout.unwrap_or(DEFAULT_LIST_TIMEOUT)
+    }
+
     /// Every tool the server lists (all pages), from a cache kept until the server says its
-    /// list changed or the cache is a few minutes old.
+    /// list changed or the cache is a few minutes old. While the server is skipped, or when
+    /// listing fails, the last known tools are kept: a call to one says the server is
+    /// unavailable, and the model's tools do not change from turn to turn.
     pub async fn list_tools(&self) -> Result<Vec<McpToolInfo>, McpError> {
         let changed = self.handler.tools_changed.swap(false, Ordering::Relaxed);
+        let cached = self.tools.lock().await.clone();
         if !changed
-            && let Some((at, tools)) = self.tools.lock().await.as_ref()
+            && let Some((at, tools)) = &cached
             && at.elapsed() < TOOLS_TTL
         {
             return Ok(tools.clone());
         }
-        let session = self.session().await?;
-        let listed =
-            match tokio::time::timeout(self.settings.timeout, session.list_all_tools()).await {
-                Err(_) => return Err(self.timeout()),
-                Ok(Err(e)) => {
-                    self.drop_session().await;
-                    return Err(self.call_error(e));
+        let listed = match self.breaker.admit() {
+            Err(retry_in) => Err(self.unavailable(retry_in)),
+            Ok(permit) => {
+                let limit = self.list_timeout();
+                let listed = tokio::time::timeout(limit, self.fetch_tools())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(McpError::Timeout {
+                            server: self.settings.name.clone(),
+                            timeout: limit,
+                        })
+                    });
+                self.settle(permit, &listed).await;
+                listed
+            }
+        };
+        match (listed, cached) {
+            (Ok(tools), _) => {
+                *self.tools.lock().await = Some((Instant::now(), tools.clone()));
+                Ok(tools)
+            }
+            (Err(e), Some((_, last_known))) => {
+                log::warn!("{e}; its last known tools stay offered");
+                if changed {
+                    self.handler.tools_changed.store(true, Ordering::Relaxed);
                 }
-                Ok(Ok(tools)) => tools,
-            };
-        let tools: Vec<McpToolInfo> = listed
+                Ok(last_known)
+            }
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// The tool list from the server.
+    async fn fetch_tools(&self) -> Result<Vec<McpToolInfo>, McpError> {
+        let session = self.session().await?;
+        let listed = tokio::time::timeout(self.settings.timeout, session.list_all_tools())
+            .await
+            .map_err(|_| self.timeout())?
+            .map_err(|e| self.request_error(e))?;
+        Ok(listed
             .into_iter()
             .map(|tool| McpToolInfo {
                 name: tool.name.to_string(),
                 description: tool.description.map(|d| d.to_string()).unwrap_or_default(),
                 input_schema: Value::Object((*tool.input_schema).clone()),
             })
-            .collect();
-        *self.tools.lock().await = Some((Instant::now(), tools.clone()));
-        Ok(tools)
+            .collect())
     }
 
     /// Connects afresh and lists the server's tools, for a connection test: the tools and the
@@ -346,46 +364,14 @@ impl McpServer {
     pub async fn probe(&self) -> Result<(Vec<McpToolInfo>, Option<String>), McpError> {
         let session = match self.session().await {
             Ok(session) => session,
-            Err(e) => return Err(self.diagnose(e).await),
+            Err(e) => return Err(http::diagnose(&self.settings, e).await),
         };
         let protocol = session
             .peer_info()
             .map(|info| info.protocol_version.as_str().to_owned());
-        let listed = self.list_tools().await;
+        let listed = self.fetch_tools().await;
         self.drop_session().await;
         Ok((listed?, protocol))
-    }
-
-    /// A failed connection explained: the SDK's error hides its cause, so one plain request
-    /// with the same headers finds it (connection refused, a DNS failure, HTTP 401...). When
-    /// that request works, the SDK's own message is kept.
-    async fn diagnose(&self, failed: McpError) -> McpError {
-        let client = match reqwest::Client::builder()
-            .timeout(self.settings.timeout)
-            .build()
-        {
-            Ok(client) => client,
-            Err(_) => return failed,
-        };
-        let mut request = client
-            .post(self.settings.url.as_str())
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .body(r#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#);
-        for (name, value) in &self.settings.headers {
-            request = request.header(name.as_str(), value.expose());
-        }
-        match request.send().await {
-            Err(e) if e.is_timeout() => self.connect_error(format!(
-                "no answer within {} ms",
-                self.settings.timeout.as_millis()
-            )),
-            Err(e) => self.connect_error(root_cause(&e)),
-            Ok(response) if !response.status().is_success() => {
-                self.connect_error(format!("HTTP {}", response.status()))
-            }
-            Ok(_) => failed,
-        }
     }
 
     fn timeout(&self) -> McpError {
@@ -399,6 +385,22 @@ impl McpServer {
     /// `input_required`, when given); progress messages go to `progress`. Dropping the future
     /// cancels the call on the server.
     pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        answers: Option<&InputAnswers>,
+        progress: &mpsc::UnboundedSender<String>,
+    ) -> Result<McpResponse, McpError> {
+        let permit = self
+            .breaker
+            .admit()
+            .map_err(|retry_in| self.unavailable(retry_in))?;
+        let outcome = self.start_call(name, arguments, answers, progress).await;
+        self.settle(permit, &outcome).await;
+        outcome
+    }
+
+    async fn start_call(
         &self,
         name: &str,
         arguments: Map<String, Value>,
@@ -523,12 +525,7 @@ impl McpServer {
                 }))
             }
             Ok(_) => Err(self.call_error("the tool answered with a task, which is not supported")),
-            Err(e) => {
-                if session.is_closed() {
-                    self.drop_session().await;
-                }
-                Err(self.call_error(e))
-            }
+            Err(e) => Err(self.request_error(e)),
         }
     }
 
@@ -575,13 +572,23 @@ impl McpServer {
 
     /// The contents of a resource, as JSON objects (`{uri, mimeType?, text | blob}`).
     pub async fn read_resource(&self, uri: &str) -> Result<Vec<Value>, McpError> {
+        let permit = self
+            .breaker
+            .admit()
+            .map_err(|retry_in| self.unavailable(retry_in))?;
+        let outcome = self.fetch_resource(uri).await;
+        self.settle(permit, &outcome).await;
+        outcome
+    }
+
+    async fn fetch_resource(&self, uri: &str) -> Result<Vec<Value>, McpError> {
         let session = self.session().await?;
         let params = serde_json::from_value(serde_json::json!({ "uri": uri }))
             .map_err(|e| self.call_error(e))?;
         let result = tokio::time::timeout(self.settings.timeout, session.read_resource(params))
             .await
             .map_err(|_| self.timeout())?
-            .map_err(|e| self.call_error(e))?;
+            .map_err(|e| self.request_error(e))?;
         Ok(result
             .contents
             .iter()
