@@ -11,7 +11,7 @@ use crate::auth::signed::TokenError;
 use crate::chatkit::types::RequestError;
 use crate::service::attachments::AttachmentError;
 use crate::service::error::ChatKitError;
-use crate::store::{AttachError, StoreError};
+use crate::store::{AttachError, BlobError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -129,7 +129,10 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
         AttachmentError::Store(StoreError::Pool(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
-        AttachmentError::Io(_) | AttachmentError::Store(_) => {
+        AttachmentError::Blob(BlobError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+        }
+        AttachmentError::Blob(_) | AttachmentError::Store(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }
