@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::database::{is_postgres_url, sqlite_path};
+use super::secret::Secret;
 use super::{ConfigError, parse};
 
 /// Attachment storage and limits.
 #[derive(Debug, Clone)]
 pub struct AttachmentSettings {
-    /// `CHATKIT_STORAGE_DIR`: where the bytes are kept.
-    pub storage_dir: PathBuf,
+    /// `CHATKIT_STORAGE_URL` (or `CHATKIT_STORAGE_DIR`): where the bytes are kept.
+    pub storage: StorageSettings,
     /// `CHATKIT_UPLOAD_MAX_BYTES`: largest accepted file.
     pub max_bytes: u64,
     /// `CHATKIT_ALLOWED_MIME_TYPES`: `type/subtype` or `type/*` patterns, lower case.
@@ -56,16 +57,53 @@ pub const DEFAULT_ALLOWED_MIME_TYPES: &[&str] = &[
     "application/toml",
 ];
 
+/// Where attachment bytes live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// A folder on this machine (shared by every process of a deployment).
+    Local(PathBuf),
+    /// An S3-compatible bucket, which every process reaches on its own.
+    S3(S3Settings),
+}
+
+/// An S3-compatible bucket and how to reach it. The `AWS_*` variables are read here rather
+/// than by the client library, so that every setting is parsed (and documented) in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Folder inside the bucket, without leading or trailing `/`; may be empty.
+    pub prefix: String,
+    /// `AWS_REGION` or `AWS_DEFAULT_REGION`; `us-east-1` when neither is set.
+    pub region: String,
+    /// `AWS_ENDPOINT_URL`: another provider (R2, MinIO, Ceph…); AWS when unset.
+    pub endpoint: Option<String>,
+    /// `AWS_ALLOW_HTTP`: allow a plain-HTTP endpoint.
+    pub allow_http: bool,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; without them the instance's
+    /// metadata service is asked for credentials.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    /// `AWS_SESSION_TOKEN`, for temporary credentials.
+    pub session_token: Option<Secret>,
+}
+
+impl StorageSettings {
+    /// Where the bytes are, for logs and errors: a folder or `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        match self {
+            StorageSettings::Local(dir) => dir.display().to_string(),
+            StorageSettings::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.prefix),
+        }
+    }
+}
+
 impl AttachmentSettings {
     /// `database_url` places the default storage folder beside a SQLite file.
     pub(super) fn from_vars(
         get: &impl Fn(&str) -> Option<String>,
         database_url: &str,
     ) -> Result<AttachmentSettings, ConfigError> {
-        let storage_dir = match get("CHATKIT_STORAGE_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => default_storage_dir(database_url),
-        };
+        let storage = storage(get, database_url)?;
         let max_bytes = parse::number(
             get,
             "CHATKIT_UPLOAD_MAX_BYTES",
@@ -87,7 +125,7 @@ impl AttachmentSettings {
         let sweep_interval =
             parse::secs(get, "CHATKIT_ATTACHMENT_SWEEP_SECS", 600, 1, 7 * 24 * 3600)?;
         Ok(AttachmentSettings {
-            storage_dir,
+            storage,
             max_bytes,
             allowed_mime_types,
             signed_url_ttl,
@@ -122,6 +160,83 @@ fn allowed_mime_types(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Strin
         ));
     }
     Ok(patterns)
+}
+
+/// `CHATKIT_STORAGE_URL` (`file://…` or `s3://bucket/prefix`), else `CHATKIT_STORAGE_DIR`, else
+/// the default folder. Both at once are refused: which one wins would be a guess.
+fn storage(
+    get: &impl Fn(&str) -> Option<String>,
+    database_url: &str,
+) -> Result<StorageSettings, ConfigError> {
+    const VAR: &str = "CHATKIT_STORAGE_URL";
+    let Some(url) = get(VAR) else {
+        return Ok(StorageSettings::Local(match get("CHATKIT_STORAGE_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => default_storage_dir(database_url),
+        }));
+    };
+    if get("CHATKIT_STORAGE_DIR").is_some() {
+        return Err(ConfigError::new(
+            VAR,
+            "set either CHATKIT_STORAGE_URL or CHATKIT_STORAGE_DIR, not both",
+        ));
+    }
+    if let Some(path) = url.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(ConfigError::new(VAR, "file:// names no folder"));
+        }
+        return Ok(StorageSettings::Local(PathBuf::from(path)));
+    }
+    let Some(rest) = url.strip_prefix("s3://") else {
+        return Err(ConfigError::new(
+            VAR,
+            format!("'{url}' is neither file:///path nor s3://bucket/prefix"),
+        ));
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_bucket = !bucket.is_empty()
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if !valid_bucket {
+        return Err(ConfigError::new(
+            VAR,
+            format!("'{bucket}' is not a bucket name (s3://bucket/prefix)"),
+        ));
+    }
+    let prefix: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if prefix.iter().any(|s| matches!(*s, "." | "..")) {
+        return Err(ConfigError::new(VAR, "the prefix may not contain . or .."));
+    }
+    let endpoint = get("AWS_ENDPOINT_URL");
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+    {
+        return Err(ConfigError::new(
+            "AWS_ENDPOINT_URL",
+            format!("'{endpoint}' is not an http(s) URL"),
+        ));
+    }
+    let access_key_id = get("AWS_ACCESS_KEY_ID");
+    let secret_access_key = get("AWS_SECRET_ACCESS_KEY").map(Secret::new);
+    if access_key_id.is_some() != secret_access_key.is_some() {
+        return Err(ConfigError::new(
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together",
+        ));
+    }
+    Ok(StorageSettings::S3(S3Settings {
+        bucket: bucket.to_owned(),
+        prefix: prefix.join("/"),
+        region: get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+        allow_http: parse::flag(get, "AWS_ALLOW_HTTP", false)?,
+        endpoint,
+        access_key_id,
+        secret_access_key,
+        session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
+    }))
 }
 
 /// `attachments` beside the SQLite file, or in the working directory for Postgres.
@@ -159,8 +274,8 @@ mod tests {
     fn attachment_settings() {
         let s = settings(&[("DATABASE_URL", "sqlite:///var/lib/ck/chat.db")]).unwrap();
         assert_eq!(
-            s.attachments.storage_dir,
-            PathBuf::from("/var/lib/ck/attachments")
+            s.attachments.storage,
+            StorageSettings::Local(PathBuf::from("/var/lib/ck/attachments"))
         );
         assert_eq!(s.attachments.max_bytes, 26_214_400);
         assert!(
@@ -169,10 +284,16 @@ mod tests {
                 .contains(&"image/png".to_owned())
         );
         assert_eq!(s.attachments.orphan_age, Duration::from_secs(24 * 3600));
+        let local = StorageSettings::Local(PathBuf::from("attachments"));
         let s = settings(&[("DATABASE_URL", "sqlite://chatkit.db")]).unwrap();
-        assert_eq!(s.attachments.storage_dir, PathBuf::from("attachments"));
+        assert_eq!(s.attachments.storage, local);
         let s = settings(&[("DATABASE_URL", "postgres://db/x")]).unwrap();
-        assert_eq!(s.attachments.storage_dir, PathBuf::from("attachments"));
+        assert_eq!(s.attachments.storage, local);
+        let s = settings(&[("CHATKIT_STORAGE_URL", "file:///srv/files")]).unwrap();
+        assert_eq!(
+            s.attachments.storage,
+            StorageSettings::Local(PathBuf::from("/srv/files"))
+        );
 
         let s = settings(&[
             ("CHATKIT_ALLOWED_MIME_TYPES", "image/*, Text/Plain"),
@@ -188,8 +309,77 @@ mod tests {
             ("CHATKIT_UPLOAD_MAX_BYTES", "0"),
             ("CHATKIT_ATTACHMENT_ORPHAN_HOURS", "0"),
             ("CHATKIT_ATTACHMENT_SWEEP_SECS", "x"),
+            ("CHATKIT_STORAGE_URL", "ftp://host/x"),
+            ("CHATKIT_STORAGE_URL", "s3:///prefix"),
+            ("CHATKIT_STORAGE_URL", "s3://b/a/../c"),
+            ("CHATKIT_STORAGE_URL", "file://"),
         ] {
             assert_eq!(settings(&[(var, value)]).unwrap_err().var, var, "{value}");
+        }
+    }
+
+    #[test]
+    fn s3_storage_settings() {
+        let s = settings(&[
+            ("CHATKIT_STORAGE_URL", "s3://my-bucket//chat/files/"),
+            ("AWS_DEFAULT_REGION", "auto"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "id"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ])
+        .unwrap();
+        let StorageSettings::S3(s3) = s.attachments.storage else {
+            panic!("not S3: {:?}", s.attachments.storage);
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("my-bucket", "chat/files")
+        );
+        assert_eq!(s3.region, "auto");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(s3.allow_http);
+        assert_eq!(s3.secret_access_key.unwrap().expose(), "secret");
+        assert!(s3.session_token.is_none());
+
+        let s = settings(&[("CHATKIT_STORAGE_URL", "s3://b")]).unwrap();
+        let StorageSettings::S3(s3) = s.attachments.storage else {
+            panic!("not S3");
+        };
+        assert_eq!((s3.prefix.as_str(), s3.region.as_str()), ("", "us-east-1"));
+        assert!(!s3.allow_http && s3.endpoint.is_none() && s3.access_key_id.is_none());
+
+        for (vars, var) in [
+            (
+                &[
+                    ("CHATKIT_STORAGE_URL", "s3://b"),
+                    ("CHATKIT_STORAGE_DIR", "/x"),
+                ][..],
+                "CHATKIT_STORAGE_URL",
+            ),
+            (
+                &[
+                    ("CHATKIT_STORAGE_URL", "s3://b"),
+                    ("AWS_ACCESS_KEY_ID", "id"),
+                ][..],
+                "AWS_SECRET_ACCESS_KEY",
+            ),
+            (
+                &[
+                    ("CHATKIT_STORAGE_URL", "s3://b"),
+                    ("AWS_ENDPOINT_URL", "minio:9000"),
+                ][..],
+                "AWS_ENDPOINT_URL",
+            ),
+            (
+                &[
+                    ("CHATKIT_STORAGE_URL", "s3://b"),
+                    ("AWS_ALLOW_HTTP", "maybe"),
+                ][..],
+                "AWS_ALLOW_HTTP",
+            ),
+        ] {
+            assert_eq!(settings(vars).unwrap_err().var, var, "{vars:?}");
         }
     }
 }

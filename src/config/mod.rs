@@ -43,7 +43,9 @@ pub mod tools;
 pub mod transcribe;
 pub mod webhooks;
 
-pub use attachments::{AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES};
+pub use attachments::{
+    AttachmentSettings, DEFAULT_ALLOWED_MIME_TYPES, S3Settings, StorageSettings,
+};
 pub use auth::{AuthMode, AuthSettings};
 pub use console::ConsoleSettings;
 pub use database::DatabaseSettings;

@@ -10,6 +10,7 @@ use actix_multipart::{Field, Multipart};
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
+use actix_web::mime;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::stream::LocalBoxStream;
@@ -18,6 +19,7 @@ use futures_util::{Stream, StreamExt};
 use super::error::AppError;
 use super::{AppState, credentials};
 use crate::service::attachments::{AttachmentError, AttachmentFile, IncomingFile};
+use crate::store::Blob;
 
 /// Bytes of multipart fields other than `file` a request may carry (they are skipped).
 const MAX_OTHER_FIELD_BYTES: usize = 64 * 1024;
@@ -77,14 +79,6 @@ pub async fn attachment_content(
 /// The file as a streamed response: its type, a download or inline disposition with its
 /// sanitised name, no sniffing, no shared caching, and CORS for signed image URLs.
 async fn serve(file: AttachmentFile, request: &HttpRequest) -> Result<HttpResponse, AppError> {
-    let path = file.path.clone();
-    let named = web::block(move || NamedFile::open(path))
-        .await
-        .map_err(|e| AttachmentError::Io(std::io::Error::other(e)))?
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => AttachmentError::NotFound,
-            _ => AttachmentError::Io(e),
-        })?;
     let mime = file
         .mime_type
         .parse()
@@ -109,10 +103,8 @@ async fn serve(file: AttachmentFile, request: &HttpRequest) -> Result<HttpRespon
             }),
         ],
     };
-    let mut response = named
-        .set_content_type(mime)
-        .set_content_disposition(disposition)
-        .into_response(request);
+    let mut response = blob_response(file.blob, mime, disposition, request)
+        .map_err(|e| AttachmentError::Blob(e.into()))?;
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -129,6 +121,29 @@ async fn serve(file: AttachmentFile, request: &HttpRequest) -> Result<HttpRespon
         );
     }
     Ok(response)
+}
+
+/// Stored bytes as a response of `content_type` with `disposition`. A local file answers
+/// ranges and conditional requests (`ETag`, `Last-Modified`); an object from a bucket is
+/// streamed whole with its length (`Accept-Ranges: none`).
+pub fn blob_response(
+    blob: Blob,
+    content_type: mime::Mime,
+    disposition: ContentDisposition,
+    request: &HttpRequest,
+) -> std::io::Result<HttpResponse> {
+    Ok(match blob {
+        Blob::File { file, path } => NamedFile::from_file(file, path)?
+            .set_content_type(content_type)
+            .set_content_disposition(disposition)
+            .into_response(request),
+        Blob::Stream { size, bytes } => HttpResponse::Ok()
+            .content_type(content_type)
+            .insert_header(disposition)
+            .insert_header((header::ACCEPT_RANGES, "none"))
+            .no_chunking(size)
+            .streaming(bytes),
+    })
 }
 
 type ByteStream = LocalBoxStream<'static, Result<Bytes, String>>;

@@ -14,7 +14,7 @@ use crate::service::attachments::AttachmentError;
 use crate::service::dictation::DictationError;
 use crate::service::error::ChatKitError;
 use crate::service::metrics::MetricsError;
-use crate::store::{AttachError, DbFault, StoreError};
+use crate::store::{AttachError, BlobError, DbFault, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -192,7 +192,10 @@ fn attachment_error(error: &AttachmentError) -> (StatusCode, &'static str) {
         AttachmentError::Auth(e) => auth_error(e),
         AttachmentError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         AttachmentError::Store(e) => store_error(e),
-        AttachmentError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        AttachmentError::Blob(BlobError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+        }
+        AttachmentError::Blob(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Loads what the model needs of the files attached in a thread, before the agent runs (the
 //! agent never sees the store): images as `data:` URLs, the start of text files, and only the
-//! name, type and size of anything else. Reading and encoding happen on the blocking pool.
+//! name, type and size of anything else. Local files are read, and images encoded, on the
+//! blocking pool.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -9,7 +10,7 @@ use crate::agent::{FileContent, ModelFile, ModelFiles, TEXT_INLINE_CAP};
 use crate::chatkit::files::ModelView;
 use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::{ItemBody, ThreadItem};
-use crate::store::{AttachmentRow, BlobStore, Scope, Store, StoreError};
+use crate::store::{AttachmentRow, BlobError, BlobStore, Scope, Store, StoreError};
 
 /// The files of every user message in `history` that are still stored.
 pub async fn load_model_files(
@@ -53,7 +54,7 @@ pub async fn load_model_files(
     Ok(files)
 }
 
-async fn load_content(blobs: &BlobStore, row: &AttachmentRow) -> std::io::Result<FileContent> {
+async fn load_content(blobs: &BlobStore, row: &AttachmentRow) -> Result<FileContent, BlobError> {
     let Some(key) = &row.storage_key else {
         return Ok(FileContent::Described);
     };

@@ -3,7 +3,6 @@
 //! bytes, deletion, the attachments of new messages, and the purge of unused uploads. It
 //! knows nothing of HTTP: routes hand it a byte stream and map its answers.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,7 +18,9 @@ use crate::chatkit::types::{
     UploadDescriptor, UploadMethod,
 };
 use crate::config::AttachmentSettings;
-use crate::store::{AttachError, AttachmentRow, BlobStore, Scope, Store, StoreError, UploadState};
+use crate::store::{
+    AttachError, AttachmentRow, Blob, BlobError, BlobStore, Scope, Store, StoreError, UploadState,
+};
 
 use super::limits::{Limiter, Refusal};
 
@@ -51,8 +52,8 @@ pub enum AttachmentError {
     Attach(AttachError),
     #[error(transparent)]
     Auth(AuthError),
-    #[error("attachment storage failed: {0}")]
-    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Blob(BlobError),
     #[error(transparent)]
     Store(StoreError),
     #[error("{}", .0.message())]
@@ -65,6 +66,16 @@ impl From<StoreError> for AttachmentError {
             StoreError::NotFound(_) => AttachmentError::NotFound,
             StoreError::Attach(e) => AttachmentError::Attach(e),
             other => AttachmentError::Store(other),
+        }
+    }
+}
+
+impl From<BlobError> for AttachmentError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            // The row says the bytes are there: they were removed behind its back.
+            BlobError::NotFound => AttachmentError::NotFound,
+            other => AttachmentError::Blob(other),
         }
     }
 }
@@ -88,9 +99,9 @@ pub struct IncomingFile<S> {
 }
 
 /// A stored file ready to be served.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AttachmentFile {
-    pub path: PathBuf,
+    pub blob: Blob,
     pub mime_type: String,
     /// Sanitised name for `Content-Disposition`.
     pub name: String,
@@ -287,7 +298,7 @@ impl AttachmentService {
         };
         let image = ImageKind::of_mime(&row.mime_type).is_some();
         Ok(AttachmentFile {
-            path: self.blobs.path(key),
+            blob: self.blobs.fetch(key).await?,
             mime_type: row.mime_type.clone(),
             name: row.name.clone(),
             inline: image,
@@ -398,7 +409,7 @@ impl AttachmentService {
         }
     }
 
-    /// Streams `bytes` to disk under `key`, enforcing the size limit (and the declared size)
+    /// Streams `bytes` to storage under `key`, enforcing the size limit (and the declared size)
     /// as they arrive and checking an image's signature against its type.
     async fn receive<S>(
         &self,
@@ -411,7 +422,7 @@ impl AttachmentService {
         S: Stream<Item = Result<Bytes, String>> + Unpin,
     {
         let limit = self.settings.max_bytes;
-        let mut writer = self.blobs.begin().await?;
+        let mut writer = self.blobs.begin(key).await?;
         let mut signature_checked = image.is_none();
         while let Some(chunk) = bytes.next().await {
             let chunk = chunk.map_err(AttachmentError::Body)?;
@@ -438,7 +449,7 @@ impl AttachmentService {
         if !signature_checked {
             check_signature(image, writer.head())?;
         }
-        let blob = writer.commit(key).await?;
+        let blob = writer.commit().await?;
         crate::observe::metrics::uploaded(blob.size);
         Ok(blob)
     }

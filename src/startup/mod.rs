@@ -52,10 +52,10 @@ pub enum StartupError {
     Llm(#[from] LlmError),
     #[error("cannot set up the transcription client: {0:?}")]
     Transcribe(#[from] TranscribeError),
-    #[error("cannot use the attachment folder {dir}: {source}")]
+    #[error("cannot use the attachment storage {location}: {source}")]
     Storage {
-        dir: std::path::PathBuf,
-        source: std::io::Error,
+        location: String,
+        source: crate::store::BlobError,
     },
     #[error("cannot set up authentication: {0}")]
     Auth(#[from] AuthSetupError),
@@ -277,9 +277,9 @@ fn attachment_service(
     public_url: String,
     limits: &Limiter,
 ) -> Result<AttachmentService, StartupError> {
-    let dir = &settings.attachments.storage_dir;
-    let blobs = BlobStore::open(dir).map_err(|source| StartupError::Storage {
-        dir: dir.clone(),
+    let storage = &settings.attachments.storage;
+    let blobs = BlobStore::from_settings(storage).map_err(|source| StartupError::Storage {
+        location: storage.describe(),
         source,
     })?;
     let key = match &settings.auth.secret_key {

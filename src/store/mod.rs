@@ -38,7 +38,7 @@ pub use agents::{
 };
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
-pub use blobs::{BlobStore, BlobWriter, StoredBlob};
+pub use blobs::{Blob, BlobError, BlobStore, BlobWriter, StoredBlob};
 pub use console_attachments::{AttachmentFilter, AttachmentTotals, ConsoleAttachment, MimeFilter};
 pub use console_feedback::{FeedbackEntry, FeedbackFilter};
 pub use console_threads::{

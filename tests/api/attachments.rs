@@ -14,6 +14,7 @@ use crate::support::fixtures::{PNG, multipart};
 use crate::support::macros::db_test;
 
 mod in_use;
+mod s3;
 
 /// The signing key of the test servers, so tests can forge expired tokens.
 pub const SECRET: &str = "test-secret-key-0123456789-abcdefghij";

@@ -7,7 +7,6 @@
 
 use super::AgentOption;
 use crate::routes::admin::session::Chrome;
-use actix_files::NamedFile;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
     HeaderValue,
@@ -22,6 +21,7 @@ use super::render::Flash;
 use super::session::{AdminError, Console, render, see_other};
 use crate::chatkit::files::ImageKind;
 use crate::routes::AppState;
+use crate::routes::attachments::blob_response;
 use crate::service::console::attachments::{OpenedFile, UPLOAD_STATES, mime_filter, upload_state};
 use crate::store::{AttachmentFilter, ConsoleAttachment};
 
@@ -257,8 +257,6 @@ fn serve(
     csp: &'static str,
     request: &HttpRequest,
 ) -> Result<HttpResponse, AdminError> {
-    let named = NamedFile::from_file(file.file, &file.path)
-        .map_err(|e| AdminError::Internal(format!("cannot serve an attachment: {e}")))?;
     let content_type = file
         .content_type
         .parse()
@@ -274,10 +272,8 @@ fn serve(
             }),
         ],
     };
-    let mut response = named
-        .set_content_type(content_type)
-        .set_content_disposition(disposition)
-        .into_response(request);
+    let mut response = blob_response(file.blob, content_type, disposition, request)
+        .map_err(|e| AdminError::Internal(format!("cannot serve an attachment: {e}")))?;
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -3,10 +3,6 @@
 //! admin, through the same store method and blob removal the chat's `attachments.delete` uses,
 //! audited here so no caller can forget to.
 
-use std::fs::File;
-use std::io;
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use super::audit::AuditService;
@@ -15,8 +11,8 @@ use crate::chatkit::files::ImageKind;
 use crate::chatkit::types::Page;
 use crate::service::attachments::AttachmentService;
 use crate::store::{
-    AgentRow, AttachmentFilter, AttachmentTotals, ConsoleAttachment, MimeFilter, Scope, Store,
-    StoreError, UploadState,
+    AgentRow, AttachmentFilter, AttachmentTotals, Blob, BlobError, ConsoleAttachment, MimeFilter,
+    Scope, Store, StoreError, UploadState,
 };
 
 /// Largest page of the list.
@@ -52,8 +48,7 @@ pub struct AttachmentDetail {
 /// An attachment's bytes, opened for an operator.
 #[derive(Debug)]
 pub struct OpenedFile {
-    pub file: File,
-    pub path: PathBuf,
+    pub blob: Blob,
     /// Sanitised display name.
     pub name: String,
     /// What to send as `Content-Type`: the stored type, or `application/octet-stream` for
@@ -181,18 +176,17 @@ impl AttachmentBrowser {
             (Some(key), true) => key,
             _ => return Err(ConsoleError::NotFound("file")),
         };
-        let path = self.attachments.blobs().path(key);
-        let opening = path.clone();
-        let file = tokio::task::spawn_blocking(move || File::open(opening))
+        let blob = self
+            .attachments
+            .blobs()
+            .fetch(key)
             .await
-            .map_err(|e| ConsoleError::Store(StoreError::Join(e)))?
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::NotFound => ConsoleError::NotFound("file"),
-                _ => ConsoleError::Storage(e),
+            .map_err(|e| match e {
+                BlobError::NotFound => ConsoleError::NotFound("file"),
+                other => ConsoleError::Storage(other),
             })?;
         Ok(OpenedFile {
-            file,
-            path,
+            blob,
             name: row.name.clone(),
             content_type: download_type(&row.mime_type).to_owned(),
         })

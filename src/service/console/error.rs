@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::auth::operators::CredentialError;
-use crate::store::StoreError;
+use crate::store::{BlobError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -29,7 +29,7 @@ pub enum ConsoleError {
     Credentials(#[from] CredentialError),
     /// Attachment bytes that cannot be read.
     #[error("attachment storage failed: {0}")]
-    Storage(std::io::Error),
+    Storage(BlobError),
     #[error(transparent)]
     Store(StoreError),
 }

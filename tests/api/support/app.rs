@@ -122,8 +122,8 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
 }
 
 /// Starts a server on an existing database; it owns `test_db` (and removes it) when given.
-/// Its files go to the `CHATKIT_STORAGE_DIR` of `extra`, or else to a folder of its own (never
-/// the default `./attachments`).
+/// Its files go to the `CHATKIT_STORAGE_DIR` or `CHATKIT_STORAGE_URL` of `extra`, or else to a
+/// folder of its own (never the default `./attachments`).
 pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>) -> TestApp {
     let storage = tempfile::tempdir().expect("storage dir");
     let storage_dir = match extra.iter().find(|(k, _)| *k == "CHATKIT_STORAGE_DIR") {
@@ -132,6 +132,10 @@ pub async fn serve(db_url: &str, extra: &[(&str, &str)], test_db: Option<TestDb>
     };
     let storage_var = storage_dir.display().to_string();
     let mut vars = vec![("CHATKIT_STORAGE_DIR", storage_var.as_str())];
+    if extra.iter().any(|(k, _)| *k == "CHATKIT_STORAGE_URL") {
+        // The URL names the storage; both at once would be refused.
+        vars.clear();
+    }
     vars.extend_from_slice(extra);
     let app = Application::build(test_settings(db_url, &vars))
         .await

@@ -10,6 +10,7 @@
 //! - [`fake_llm`]: a fake OpenAI Chat Completions endpoint, scripted by the tests.
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
 //! - [`python`]: the Python MCP test server (`tests/mcp`), started as a child process.
+//! - [`s3`]: an S3-compatible server (moto), started as a child process, with its bucket.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time; `vendor/axe-core` is the
 //!   accessibility checker the chat's browser tests inject into the page.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
@@ -34,6 +35,7 @@ pub mod logs;
 pub mod macros;
 pub mod mcp_server;
 pub mod python;
+pub mod s3;
 pub mod turns;
 
 /// Set (to anything) where every test must really run: a missing prerequisite fails instead
