@@ -14,7 +14,8 @@
 //! - [`pages`]: which web client the chat page runs, and what ChatKit JS needs;
 //! - [`console`]: the operator console's first admin and session lifetimes;
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
-//! - [`webhooks`]: where human-input webhooks go and how they are retried.
+//! - [`webhooks`]: where human-input webhooks go and how they are retried;
+//! - [`runs`]: the shutdown grace and when a run whose process died counts as dead.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
 //! encrypts the secrets operators store in the database under a key derived from
@@ -34,6 +35,7 @@ pub mod mcp;
 pub mod pages;
 mod parse;
 pub mod proxy;
+pub mod runs;
 pub mod sealed;
 pub mod secret;
 pub mod tools;
@@ -51,6 +53,7 @@ pub use llm::LlmSettings;
 pub use mcp::{ClientToolSettings, McpProtocol, McpServerSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
+pub use runs::RunSettings;
 pub use sealed::{SealError, Sealer};
 pub use secret::Secret;
 pub use tools::ToolSettings;
@@ -78,6 +81,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Human-input webhooks and their delivery.
     pub webhooks: WebhookSettings,
+    /// Shutdown grace and the liveness of runs.
+    pub runs: RunSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -123,6 +128,7 @@ impl Settings {
         let console = ConsoleSettings::from_vars(&get, &var, http.public_url.as_deref())?;
         let limits = LimitSettings::from_vars(&get)?;
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
+        let runs = RunSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -136,6 +142,7 @@ impl Settings {
             console,
             limits,
             webhooks,
+            runs,
         })
     }
 }
