@@ -1,10 +1,11 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
 //! `first_run` chooses the model when none is configured; `agents_cli` is the `agents`
-//! subcommand.
+//! subcommand; `shutdown` stops the server on SIGTERM or SIGINT without cutting streams short.
 
 mod agents_cli;
 mod first_run;
+mod shutdown;
 
 pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
@@ -70,6 +71,10 @@ pub struct Application {
     human: HumanService,
     /// The webhook worker, when webhooks are on; it stops with the server.
     worker: Option<RunningWorker>,
+    /// The runs, which a shutdown lets finish (then interrupts).
+    runs: RunManager,
+    /// How long a shutdown lets streams run (`CHATKIT_SHUTDOWN_GRACE_SECS`).
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -103,6 +108,8 @@ impl Application {
             settings.tools.human_input_timeout,
             Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
+        runs.recover(&settings.runs).await;
+        let shutdown_grace = settings.runs.shutdown_grace;
         let human = HumanService::new(store.clone(), runs.clone());
         let worker = settings.auth.secret_key.as_ref().and_then(|key| {
             let key = key.expose().as_bytes().to_vec();
@@ -111,7 +118,7 @@ impl Application {
         let chatkit = ChatKitService::new(
             store.clone(),
             auth.clone(),
-            runs,
+            runs.clone(),
             attachments.clone(),
             human.clone(),
             limits,
@@ -162,6 +169,10 @@ impl Application {
         // SSE frames are small writes spaced by the run's pace: with Nagle's algorithm a frame
         // waits for the ACK of the previous one, which the client delays by up to 40 ms.
         .tcp_nodelay(true)
+        // Signals are ours (see `shutdown`): streams get their grace, then a clean end, and
+        // only then may the server close what is left.
+        .disable_signals()
+        .shutdown_timeout(shutdown::server_timeout(shutdown_grace))
         .listen(listener)
         .map_err(bind_error)?
         .run();
@@ -170,6 +181,8 @@ impl Application {
             server,
             human,
             worker: worker.map(WebhookWorker::spawn),
+            runs,
+            shutdown_grace,
         })
     }
 

@@ -29,6 +29,7 @@ mod limits;
 mod mcp;
 mod pages;
 mod pagination;
+mod recovery;
 mod requests;
 mod streams;
 mod webhooks;

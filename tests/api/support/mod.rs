@@ -10,6 +10,8 @@
 //! - [`fake_llm`]: a fake OpenAI Chat Completions endpoint, scripted by the tests.
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
 //! - [`python`]: the Python MCP anchor server, started as a child process.
+//! - [`process`]: the server binary as a child process, to kill, stop and start again on
+//!   the same database.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time; `vendor/axe-core` is the
 //!   accessibility checker the chat's browser tests inject into the page.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
@@ -33,6 +35,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod macros;
 pub mod mcp_server;
+pub mod process;
 pub mod python;
 pub mod turns;
 

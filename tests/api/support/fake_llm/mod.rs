@@ -5,7 +5,8 @@
 //! a `chat.completion` object when it does not, and OpenAI's `{"error": {...}}` body on errors;
 //! `GET /v1/models` lists its one model, as local model servers do.
 //! Tests script the answers with [`FakeLlm::push`] and read back what the client sent with
-//! [`FakeLlm::requests`] and [`FakeLlm::request_headers`].
+//! [`FakeLlm::requests`] and [`FakeLlm::request_headers`]; [`FakeLlm::abandoned`] counts the
+//! answers whose client left before their end.
 
 mod wire;
 
@@ -138,6 +139,14 @@ impl FakeLlm {
             .collect()
     }
 
+    /// How many answers were abandoned by their client (the connection dropped) before their
+    /// end.
+    pub fn abandoned(&self) -> u64 {
+        self.shared
+            .abandoned
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Waits until at least `n` requests have arrived and returns them all; panics after 10 s.
     pub async fn wait_for_requests(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + WAIT_DEADLINE;
@@ -171,6 +180,8 @@ struct Shared {
     received: Mutex<Vec<Received>>,
     completions: AtomicU64,
     calls: AtomicU64,
+    /// Response bodies dropped before their last step: the client left mid-answer.
+    abandoned: Arc<AtomicU64>,
 }
 
 /// One request as received.
