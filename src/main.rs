@@ -79,7 +79,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
         bind.ip(),
         app.port()
     );
-    app.run_until_stopped().await.map_err(|e| e.to_string())
+    app.run_until_signalled().await.map_err(|e| e.to_string())
 }
 
 /// `admin create-operator EMAIL [--role admin|reviewer]`.

@@ -148,6 +148,9 @@ text_enum! {
         Failed = "failed",
         /// Stopped by the user (the partial answer is kept).
         Cancelled = "cancelled",
+        /// Cut off by its process: a shutdown that did not wait for it, or a process that
+        /// died (what was streamed and persisted is kept).
+        Interrupted = "interrupted",
     }
 }
 

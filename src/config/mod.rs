@@ -16,7 +16,8 @@
 //! - [`limits`]: rate limits and quotas of the chat endpoint;
 //! - [`webhooks`]: where human-input webhooks go and how they are retried;
 //! - [`transcribe`]: dictation's speech-to-text endpoint and recording limits;
-//! - [`observe`]: the log line format and the token of `/metrics`.
+//! - [`observe`]: the log line format and the token of `/metrics`;
+//! - [`runs`]: the shutdown grace and when a run whose process died counts as dead.
 //!
 //! Credentials are held in a [`Secret`], so printing settings never shows one; [`sealed`]
 //! encrypts the secrets operators store in the database under a key derived from
@@ -37,6 +38,7 @@ pub mod observe;
 pub mod pages;
 mod parse;
 pub mod proxy;
+pub mod runs;
 pub mod sealed;
 pub mod secret;
 pub mod tools;
@@ -58,6 +60,7 @@ pub use mcp::{ClientToolSettings, DEFAULT_LIST_TIMEOUT, McpProtocol, McpServerSe
 pub use observe::{LogFormat, ObserveSettings};
 pub use pages::{ChatClient, PageSettings};
 pub use proxy::{Cidr, ProxySettings};
+pub use runs::RunSettings;
 pub use sealed::{SealError, Sealer};
 pub use secret::Secret;
 pub use tools::ToolSettings;
@@ -90,6 +93,8 @@ pub struct Settings {
     pub transcribe: Option<TranscribeSettings>,
     /// Log format and the metrics endpoint's token.
     pub observe: ObserveSettings,
+    /// Shutdown grace and the liveness of runs.
+    pub runs: RunSettings,
 }
 
 /// A setting that cannot be used, named by its variable.
@@ -137,6 +142,7 @@ impl Settings {
         let webhooks = WebhookSettings::from_vars(&get, auth.secret_key.is_some())?;
         let transcribe = TranscribeSettings::from_vars(&get)?;
         let observe = ObserveSettings::from_vars(&get)?;
+        let runs = RunSettings::from_vars(&get)?;
         Ok(Settings {
             database,
             http,
@@ -152,6 +158,7 @@ impl Settings {
             webhooks,
             transcribe,
             observe,
+            runs,
         })
     }
 }

@@ -1,28 +1,38 @@
 //! Runs: each assistant turn is a task owned here, not by the HTTP handler. The manager keeps one
-//! active run per thread, feeds the run's events to its subscriber (the SSE response), and runs
-//! the cancel path when that subscriber goes away. A run without a subscriber finishes and
-//! persists on its own.
+//! active run per thread (claimed in the database, so across processes too), feeds the run's
+//! events to its subscriber (the SSE response), and runs the cancel path when that subscriber
+//! goes away. A run without a subscriber finishes and persists on its own. `live` holds this
+//! process's runs and stops them from outside (a deleted thread, a shutdown); `recovery` ends
+//! the runs of processes that died.
 
+mod drive;
 mod files;
+mod live;
+mod recovery;
 mod sink;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use live::{Interrupt, RunSlot};
+pub use recovery::{INTERRUPTED_CONTEXT, INTERRUPTED_TITLE};
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
-use crate::agent::llm::LlmError;
+use live::LiveRuns;
+
 use crate::agent::llm::ToolSpec;
 use crate::agent::mcp::McpServer;
-use crate::agent::{Agent, AgentError, Emit, Overrides, Stop, TurnInput};
+use crate::agent::{Agent, Overrides, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
-use crate::chatkit::states::RunStatus;
-use crate::chatkit::types::{StreamOptions, Thread, ThreadStreamEvent};
-use crate::config::{ClientToolSettings, McpProtocol, McpServerSettings, Sealer, Secret};
-use crate::store::{AgentRow, BlobStore, McpServerRow, RunOutcome, Scope, Store};
+use crate::chatkit::types::{Thread, ThreadStreamEvent};
+use crate::config::{
+    ClientToolSettings, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
+};
+use crate::store::{AgentRow, BlobStore, McpServerRow, Scope, Store, StoreError};
 
 /// A stored MCP server row with the server made from it; `None` for a row that cannot be
 /// used, remembered so that it is reported once rather than on every run.
@@ -39,6 +49,21 @@ const SUBSCRIBER_BUFFER: usize = 256;
 #[error("a response is already being generated in this thread")]
 pub struct Busy;
 
+/// Why a thread cannot be reserved for a run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReserveError {
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error("cannot claim the thread for a run: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// How long a shutdown waits for interrupted runs to save what they had, after the grace.
+const SAVE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long deleting a thread waits for its run to stop before deleting.
+const STOP_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Starts runs and keeps one per thread.
 #[derive(Clone)]
 pub struct RunManager {
@@ -46,28 +71,15 @@ pub struct RunManager {
     /// Attachment bytes, which runs read for the model.
     blobs: BlobStore,
     agent: Arc<Agent>,
-    active: Arc<Mutex<HashMap<String, ()>>>,
+    live: LiveRuns,
+    /// This process's name on the runs it owns: random per start.
+    instance: Arc<str>,
     /// Agents' own MCP servers, with the rows they were made from.
     agent_mcp: Arc<Mutex<AgentMcpServers>>,
     /// How long a question to a person stays answerable, unless the agent says otherwise.
     human_timeout: std::time::Duration,
     /// Opens the secrets agents keep sealed (API keys, MCP header values).
     sealer: Option<Sealer>,
-}
-
-/// A thread reserved for one run. Dropping it without starting frees the thread again.
-pub struct RunSlot {
-    active: Arc<Mutex<HashMap<String, ()>>>,
-    thread_id: String,
-}
-
-impl Drop for RunSlot {
-    fn drop(&mut self) {
-        self.active
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.thread_id);
-    }
 }
 
 /// How a run starts, beyond its agent input.
@@ -94,7 +106,8 @@ impl RunManager {
             store,
             blobs,
             agent,
-            active: Arc::default(),
+            live: LiveRuns::default(),
+            instance: ids::new_id(IdKind::Run).replacen("run_", "proc_", 1).into(),
             agent_mcp: Arc::default(),
             human_timeout,
             sealer,
@@ -168,17 +181,71 @@ impl RunManager {
         servers
     }
 
-    /// Reserves the thread for a run, or says it is busy.
-    pub fn reserve(&self, thread_id: &str) -> Result<RunSlot, Busy> {
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        if active.contains_key(thread_id) {
-            return Err(Busy);
+    /// Reserves a stored thread for a run, or says it is busy: here, or in the database, where
+    /// the run is claimed at once, so that a turn sent to another process is refused too.
+    pub async fn reserve(&self, thread_id: &str) -> Result<RunSlot, ReserveError> {
+        let mut slot = self.reserve_new(thread_id)?;
+        if !self
+            .store
+            .claim_run(&slot.run_id, thread_id, &self.instance)
+            .await?
+        {
+            return Err(Busy.into());
         }
-        active.insert(thread_id.to_owned(), ());
+        slot.claimed = true;
+        Ok(slot)
+    }
+
+    /// Reserves a thread that is not stored yet; nobody else knows its id, and its run is
+    /// recorded when it starts.
+    pub fn reserve_new(&self, thread_id: &str) -> Result<RunSlot, Busy> {
+        let run_id = ids::new_id(IdKind::Run);
+        let stopped = self.live.insert(thread_id, &run_id).ok_or(Busy)?;
         Ok(RunSlot {
-            active: self.active.clone(),
+            live: self.live.clone(),
+            store: self.store.clone(),
             thread_id: thread_id.to_owned(),
+            run_id,
+            claimed: false,
+            started: false,
+            stopped,
         })
+    }
+
+    /// Ends the runs a dead process left (all of them on SQLite, the stale ones on Postgres),
+    /// then keeps this process's runs refreshed and ends stale ones as they appear.
+    pub async fn recover(&self, settings: &RunSettings) {
+        recovery::recover_at_start(&self.store, settings.stale_after).await;
+        recovery::spawn_heartbeat(
+            self.store.clone(),
+            self.live.clone(),
+            settings.heartbeat_every(),
+            settings.stale_after,
+        );
+    }
+
+    /// Stops the thread's run at once, before the thread is deleted: the model stops, nothing
+    /// more is saved, and its stream ends without offering a retry. Waits (briefly) for the
+    /// run to let go of the thread.
+    pub async fn stop_for_deletion(&self, thread_id: &str) {
+        if self.live.interrupt(thread_id, Interrupt::ThreadDeleted) {
+            self.live.wait_gone(thread_id, STOP_PATIENCE).await;
+        }
+    }
+
+    /// A shutdown: lets the live runs finish for `grace`, then interrupts the rest (each keeps
+    /// its partial answer and tells its client to send again) and waits for them to save.
+    pub async fn drain(&self, grace: Duration) {
+        self.live.wait_empty(grace).await;
+        if self.live.is_empty() {
+            return;
+        }
+        log::warn!(
+            "interrupting {} run(s) still streaming after the shutdown grace",
+            self.live.run_ids().len()
+        );
+        self.live.interrupt_all(Interrupt::Shutdown);
+        self.live.wait_empty(SAVE_PATIENCE).await;
     }
 
     /// Starts the run in the background and returns the receiving end of its event frames.
@@ -194,7 +261,10 @@ impl RunManager {
         self.spawn(slot, start, None);
     }
 
-    fn spawn(&self, slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
+    /// Runs the turn in a task that owns the slot; a run refused before it starts (a disabled
+    /// agent) releases its claim when the slot drops.
+    fn spawn(&self, mut slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
+        let instance = self.instance.clone();
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
         let manager = self.clone();
         // The run belongs to the request that started it: its log lines name that request.
@@ -223,7 +293,13 @@ impl RunManager {
                 }
             };
             let (store, blobs) = (&manager.store, &manager.blobs);
-            drive(store, blobs, &agent, sink, start.input, start.leading).await;
+            slot.started = true;
+            let run = drive::Run {
+                slot: &mut slot,
+                instance: &instance,
+                sink,
+            };
+            drive::drive(store, blobs, &agent, run, start.input, start.leading).await;
             drop(slot);
         }));
     }
@@ -360,105 +436,6 @@ pub fn server_settings(
         protocol,
         elicitation_timeout: row.elicitation_timeout(),
     })
-}
-
-/// The body of a run: `stream_options`, the leading events, the agent's turn, and then either
-/// nothing more, the cancel path, or one `error` event; finally the run's record.
-async fn drive(
-    store: &Store,
-    blobs: &BlobStore,
-    agent: &Agent,
-    mut sink: EventSink,
-    input: TurnInput,
-    leading: Vec<ThreadStreamEvent>,
-) {
-    let run_id = ids::new_id(IdKind::Run);
-    let thread_id = sink.thread().id.clone();
-    if let Err(e) = store.start_run(&run_id, &thread_id).await {
-        log::error!("thread {thread_id}: cannot record the run: {e}");
-    }
-    sink.run_id = Some(run_id.clone());
-    let scope = sink.scope().clone();
-    let result = async {
-        sink.emit(ThreadStreamEvent::StreamOptions {
-            stream_options: StreamOptions { allow_cancel: true },
-        })
-        .await?;
-        for event in leading {
-            sink.emit(event).await?;
-        }
-        let history = store
-            .load_model_history(&scope, &thread_id)
-            .await
-            .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
-        let files = if agent.has_model() {
-            files::load_model_files(store, blobs, &scope, &history)
-                .await
-                .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?
-        } else {
-            Default::default()
-        };
-        let closed = sink.closed();
-        tokio::select! {
-            result = agent.respond(&mut sink, &history, &files, &input) => result,
-            // Covers the moments the agent waits on something other than the sink.
-            () = closed => Err(AgentError::Stopped(Stop::Disconnected)),
-        }
-    }
-    .await;
-    let mut outcome = RunOutcome {
-        status: RunStatus::Completed,
-        model: sink.usage.model.clone(),
-        prompt_tokens: sink.usage.prompt_tokens,
-        completion_tokens: sink.usage.completion_tokens,
-        error: None,
-        partial_text: None,
-        first_token_ms: sink
-            .usage
-            .first_text_after
-            .map(|after| u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
-    };
-    match result {
-        Ok(()) => {}
-        Err(AgentError::Stopped(Stop::Disconnected)) => {
-            outcome.status = RunStatus::Cancelled;
-            if let Err(e) = sink.save_cancelled().await {
-                log::error!("thread {thread_id}: saving the cancelled turn failed: {e}");
-            }
-        }
-        Err(error) => {
-            log::warn!("thread {thread_id}: turn failed: {error}");
-            outcome.status = RunStatus::Failed;
-            outcome.error = Some(error.to_string());
-            outcome.partial_text = sink.drop_pending();
-            // The client may be gone too; nothing more to do then.
-            let _ = sink.emit(error_event(&error)).await;
-        }
-    }
-    crate::observe::metrics::run_finished(outcome.status.as_str());
-    if let Err(e) = store.finish_run(&run_id, outcome).await {
-        log::error!("thread {thread_id}: cannot record the end of the run: {e}");
-    }
-}
-
-/// The one mapping from a failed turn to what the user sees: a message the operator or user
-/// can act on (`custom`), or the client's generic error with a retry button.
-fn error_event(error: &AgentError) -> ThreadStreamEvent {
-    match error {
-        AgentError::ActionFailed(_)
-        | AgentError::Llm(LlmError::RetryLater { .. } | LlmError::StreamError(_)) => {
-            ThreadStreamEvent::error_custom(error.to_string(), true)
-        }
-        AgentError::NoModel
-        | AgentError::ModelNotAllowed(_)
-        | AgentError::TooManySteps(_)
-        | AgentError::Llm(LlmError::Unauthorized { .. } | LlmError::Rejected { .. }) => {
-            ThreadStreamEvent::error_custom(error.to_string(), false)
-        }
-        AgentError::NoActionHandler(_) | AgentError::Llm(_) | AgentError::Stopped(_) => {
-            ThreadStreamEvent::stream_error(true)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,12 @@ pub struct EventSink {
     pub human_timeout: std::time::Duration,
     /// When the sink was made, at the start of the run.
     started: std::time::Instant,
+    /// When the streamed text was last kept on the run's row.
+    flushed: std::time::Instant,
 }
+
+/// How often, at most, the text a run is streaming is kept on its row: what a crash can lose.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Tokens and model of a run, summed over its model calls, and how long its first words took.
 #[derive(Debug, Default, Clone)]
@@ -66,6 +71,7 @@ impl EventSink {
             subscriber,
             usage: Usage::default(),
             started: std::time::Instant::now(),
+            flushed: std::time::Instant::now(),
             run_id: None,
             human_timeout: std::time::Duration::from_secs(86_400),
         }
@@ -128,25 +134,69 @@ impl EventSink {
         &self.thread
     }
 
-    /// The text of assistant messages that were streamed but not finished, dropping them: what
-    /// a failed turn loses, kept on the run's record for operators.
-    pub fn drop_pending(&mut self) -> Option<String> {
-        let text: String = self
+    /// The text of assistant messages that were streamed but not finished, oldest first.
+    pub fn pending_text(&self) -> Option<String> {
+        let mut messages: Vec<&ThreadItem> = self
             .pending
-            .drain()
-            .filter_map(|(_, item)| match item.body {
-                ItemBody::AssistantMessage(m) => {
-                    Some(m.content.into_iter().map(|c| c.text).collect::<String>())
-                }
+            .values()
+            .filter(|item| matches!(item.body, ItemBody::AssistantMessage(_)))
+            .collect();
+        messages.sort_by_key(|item| item.created_at);
+        let text: String = messages
+            .into_iter()
+            .filter_map(|item| match &item.body {
+                ItemBody::AssistantMessage(m) => Some(
+                    m.content
+                        .iter()
+                        .map(|c| c.text.as_str())
+                        .collect::<String>(),
+                ),
                 _ => None,
             })
             .collect();
         (!text.is_empty()).then_some(text)
     }
 
+    /// The text of assistant messages that were streamed but not finished, dropping them: what
+    /// a failed turn loses, kept on the run's record for operators.
+    pub fn drop_pending(&mut self) -> Option<String> {
+        let text = self.pending_text();
+        self.pending.clear();
+        text
+    }
+
+    /// Keeps the streamed text on the run's row at most once a second, so that a process
+    /// that dies loses at most the last second of it; a failure only costs that safety net.
+    async fn flush_partial(&mut self) {
+        if self.flushed.elapsed() < FLUSH_EVERY {
+            return;
+        }
+        self.flushed = std::time::Instant::now();
+        let (Some(run_id), Some(text)) = (&self.run_id, self.pending_text()) else {
+            return;
+        };
+        if let Err(e) = self.store.save_partial_text(run_id, text).await {
+            log::warn!("run {run_id}: cannot keep its partial text: {e}");
+        }
+    }
+
     /// The cancel path (SDK `handle_stream_cancelled`): keep every pending assistant message
     /// that has text, drop other pending items, and tell the model the user stopped the turn.
     pub async fn save_cancelled(&mut self) -> Result<(), Stop> {
+        let marker = ThreadItem {
+            id: ids::new_id(IdKind::SdkHiddenContext),
+            thread_id: self.thread.id.clone(),
+            created_at: ids::now(),
+            body: ItemBody::SdkHiddenContext(SdkHiddenContextItem {
+                content: CANCELLED_CONTEXT.to_owned(),
+            }),
+        };
+        self.keep_partial(vec![marker]).await
+    }
+
+    /// Saves every pending assistant message that has text, then `after`; other pending items
+    /// are dropped. What a stopped turn (cancelled or interrupted) keeps.
+    pub async fn keep_partial(&mut self, after: Vec<ThreadItem>) -> Result<(), Stop> {
         let mut partial: Vec<ThreadItem> = self
             .pending
             .drain()
@@ -159,15 +209,7 @@ impl EventSink {
             })
             .collect();
         partial.sort_by_key(|item| item.created_at);
-        let marker = ThreadItem {
-            id: ids::new_id(IdKind::SdkHiddenContext),
-            thread_id: self.thread.id.clone(),
-            created_at: ids::now(),
-            body: ItemBody::SdkHiddenContext(SdkHiddenContextItem {
-                content: CANCELLED_CONTEXT.to_owned(),
-            }),
-        };
-        for item in partial.iter().chain(std::iter::once(&marker)) {
+        for item in partial.iter().chain(after.iter()) {
             self.store
                 .save_item(&self.scope, item)
                 .await
@@ -179,19 +221,21 @@ impl EventSink {
 
 impl Emit for EventSink {
     async fn emit(&mut self, event: ThreadStreamEvent) -> Result<(), Stop> {
-        if self.usage.first_text_after.is_none()
-            && matches!(
-                &event,
-                ThreadStreamEvent::ItemUpdated {
-                    update: ThreadItemUpdate::ContentPartTextDelta { .. },
-                    ..
-                }
-            )
-        {
+        let text_delta = matches!(
+            &event,
+            ThreadStreamEvent::ItemUpdated {
+                update: ThreadItemUpdate::ContentPartTextDelta { .. },
+                ..
+            }
+        );
+        if text_delta && self.usage.first_text_after.is_none() {
             self.usage.first_text_after = Some(self.started.elapsed());
             crate::observe::metrics::first_token(self.started.elapsed());
         }
         self.persist(&event).await?;
+        if text_delta {
+            self.flush_partial().await;
+        }
         let hidden_done = matches!(
             &event,
             ThreadStreamEvent::ItemDone { item } if item.body.is_hidden()

@@ -8,7 +8,7 @@ use super::human::HumanError;
 use super::limits::Refusal;
 use crate::auth::AuthError;
 use crate::chatkit::types::RequestError;
-use crate::runs::Busy;
+use crate::runs::{Busy, ReserveError};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,15 @@ impl From<Refusal> for ChatKitError {
 impl From<Busy> for ChatKitError {
     fn from(_: Busy) -> Self {
         ChatKitError::Busy
+    }
+}
+
+impl From<ReserveError> for ChatKitError {
+    fn from(error: ReserveError) -> Self {
+        match error {
+            ReserveError::Busy(_) => ChatKitError::Busy,
+            ReserveError::Store(e) => e.into(),
+        }
     }
 }
 

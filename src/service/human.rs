@@ -599,7 +599,7 @@ impl HumanService {
     async fn reserve_soon(&self, thread_id: &str) -> Option<RunSlot> {
         let deadline = tokio::time::Instant::now() + RESERVE_PATIENCE;
         loop {
-            if let Ok(slot) = self.runs.reserve(thread_id) {
+            if let Ok(slot) = self.runs.reserve(thread_id).await {
                 return Some(slot);
             }
             if tokio::time::Instant::now() >= deadline {

@@ -1,10 +1,11 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
 //! `first_run` chooses the model when none is configured; `agents_cli` is the `agents`
-//! subcommand.
+//! subcommand; `shutdown` stops the server on SIGTERM or SIGINT without cutting streams short.
 
 mod agents_cli;
 mod first_run;
+mod shutdown;
 
 pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
@@ -81,6 +82,10 @@ pub struct Application {
     human: HumanService,
     /// The webhook worker, when webhooks are on; it stops with the server.
     worker: Option<RunningWorker>,
+    /// The runs, which a shutdown lets finish (then interrupts).
+    runs: RunManager,
+    /// How long a shutdown lets streams run (`CHATKIT_SHUTDOWN_GRACE_SECS`).
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -119,6 +124,8 @@ impl Application {
             settings.tools.human_input_timeout,
             Sealer::from_setting(settings.auth.secret_key.as_ref()),
         );
+        runs.recover(&settings.runs).await;
+        let shutdown_grace = settings.runs.shutdown_grace;
         let human = HumanService::new(store.clone(), runs.clone());
         let worker = settings.auth.secret_key.as_ref().and_then(|key| {
             let key = key.expose().as_bytes().to_vec();
@@ -127,7 +134,7 @@ impl Application {
         let chatkit = ChatKitService::new(
             store.clone(),
             auth.clone(),
-            runs,
+            runs.clone(),
             attachments.clone(),
             human.clone(),
             limits,
@@ -192,6 +199,10 @@ impl Application {
         .client_request_timeout(header_timeout)
         .keep_alive(keep_alive)
         .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+        // Signals are ours (see `shutdown`): streams get their grace, then a clean end, and
+        // only then may the server close what is left.
+        .disable_signals()
+        .shutdown_timeout(shutdown::server_timeout(shutdown_grace))
         .listen(listener)
         .map_err(bind_error)?
         .run();
@@ -200,6 +211,8 @@ impl Application {
             server,
             human,
             worker: worker.map(WebhookWorker::spawn),
+            runs,
+            shutdown_grace,
         })
     }
 

@@ -21,6 +21,7 @@ mod mcp_servers;
 mod models;
 mod operators;
 mod paging;
+mod run_ownership;
 mod runs;
 pub mod schema;
 pub mod search;
@@ -55,6 +56,7 @@ pub use operators::{
     UnknownRole,
 };
 pub use paging::PageRequest;
+pub use run_ownership::StaleRun;
 pub use runs::{RunOutcome, RunRow};
 pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
 pub use webhooks::{Attempt, Delivery, DeliveryFilter, Outbox};

@@ -61,7 +61,8 @@ fn cost_micros(prompt: u64, completion: u64, input_per_mtok: i64, output_per_mto
 }
 
 impl Store {
-    /// Records that a run started (threads are checked by the caller).
+    /// Records that a run started, with no owning process (threads are checked by the caller);
+    /// runs of the server are claimed with [`Store::claim_run`].
     pub async fn start_run(&self, run_id: &str, thread_id: &str) -> Result<(), StoreError> {
         let (run_id, thread_id) = (run_id.to_owned(), thread_id.to_owned());
         self.with_conn(move |conn| {
@@ -86,7 +87,9 @@ impl Store {
                 AnyConnection::Sqlite(_) => USAGE_UPSERT_SQLITE,
                 AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
             };
-            conn.transaction(|conn| {
+            // Reads the price before writing: on SQLite the write lock is taken up front, or
+            // runs ending together fail with "database is locked".
+            super::db::write_transaction(conn, |conn| {
                 let price = match &outcome.model {
                     Some(model) => model_prices::table
                         .find(model)
@@ -181,7 +184,7 @@ impl Store {
 
 /// Adds the run bound as the one parameter to its day's usage row (same statement, each
 /// backend's placeholder and date).
-const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user_id, agent_id, \
+pub(super) const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user_id, agent_id, \
     model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
     SELECT date(r.started_at), t.account_id, t.user_id, t.agent_id, COALESCE(r.model, ''), 1, \
     CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, r.prompt_tokens, r.completion_tokens, \
@@ -193,7 +196,7 @@ const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user
     prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
     completion_tokens = usage_days.completion_tokens + excluded.completion_tokens, \
     cost_micros = usage_days.cost_micros + excluded.cost_micros";
-const USAGE_UPSERT_POSTGRES: &str = "INSERT INTO usage_days (day, account_id, user_id, \
+pub(super) const USAGE_UPSERT_POSTGRES: &str = "INSERT INTO usage_days (day, account_id, user_id, \
     agent_id, model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
     SELECT CAST(r.started_at AS DATE), t.account_id, t.user_id, t.agent_id, \
     COALESCE(r.model, ''), 1, CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, \

@@ -124,6 +124,8 @@ diesel::table! {
         partial_text -> Nullable<Text>,
         first_token_ms -> Nullable<BigInt>,
         cost_micros -> Nullable<BigInt>,
+        instance_id -> Nullable<Text>,
+        heartbeat_at -> Nullable<Timestamp>,
     }
 }
 

@@ -33,6 +33,7 @@ mod mcp_faults;
 mod metrics;
 mod pages;
 mod pagination;
+mod recovery;
 mod requests;
 mod streams;
 mod webhooks;

@@ -68,7 +68,7 @@ impl ChatKitService {
                 )
             }
         };
-        let slot = self.runs.reserve(&thread.id)?;
+        let slot = self.runs.reserve(&thread.id).await?;
         Ok(self.stream_run(slot, ctx, thread, input, leading, &[]))
     }
 

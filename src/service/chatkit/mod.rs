@@ -210,6 +210,9 @@ impl ChatKitService {
                 json(&thread)
             }
             ChatKitRequest::ThreadsDelete(p) => {
+                // Only the owner may stop the run: the thread must be theirs.
+                self.store.load_thread(&ctx.scope, &p.thread_id).await?;
+                self.runs.stop_for_deletion(&p.thread_id).await;
                 let keys = self.store.delete_thread(&ctx.scope, &p.thread_id).await?;
                 self.attachments.remove_blobs(keys).await;
                 json(&serde_json::json!({}))

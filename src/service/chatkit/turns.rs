@@ -52,7 +52,11 @@ impl ChatKitService {
         input: UserMessageInput,
         mut leading: Vec<ThreadStreamEvent>,
     ) -> Result<Processed, ChatKitError> {
-        let slot = self.runs.reserve(&thread.id)?;
+        let slot = if new_thread {
+            self.runs.reserve_new(&thread.id)?
+        } else {
+            self.runs.reserve(&thread.id).await?
+        };
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
         self.store
             .add_user_message(
@@ -100,7 +104,7 @@ impl ChatKitService {
                 ));
             }
         };
-        let slot = self.runs.reserve(&thread.id)?;
+        let slot = self.runs.reserve(&thread.id).await?;
         if let ItemBody::ClientToolCall(call) = &mut newest.body {
             call.status = ClientToolCallStatus::Completed;
             call.output = Some(p.result);
@@ -139,7 +143,7 @@ impl ChatKitService {
             ));
         }
         input.apply_submission(&p.input);
-        let slot = self.runs.reserve(&thread.id)?;
+        let slot = self.runs.reserve(&thread.id).await?;
         // Questions of `ask_user_questions`: the answers become the call's result.
         self.human.answer_questions(&ctx.scope, &item).await?;
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
@@ -170,7 +174,7 @@ impl ChatKitService {
                 "only a user message can be retried".into(),
             ));
         }
-        let slot = self.runs.reserve(&thread.id)?;
+        let slot = self.runs.reserve(&thread.id).await?;
         self.store
             .delete_items_after(&ctx.scope, &thread.id, &item.id)
             .await?;

@@ -97,7 +97,7 @@ pub struct AttachmentInfo {
 #[derive(Debug, Clone)]
 pub struct RunInfo {
     pub id: String,
-    /// `running`, `completed`, `failed` or `cancelled`.
+    /// `running`, `completed`, `failed`, `cancelled` or `interrupted`.
     pub status: String,
     pub model: Option<String>,
     pub prompt_tokens: i64,
@@ -106,7 +106,8 @@ pub struct RunInfo {
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
-    /// Text streamed to the user but not kept (a failed turn).
+    /// Text streamed to the user: not kept in the thread (a failed turn), or as last saved
+    /// (an interrupted one, which keeps it as its answer).
     pub partial_text: Option<String>,
 }
 

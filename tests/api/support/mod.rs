@@ -11,6 +11,8 @@
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
 //! - [`python`]: the Python MCP test server (`tests/mcp`), started as a child process.
 //! - [`s3`]: an S3-compatible server (moto), started as a child process, with its bucket.
+//! - [`process`]: the server binary as a child process, to kill, stop and start again on
+//!   the same database.
 //! - [`browser`]: headless Chromium over WebDriver, one at a time; `vendor/axe-core` is the
 //!   accessibility checker the chat's browser tests inject into the page.
 //! - [`console`]: operators, the sign-in form and signed-in requests to the operator console.
@@ -34,6 +36,7 @@ pub mod fixtures;
 pub mod logs;
 pub mod macros;
 pub mod mcp_server;
+pub mod process;
 pub mod python;
 pub mod s3;
 pub mod turns;

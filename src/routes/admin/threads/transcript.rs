@@ -483,6 +483,7 @@ fn run_view(run: &RunInfo) -> RunView {
             "completed" => "badge badge-ok",
             "failed" => "badge badge-error",
             "running" => "badge badge-info badge-dot",
+            "interrupted" => "badge badge-warn",
             _ => "badge badge-muted",
         },
         status: run.status.clone(),

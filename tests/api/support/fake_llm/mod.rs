@@ -7,7 +7,8 @@
 //! `POST /v1/audio/transcriptions` takes recordings (see `transcriptions`), scripted with
 //! [`FakeLlm::push_heard`] and read back with [`FakeLlm::uploads`].
 //! Tests script the answers with [`FakeLlm::push`] and read back what the client sent with
-//! [`FakeLlm::requests`] and [`FakeLlm::request_headers`].
+//! [`FakeLlm::requests`] and [`FakeLlm::request_headers`]; [`FakeLlm::abandoned`] counts the
+//! answers whose client left before their end.
 
 mod transcriptions;
 mod wire;
@@ -165,6 +166,14 @@ impl FakeLlm {
         lock(&self.shared.uploads).clone()
     }
 
+    /// How many answers were abandoned by their client (the connection dropped) before their
+    /// end.
+    pub fn abandoned(&self) -> u64 {
+        self.shared
+            .abandoned
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Waits until at least `n` requests have arrived and returns them all; panics after 10 s.
     pub async fn wait_for_requests(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + WAIT_DEADLINE;
@@ -200,6 +209,8 @@ struct Shared {
     calls: AtomicU64,
     heard: Mutex<VecDeque<Heard>>,
     uploads: Mutex<Vec<Upload>>,
+    /// Response bodies dropped before their last step: the client left mid-answer.
+    abandoned: Arc<AtomicU64>,
 }
 
 /// One request as received.

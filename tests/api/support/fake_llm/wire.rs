@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::HttpResponse;
@@ -71,9 +72,11 @@ pub(super) fn reply_to(
             .map_or(0, |messages| messages.to_string().len() / 4),
     };
     if streaming {
-        respond("text/event-stream", streamed(&meta, script, calls), client)
+        let steps = streamed(&meta, script, calls);
+        respond("text/event-stream", steps, client, &shared.abandoned)
     } else {
-        respond("application/json", completed(&meta, script, calls), client)
+        let steps = completed(&meta, script, calls);
+        respond("application/json", steps, client, &shared.abandoned)
     }
 }
 
@@ -351,15 +354,43 @@ impl Step {
     }
 }
 
+/// Counts a response body dropped before it played its last step (the client left), unless
+/// it is marked finished.
+struct Unfinished(Option<Arc<AtomicU64>>);
+
+impl Unfinished {
+    fn finish(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(abandoned) = self.0.take() {
+            abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// A 200 answer whose body plays these steps as it is read; `client` is the connection's
-/// socket, watched while the body hangs.
-fn respond(content_type: &str, steps: Vec<Step>, client: Option<Rc<ClientSocket>>) -> HttpResponse {
-    let body = stream::unfold(VecDeque::from(steps), move |mut steps| {
+/// socket, watched while the body hangs; a body dropped before its end counts in `abandoned`.
+fn respond(
+    content_type: &str,
+    steps: Vec<Step>,
+    client: Option<Rc<ClientSocket>>,
+    abandoned: &Arc<AtomicU64>,
+) -> HttpResponse {
+    let state = (VecDeque::from(steps), Unfinished(Some(abandoned.clone())));
+    let body = stream::unfold(state, move |(mut steps, mut unfinished)| {
         let client = client.clone();
         async move {
             loop {
-                match steps.pop_front()? {
-                    Step::Send(bytes) => return Some((Ok(bytes), steps)),
+                let Some(step) = steps.pop_front() else {
+                    unfinished.finish();
+                    return None;
+                };
+                match step {
+                    Step::Send(bytes) => return Some((Ok(bytes), (steps, unfinished))),
                     Step::Sleep(delay) => tokio::time::sleep(delay).await,
                     Step::Hang => {
                         let deadline = Instant::now() + HANG_CAP;
@@ -369,7 +400,8 @@ fn respond(content_type: &str, steps: Vec<Step>, client: Option<Rc<ClientSocket>
                             tokio::time::sleep(HANG_POLL).await;
                         }
                         let cut = io::Error::new(io::ErrorKind::TimedOut, "FakeLlm: hang ended");
-                        return Some((Err(cut), VecDeque::new()));
+                        unfinished.finish();
+                        return Some((Err(cut), (VecDeque::new(), unfinished)));
                     }
                     Step::Abort => {
                         // Hand what was written to the client first: actix drops its unsent
@@ -377,7 +409,8 @@ fn respond(content_type: &str, steps: Vec<Step>, client: Option<Rc<ClientSocket>
                         tokio::time::sleep(Duration::from_millis(10)).await;
                         let cut =
                             io::Error::new(io::ErrorKind::ConnectionAborted, "FakeLlm: break");
-                        return Some((Err(cut), VecDeque::new()));
+                        unfinished.finish();
+                        return Some((Err(cut), (VecDeque::new(), unfinished)));
                     }
                 }
             }

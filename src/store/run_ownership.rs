@@ -1,0 +1,192 @@
+//! Who owns a running run, and what happens to runs whose owner died. A running run is a row
+//! with its process's instance id and a heartbeat that the process refreshes for all its runs
+//! at once; the unique partial index `runs_one_running` makes "one running run per thread" hold
+//! across processes. A run whose heartbeat stopped is marked `interrupted` by whichever process
+//! sees it first, with the items that keep its partial answer visible.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Text;
+
+use super::db::{self, AnyConnection};
+use super::models::ItemRow;
+use super::runs::{USAGE_UPSERT_POSTGRES, USAGE_UPSERT_SQLITE};
+use super::schema::{items, runs};
+use super::{Store, StoreError};
+use crate::chatkit::states::RunStatus;
+use crate::chatkit::types::ThreadItem;
+
+/// A running run whose process stopped refreshing it.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct StaleRun {
+    pub id: String,
+    pub thread_id: String,
+    /// The process that owned it.
+    pub instance_id: Option<String>,
+    /// What it had streamed, as last flushed.
+    pub partial_text: Option<String>,
+}
+
+impl Store {
+    /// Records a run of `instance_id` as running on the thread; `false` when the thread already
+    /// has a running run (in this process or another).
+    pub async fn claim_run(
+        &self,
+        run_id: &str,
+        thread_id: &str,
+        instance_id: &str,
+    ) -> Result<bool, StoreError> {
+        let (run_id, thread_id) = (run_id.to_owned(), thread_id.to_owned());
+        let instance_id = instance_id.to_owned();
+        self.with_conn(move |conn| {
+            let now = Utc::now().naive_utc();
+            let inserted = diesel::insert_into(runs::table)
+                .values((
+                    runs::id.eq(run_id),
+                    runs::thread_id.eq(thread_id),
+                    runs::status.eq(RunStatus::Running.as_str()),
+                    runs::started_at.eq(now),
+                    runs::instance_id.eq(instance_id),
+                    runs::heartbeat_at.eq(now),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => Ok(true),
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
+    /// Removes a run that never started (the request that claimed it failed), freeing its
+    /// thread.
+    pub async fn release_run(&self, run_id: &str) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        self.with_conn(move |conn| {
+            diesel::delete(runs::table.find(run_id))
+                .filter(runs::status.eq(RunStatus::Running.as_str()))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Keeps what a run has streamed so far on its row (and refreshes its heartbeat), so that
+    /// a crash loses only what came after.
+    pub async fn save_partial_text(&self, run_id: &str, text: String) -> Result<(), StoreError> {
+        let run_id = run_id.to_owned();
+        self.with_conn(move |conn| {
+            diesel::update(runs::table.find(run_id))
+                .filter(runs::status.eq(RunStatus::Running.as_str()))
+                .set((
+                    runs::partial_text.eq(text),
+                    runs::heartbeat_at.eq(Utc::now().naive_utc()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Refreshes the heartbeat of a process's live runs, in one statement.
+    pub async fn refresh_runs(&self, run_ids: Vec<String>) -> Result<usize, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(0);
+        }
+        self.with_conn(move |conn| {
+            Ok(diesel::update(runs::table)
+                .filter(runs::id.eq_any(run_ids))
+                .filter(runs::status.eq(RunStatus::Running.as_str()))
+                .set(runs::heartbeat_at.eq(Utc::now().naive_utc()))
+                .execute(conn)?)
+        })
+        .await
+    }
+
+    /// Running runs last refreshed before `before`; every running run when `None`.
+    pub async fn stale_runs(
+        &self,
+        before: Option<NaiveDateTime>,
+    ) -> Result<Vec<StaleRun>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut query = runs::table
+                .filter(runs::status.eq(RunStatus::Running.as_str()))
+                .select((
+                    runs::id,
+                    runs::thread_id,
+                    runs::instance_id,
+                    runs::partial_text,
+                ))
+                .order(runs::started_at.asc())
+                .into_boxed();
+            if let Some(before) = before {
+                query = query.filter(
+                    runs::heartbeat_at
+                        .lt(before)
+                        .or(runs::heartbeat_at.is_null()),
+                );
+            }
+            Ok(query.load(conn)?)
+        })
+        .await
+    }
+
+    /// Marks a stale run interrupted for `reason` and adds `items` to its thread, counting it
+    /// in its day's usage, all in one transaction; `false` (and nothing written) when the run
+    /// is no longer running or was refreshed since `before`, e.g. another process got to it
+    /// first.
+    pub async fn interrupt_run(
+        &self,
+        run_id: &str,
+        before: Option<NaiveDateTime>,
+        reason: String,
+        items: Vec<ThreadItem>,
+    ) -> Result<bool, StoreError> {
+        let run_id = run_id.to_owned();
+        let rows = items
+            .iter()
+            .map(ItemRow::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_conn(move |conn| {
+            let upsert = match conn {
+                AnyConnection::Sqlite(_) => USAGE_UPSERT_SQLITE,
+                AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
+            };
+            db::write_transaction(conn, |conn| {
+                let mut update = diesel::update(runs::table)
+                    .filter(runs::id.eq(&run_id))
+                    .filter(runs::status.eq(RunStatus::Running.as_str()))
+                    .into_boxed();
+                if let Some(before) = before {
+                    update = update.filter(
+                        runs::heartbeat_at
+                            .lt(before)
+                            .or(runs::heartbeat_at.is_null()),
+                    );
+                }
+                let marked = update
+                    .set((
+                        runs::status.eq(RunStatus::Interrupted.as_str()),
+                        runs::finished_at.eq(Utc::now().naive_utc()),
+                        runs::error.eq(reason),
+                    ))
+                    .execute(conn)?;
+                if marked == 0 {
+                    return Ok(false);
+                }
+                for row in &rows {
+                    diesel::insert_into(items::table)
+                        .values(row)
+                        .execute(conn)?;
+                }
+                diesel::sql_query(upsert)
+                    .bind::<Text, _>(&run_id)
+                    .execute(conn)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+}
