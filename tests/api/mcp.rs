@@ -318,11 +318,11 @@ async fn clashing_tool_names_are_made_unique(db: Db) {
 }
 
 /// Every widget form of the Python test server, and every HTML form it has, in one era.
-async fn anchor_widgets(db: Db, protocol: &str) {
-    let Some(anchor) = PythonMcp::start().await else {
+async fn python_widgets(db: Db, protocol: &str) {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
-    let mut config = server("py", &anchor.url);
+    let mut config = server("py", &python.url);
     config["protocol"] = json!(protocol);
     config["structured_widgets"] = json!(true);
     let Some((app, llm)) = spawn_mcp_app(db, json!([config])).await else {
@@ -409,22 +409,22 @@ async fn anchor_widgets(db: Db, protocol: &str) {
     );
 }
 
-db_case!(python_anchor_widgets_modern_era);
-async fn python_anchor_widgets_modern_era(db: Db) {
-    anchor_widgets(db, "auto").await;
+db_case!(python_mcp_widgets_modern_era);
+async fn python_mcp_widgets_modern_era(db: Db) {
+    python_widgets(db, "auto").await;
 }
 
-db_case!(python_anchor_widgets_handshake_era);
-async fn python_anchor_widgets_handshake_era(db: Db) {
-    anchor_widgets(db, "legacy").await;
+db_case!(python_mcp_widgets_handshake_era);
+async fn python_mcp_widgets_handshake_era(db: Db) {
+    python_widgets(db, "legacy").await;
 }
 
-db_case!(python_anchor_widget_replaced_by_an_action);
-async fn python_anchor_widget_replaced_by_an_action(db: Db) {
-    let Some(anchor) = PythonMcp::start().await else {
+db_case!(python_mcp_widget_replaced_by_an_action);
+async fn python_mcp_widget_replaced_by_an_action(db: Db) {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
-    let Some((app, llm)) = spawn_mcp_app(db, json!([server("py", &anchor.url)])).await else {
+    let Some((app, llm)) = spawn_mcp_app(db, json!([server("py", &python.url)])).await else {
         return;
     };
     llm.push(calls(&[("show_weather_widget", json!({"city": "Paris"}))]));

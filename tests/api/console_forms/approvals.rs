@@ -1,6 +1,6 @@
 //! Approvals and MCP questions answered from the console: an approval whose arguments the
 //! operator edits runs the edited call (on the in-process MCP server) and the transcript shows
-//! both; a denial carries the operator's note to the model; a question from a real MCP server (the Python anchor) is answered by an operator.
+//! both; a denial carries the operator's note to the model; a question from a real MCP server (the Python MCP test server) is answered by an operator.
 
 use chatkit_server::store::Role;
 use serde_json::{Value, json};
@@ -111,10 +111,10 @@ async fn an_approval_with_edited_arguments_runs_the_edited_call(db: Db) {
 
 db_case!(a_question_from_a_real_mcp_server_is_answered_by_an_operator);
 async fn a_question_from_a_real_mcp_server_is_answered_by_an_operator(db: Db) {
-    let Some(anchor) = PythonMcp::start().await else {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
-    let servers = json!([{"name": "py", "url": anchor.url}]);
+    let servers = json!([{"name": "py", "url": python.url}]);
     let Some((app, llm)) = spawn_mcp_app(db, servers).await else {
         return;
     };

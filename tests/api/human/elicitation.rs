@@ -1,4 +1,4 @@
-//! MCP elicitation against the Python anchor: in the 2026-07-28 era a tool returns
+//! MCP elicitation against the Python MCP test server: in the 2026-07-28 era a tool returns
 //! `input_required` and is called again with the answer; in the handshake era the server asks
 //! with a live `elicitation/create` while the call stays open, which has a deadline and does not
 //! survive a restart.
@@ -12,14 +12,14 @@ use crate::support::fixtures::{action, form_of, user_input, valid_values};
 use crate::support::macros::db_case;
 use crate::support::python::PythonMcp;
 
-// The Python anchor in the 2026-07-28 era: `ask_human` returns `input_required`; the form is
+// The Python MCP test server in the 2026-07-28 era: `ask_human` returns `input_required`; the form is
 // shown, and the answer goes back as `inputResponses` with the echoed `requestState`.
 db_case!(mcp_elicitation_ask_human_modern_era);
 async fn mcp_elicitation_ask_human_modern_era(db: Db) {
-    let Some(anchor) = PythonMcp::start().await else {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
-    let servers = json!([{"name": "py", "url": anchor.url}]);
+    let servers = json!([{"name": "py", "url": python.url}]);
     let Some((app, llm)) = spawn_mcp_app(db, servers).await else {
         return;
     };
@@ -67,10 +67,10 @@ async fn mcp_elicitation_ask_human_modern_era(db: Db) {
 
 db_case!(mcp_elicitation_confirm_action_modern_era);
 async fn mcp_elicitation_confirm_action_modern_era(db: Db) {
-    let Some(anchor) = PythonMcp::start().await else {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
-    let servers = json!([{"name": "py", "url": anchor.url}]);
+    let servers = json!([{"name": "py", "url": python.url}]);
     let Some((app, llm)) = spawn_mcp_app(db, servers).await else {
         return;
     };
@@ -132,16 +132,16 @@ async fn mcp_elicitation_confirm_action_modern_era(db: Db) {
     );
 }
 
-/// A server on `db` talking to the Python anchor in the handshake era, with `extra` settings
+/// A server on `db` talking to the Python MCP test server in the handshake era, with `extra` settings
 /// for it.
-async fn legacy_anchor(db: Db, extra: Value) -> Option<(PythonMcp, TestApp, FakeLlm)> {
-    let anchor = PythonMcp::start().await?;
-    let mut server = json!({"name": "py", "url": anchor.url, "protocol": "legacy"});
+async fn legacy_python_mcp(db: Db, extra: Value) -> Option<(PythonMcp, TestApp, FakeLlm)> {
+    let python = PythonMcp::start().await?;
+    let mut server = json!({"name": "py", "url": python.url, "protocol": "legacy"});
     for (k, v) in extra.as_object().unwrap() {
         server[k] = v.clone();
     }
     let (app, llm) = spawn_mcp_app(db, json!([server])).await?;
-    Some((anchor, app, llm))
+    Some((python, app, llm))
 }
 
 fn call(llm: &FakeLlm, tool: &str, arguments: Value) {
@@ -155,7 +155,7 @@ fn call(llm: &FakeLlm, tool: &str, arguments: Value) {
 // call is parked, the form shown, and the answer completes the same call.
 db_case!(mcp_elicitation_ask_human_handshake_era);
 async fn mcp_elicitation_ask_human_handshake_era(db: Db) {
-    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({})).await else {
+    let Some((_python, app, llm)) = legacy_python_mcp(db, json!({})).await else {
         return;
     };
     call(
@@ -225,7 +225,8 @@ async fn mcp_elicitation_ask_human_handshake_era(db: Db) {
 // the model there was no answer in time.
 db_case!(mcp_live_elicitation_has_a_deadline);
 async fn mcp_live_elicitation_has_a_deadline(db: Db) {
-    let Some((_anchor, app, llm)) = legacy_anchor(db, json!({"elicitation_timeout_ms": 300})).await
+    let Some((_python, app, llm)) =
+        legacy_python_mcp(db, json!({"elicitation_timeout_ms": 300})).await
     else {
         return;
     };
@@ -252,14 +253,14 @@ async fn mcp_live_elicitation_has_a_deadline(db: Db) {
 // kept, and the model is told the question is gone.
 db_case!(mcp_live_elicitation_is_lost_on_restart);
 async fn mcp_live_elicitation_is_lost_on_restart(db: Db) {
-    let Some(anchor) = PythonMcp::start().await else {
+    let Some(python) = PythonMcp::start().await else {
         return;
     };
     let Some((test_db, url)) = TestDb::create(db) else {
         return;
     };
     let llm = FakeLlm::start().await;
-    let servers = json!([{"name": "py", "url": anchor.url, "protocol": "legacy"}]).to_string();
+    let servers = json!([{"name": "py", "url": python.url, "protocol": "legacy"}]).to_string();
     let v = vars(&llm, &[("CHATKIT_MCP_SERVERS", servers.as_str())]);
     let v: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let first = serve(&url, &v, None).await;

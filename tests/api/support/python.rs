@@ -48,7 +48,7 @@ impl PythonMcp {
             url: format!("http://127.0.0.1:{port}/mcp"),
             child,
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
