@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use chatkit_server::config::Settings;
 use chatkit_server::observe::logging;
 use chatkit_server::service::console::{Actor, Role};
-use chatkit_server::startup::{Application, agents_command, console_services, open_store};
+use chatkit_server::startup::{
+    Application, agents_command, console_services, open_store, raise_open_file_limit,
+};
 
 const USAGE: &str = "usage: chatkit-server [serve|migrate]
        chatkit-server admin create-operator EMAIL [--role admin|reviewer]
@@ -70,6 +72,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
+    raise_open_file_limit();
     let bind = settings.http.bind;
     let app = Application::build(settings)
         .await

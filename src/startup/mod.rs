@@ -5,10 +5,12 @@
 
 mod agents_cli;
 mod first_run;
+mod open_files;
 mod shutdown;
 
 pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
+pub use open_files::raise_and_report as raise_open_file_limit;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
