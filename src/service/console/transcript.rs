@@ -278,6 +278,7 @@ mod tests {
             finished_at: end.map(|e| at(e).naive_utc()),
             error: None,
             partial_text: Some(String::new()),
+            context_dropped: None,
         }
     }
 

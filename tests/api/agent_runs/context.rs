@@ -1,0 +1,148 @@
+//! Long threads against a tiny context budget: the model gets its instructions, the latest
+//! message and only the newest whole turns that fit, with a note that earlier ones are left
+//! out; the attachments of left-out turns are not read; the run records how many items went.
+
+use chatkit_server::store::BlobStore;
+use serde_json::{Value, json};
+
+use crate::support::app::TestApp;
+use crate::support::fake_llm::{FakeLlm, Reply};
+use crate::support::fixtures::PNG;
+use crate::support::logs;
+use crate::support::macros::llm_test;
+use crate::support::turns::{say, turn};
+
+/// 300 estimated tokens: the instructions, the latest message and two of the filler turns
+/// below (about 100 tokens each) fit; a third does not.
+const VARS: &[(&str, &str)] = &[
+    ("CHATKIT_CONTEXT_TOKENS", "300"),
+    ("CHATKIT_AUTO_TITLES", "false"),
+];
+
+/// A text of about 200 bytes (50 estimated tokens) that starts with `tag`.
+fn filler(tag: &str) -> String {
+    format!("{tag} {}", "x".repeat(200 - tag.len() - 1))
+}
+
+/// The messages of the model's request, as one text to search.
+fn messages(request: &Value) -> String {
+    request["messages"].to_string()
+}
+
+llm_test!(
+    long_threads_send_only_the_newest_turns_that_fit,
+    vars = VARS
+);
+async fn long_threads_send_only_the_newest_turns_that_fit(app: TestApp, llm: FakeLlm) {
+    // Turn 1: an image (1,000 estimated tokens by itself), so it never fits again.
+    let upload = app
+        .upload_direct("ann", "old.png", Some("image/png"), PNG)
+        .await;
+    assert_eq!(upload.status, 200, "{upload:?}");
+    let image = upload.json()["id"].as_str().unwrap().to_owned();
+    llm.push(Reply::Text(vec!["A dot.".into()]));
+    let input = json!({"content": [{"type": "input_text", "text": "turn-one"}],
+                       "attachments": [image], "inference_options": {}});
+    let (thread, _) = say(&app, None, "ann", None, input).await;
+    assert!(
+        messages(&llm.requests()[0]).contains("data:image/png;base64,"),
+        "the image is sent while it fits"
+    );
+    let t = Some(thread.as_str());
+    // Turn 2: filler that is the first to go once the thread grows.
+    turn(
+        &app,
+        &llm,
+        None,
+        "ann",
+        t,
+        &filler("turn-two"),
+        &filler("answer-two"),
+    )
+    .await;
+    // Turn 3: a tool call and its result.
+    llm.push(Reply::ToolCalls {
+        text: vec![],
+        calls: vec![("get_current_time".into(), json!({}))],
+    });
+    turn(&app, &llm, None, "ann", t, "turn-three", "It is noon.").await;
+    // Turns 4 and 5: filler that still fits.
+    turn(
+        &app,
+        &llm,
+        None,
+        "ann",
+        t,
+        &filler("turn-four"),
+        &filler("answer-four"),
+    )
+    .await;
+    turn(
+        &app,
+        &llm,
+        None,
+        "ann",
+        t,
+        &filler("turn-five"),
+        &filler("answer-five"),
+    )
+    .await;
+
+    // The image's file is gone: reading it would be logged (and the turn go on without it).
+    let file = app.storage_dir.join(BlobStore::key_for(&image));
+    std::fs::remove_file(&file).expect("the image's file");
+    logs::capture();
+    let before = llm.requests().len();
+    turn(&app, &llm, None, "ann", t, "turn-latest", "Fine.").await;
+
+    let requests = llm.requests();
+    assert_eq!(requests.len(), before + 1);
+    let sent = messages(&requests[before]);
+    assert!(
+        sent.contains("You are a test assistant."),
+        "instructions: {sent}"
+    );
+    for kept in [
+        "turn-latest",
+        "turn-five",
+        "answer-five",
+        "turn-four",
+        "answer-four",
+    ] {
+        assert!(sent.contains(kept), "{kept} is sent: {sent}");
+    }
+    for dropped in ["turn-one", "turn-two", "answer-two", "data:image"] {
+        assert!(!sent.contains(dropped), "{dropped} is left out: {sent}");
+    }
+    assert!(
+        sent.contains("4 earlier items of this conversation are not shown"),
+        "the model is told: {sent}"
+    );
+    // The tool turn fits, and goes whole: the call, its result, and the question before them.
+    assert!(
+        sent.contains("turn-three") && sent.contains("It is noon."),
+        "{sent}"
+    );
+    let roles: Vec<&str> = requests[before]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["role"].as_str())
+        .collect();
+    assert_eq!(roles.iter().filter(|r| **r == "tool").count(), 1, "{sent}");
+    assert!(sent.contains("get_current_time"), "{sent}");
+    assert!(
+        logs::all_lines(&image).is_empty(),
+        "the left-out image is not read: {:?}",
+        logs::all_lines(&image)
+    );
+
+    let runs = app.store.load_runs(&thread).await.unwrap();
+    let dropped: Vec<Option<i64>> = runs.iter().map(|r| r.context_dropped).collect();
+    assert_eq!(dropped.len(), 6, "{runs:?}");
+    assert_eq!(dropped.last(), Some(&Some(4)), "{runs:?}");
+    assert!(
+        runs.iter().all(|r| r.status.as_str() == "completed"),
+        "{runs:?}"
+    );
+}
