@@ -5,7 +5,7 @@
 use chatkit_server::store::BlobStore;
 use serde_json::{Value, json};
 
-use crate::support::app::TestApp;
+use crate::support::app::{TestApp, add_agent, execute_sql};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::PNG;
 use crate::support::logs;
@@ -145,4 +145,55 @@ async fn long_threads_send_only_the_newest_turns_that_fit(app: TestApp, llm: Fak
         runs.iter().all(|r| r.status.as_str() == "completed"),
         "{runs:?}"
     );
+}
+
+/// Four turns of about 100 estimated tokens each with `agent`: the thread and what the model
+/// was sent last.
+async fn four_turns(app: &TestApp, llm: &FakeLlm, agent: Option<&str>) -> (String, String) {
+    let (thread, _) = turn(
+        app,
+        llm,
+        agent,
+        "ann",
+        None,
+        &filler("turn-one"),
+        &filler("a"),
+    )
+    .await;
+    for tag in ["turn-two", "turn-three", "turn-four"] {
+        turn(
+            app,
+            llm,
+            agent,
+            "ann",
+            Some(&thread),
+            &filler(tag),
+            &filler("a"),
+        )
+        .await;
+    }
+    (thread, messages(llm.requests().last().unwrap()))
+}
+
+llm_test!(an_agent_may_set_its_own_budget, vars = VARS);
+async fn an_agent_may_set_its_own_budget(app: TestApp, llm: FakeLlm) {
+    // The server's 300 tokens leave turn one out; this agent's own budget keeps it.
+    let (_, sent) = four_turns(&app, &llm, None).await;
+    assert!(
+        !sent.contains("turn-one") && sent.contains("turn-two"),
+        "{sent}"
+    );
+    let id = add_agent(&app, "roomy").await;
+    execute_sql(
+        &app.db_url,
+        &format!(r#"UPDATE agents SET limits = '{{"context_tokens": 100000}}' WHERE id = '{id}'"#),
+    );
+    let (thread, sent) = four_turns(&app, &llm, Some("roomy")).await;
+    assert!(
+        sent.contains("turn-one") && sent.contains("turn-four"),
+        "{sent}"
+    );
+    assert!(!sent.contains("not shown"), "{sent}");
+    let runs = app.store.load_runs(&thread).await.unwrap();
+    assert!(runs.iter().all(|r| r.context_dropped.is_none()), "{runs:?}");
 }
