@@ -1,11 +1,13 @@
 //! Long threads against a tiny context budget: the model gets its instructions, the latest
 //! message and only the newest whole turns that fit, with a note that earlier ones are left
-//! out; the attachments of left-out turns are not read; the run records how many items went.
+//! out; the attachments of left-out turns are not read; the run records how many items went,
+//! and the console's transcript shows it.
 
-use chatkit_server::store::BlobStore;
+use chatkit_server::store::{BlobStore, Role};
 use serde_json::{Value, json};
 
 use crate::support::app::{TestApp, add_agent, execute_sql};
+use crate::support::console::{PASSWORD, add_operator, sign_in};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::PNG;
 use crate::support::logs;
@@ -139,11 +141,26 @@ async fn long_threads_send_only_the_newest_turns_that_fit(app: TestApp, llm: Fak
 
     let runs = app.store.load_runs(&thread).await.unwrap();
     let dropped: Vec<Option<i64>> = runs.iter().map(|r| r.context_dropped).collect();
-    assert_eq!(dropped.len(), 6, "{runs:?}");
-    assert_eq!(dropped.last(), Some(&Some(4)), "{runs:?}");
+    // From turn two on, turn one's image never fits; turn two goes at the last turn.
+    assert_eq!(
+        dropped,
+        [None, Some(2), Some(2), Some(2), Some(2), Some(4)],
+        "{runs:?}"
+    );
     assert!(
         runs.iter().all(|r| r.status.as_str() == "completed"),
         "{runs:?}"
+    );
+    // The console's transcript says so on the run's line.
+    add_operator(&app, "ops@example.com", Role::Admin).await;
+    let console = sign_in(&app, "ops@example.com", PASSWORD).await;
+    let page = console.get(&format!("/admin/threads/{thread}")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("2 oldest items left out").count(), 4);
+    assert!(
+        page.body.contains("4 oldest items left out"),
+        "{}",
+        page.body
     );
 }
 
