@@ -8,11 +8,13 @@
 //! - `tool_calls`: the calls a step makes, and the forms a turn ends on when one needs a
 //!   person; also a widget action's tool call ([`Agent::tool_action`]);
 //! - `input`: the thread's history, attachments included, as the model's input;
+//! - `context`: which oldest turns of a long thread are left out to fit the context budget;
 //! - [`llm`]: the model providers; [`tools`]: the tools offered; [`mcp`]: MCP servers;
 //! - [`human`]: the forms themselves (asking, validating, summarising), without I/O;
 //! - [`widgets`]: widgets that tool results carry;
 //! - [`demo`]: the built-in demo model of a first run, with its own widget tool.
 
+pub mod context;
 pub mod demo;
 #[cfg(test)]
 mod fuzz;
@@ -173,6 +175,8 @@ pub struct Overrides<'a> {
     pub approval_tools: Option<&'a [String]>,
     /// Whether the built-in tools that ask a person are offered.
     pub human_input: Option<bool>,
+    /// Tokens of history the model may get.
+    pub context_tokens: Option<u64>,
 }
 
 /// How an agent uses its model.
@@ -189,6 +193,9 @@ pub struct AgentSettings {
     pub approval_tools: Vec<String>,
     /// Sampling temperature; `None` leaves the model's default.
     pub temperature: Option<f64>,
+    /// Tokens of history (instructions included) the model may get; `None`: from the model's
+    /// known context window.
+    pub context_tokens: Option<u64>,
 }
 
 /// Produces assistant turns.
@@ -222,6 +229,20 @@ impl Agent {
     /// Whether a model answers (without one, turns end with [`AgentError::NoModel`]).
     pub fn has_model(&self) -> bool {
         self.model.is_some()
+    }
+
+    /// Estimated tokens of thread history this agent's model may get besides its
+    /// instructions; `None` without a model.
+    pub fn history_budget(&self) -> Option<u64> {
+        let (_, settings) = self.model.as_ref()?;
+        let budget = settings
+            .context_tokens
+            .unwrap_or_else(|| context::default_budget(&settings.model));
+        let instructions = settings
+            .instructions
+            .as_deref()
+            .map_or(0, context::text_tokens);
+        Some(budget.saturating_sub(instructions))
     }
 
     /// This agent with more MCP servers (an agent's own, beside the server's).
@@ -258,6 +279,9 @@ impl Agent {
             }
             if let Some(instructions) = own.instructions {
                 settings.instructions = Some(instructions.to_owned());
+            }
+            if let Some(tokens) = own.context_tokens {
+                settings.context_tokens = Some(tokens);
             }
             if let Some(temperature) = own.temperature {
                 settings.temperature = Some(temperature);

@@ -64,11 +64,23 @@ pub struct LimitOverrides {
     pub user_tokens_per_day: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_tokens_per_day: Option<u64>,
+    /// Not a limit of requests: the estimated tokens of model input (instructions and
+    /// history) the agent may send, in place of `CHATKIT_CONTEXT_TOKENS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<NonZeroU32>,
 }
 
 impl LimitOverrides {
     pub fn is_empty(&self) -> bool {
         *self == LimitOverrides::default()
+    }
+
+    /// Whether any limit of requests or tokens per day is set (the context budget is not one).
+    pub fn limits_requests(&self) -> bool {
+        LimitOverrides {
+            context_tokens: None,
+            ..self.clone()
+        } != LimitOverrides::default()
     }
 }
 

@@ -28,6 +28,9 @@ pub struct LlmSettings {
     pub max_steps: u32,
     /// Whether threads get an automatic title after their first exchange.
     pub auto_titles: bool,
+    /// `CHATKIT_CONTEXT_TOKENS`: estimated tokens of model input (instructions and history)
+    /// an agent may send; unset: from the model's known context window, less room to answer.
+    pub context_tokens: Option<u64>,
 }
 
 impl LlmSettings {
@@ -77,6 +80,16 @@ impl LlmSettings {
             retry_backoff: parse::millis(get, "CHATKIT_LLM_RETRY_BACKOFF_MS", 500, 0, 60_000)?,
             max_steps: parse::number(get, "CHATKIT_MAX_TOOL_STEPS", 10u32, 1, 100)?,
             auto_titles: parse::flag(get, "CHATKIT_AUTO_TITLES", true)?,
+            context_tokens: match get("CHATKIT_CONTEXT_TOKENS") {
+                Some(_) => Some(parse::number(
+                    get,
+                    "CHATKIT_CONTEXT_TOKENS",
+                    0u64,
+                    100,
+                    100_000_000,
+                )?),
+                None => None,
+            },
         })
     }
 }
@@ -107,6 +120,11 @@ mod tests {
         );
         let e = settings(&[("OPENAI_API_KEY", "k"), ("CHATKIT_AUTO_TITLES", "maybe")]).unwrap_err();
         assert_eq!(e.var, "CHATKIT_AUTO_TITLES");
+        assert_eq!(llm.context_tokens, None);
+        let llm = settings(&[("OPENAI_API_KEY", "k"), ("CHATKIT_CONTEXT_TOKENS", "300")]).unwrap();
+        assert_eq!(llm.llm.unwrap().context_tokens, Some(300));
+        let e = settings(&[("OPENAI_API_KEY", "k"), ("CHATKIT_CONTEXT_TOKENS", "5")]).unwrap_err();
+        assert_eq!(e.var, "CHATKIT_CONTEXT_TOKENS");
     }
 
     #[test]

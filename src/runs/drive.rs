@@ -2,6 +2,7 @@
 //! the subscriber leaving and a stop from outside, then the path that fits how it ended
 //! (completed, cancelled, interrupted, failed).
 
+use crate::agent::context;
 use crate::agent::llm::LlmError;
 use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
 use crate::chatkit::states::RunStatus;
@@ -59,6 +60,7 @@ pub(super) async fn drive(
     sink.run_id = Some(run_id.clone());
     let scope = sink.scope().clone();
     let interrupted = slot.interrupted();
+    let mut context_dropped = None;
     let body = async {
         sink.emit(ThreadStreamEvent::StreamOptions {
             stream_options: StreamOptions { allow_cancel: true },
@@ -67,10 +69,18 @@ pub(super) async fn drive(
         for event in leading {
             sink.emit(event).await?;
         }
-        let history = store
+        let mut history = store
             .load_model_history(&scope, &thread_id)
             .await
             .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+        // The oldest turns that do not fit go before their attachments are loaded.
+        let dropped = agent
+            .history_budget()
+            .map_or(0, |budget| context::entries_to_drop(&history, budget));
+        if dropped > 0 {
+            history.splice(..dropped, [context::dropped_note(&thread_id, dropped)]);
+            context_dropped = Some(u64::try_from(dropped).unwrap_or(u64::MAX));
+        }
         let files = if agent.has_model() {
             files::load_model_files(store, blobs, &scope, &history)
                 .await
@@ -104,6 +114,7 @@ pub(super) async fn drive(
             .usage
             .first_text_after
             .map(|after| u64::try_from(after.as_millis()).unwrap_or(u64::MAX)),
+        context_dropped,
     };
     match ended {
         Ended::Agent(Ok(())) => {}

@@ -30,7 +30,7 @@ use crate::agent::{Agent, Overrides, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{Thread, ThreadStreamEvent};
 use crate::config::{
-    ClientToolSettings, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
+    ClientToolSettings, LimitOverrides, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
 };
 use crate::store::{AgentRow, BlobStore, McpServerRow, Scope, Store, StoreError};
 
@@ -133,6 +133,7 @@ impl RunManager {
                 client_tools: settings.client_tools.as_deref(),
                 approval_tools: settings.approval_tools.as_deref(),
                 human_input: row.human_input,
+                context_tokens: own_context_tokens(row),
             })
             .with_mcp_servers(&own))
     }
@@ -436,6 +437,13 @@ pub fn server_settings(
         protocol,
         elicitation_timeout: row.elicitation_timeout(),
     })
+}
+
+/// The context budget an agent's `limits` JSON sets, if it sets one (unreadable limits are
+/// logged where rate limits are checked).
+fn own_context_tokens(row: &AgentRow) -> Option<u64> {
+    let own: LimitOverrides = serde_json::from_str(row.limits.as_deref()?).ok()?;
+    own.context_tokens.map(|n| u64::from(n.get()))
 }
 
 #[cfg(test)]

@@ -185,7 +185,7 @@ fn buckets(per_minute: Option<NonZeroU32>) -> Option<Buckets> {
 fn own_limits(agent: &AgentRow) -> Option<LimitOverrides> {
     let json = agent.limits.as_deref()?;
     match serde_json::from_str::<LimitOverrides>(json) {
-        Ok(own) => (!own.is_empty()).then_some(own),
+        Ok(own) => own.limits_requests().then_some(own),
         Err(e) => {
             log::warn!(
                 "agent {}: its limits are unreadable ({e}); the server's apply",

@@ -406,6 +406,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
             auto_titles: settings.local_llm.auto_titles,
             approval_tools: settings.tools.approval_tools.clone(),
             temperature: None,
+            context_tokens: settings.local_llm.context_tokens,
         };
         let tools = tool_registry(settings, Some(Arc::new(DemoWidget::default())));
         return Ok(Agent::new(Arc::new(DemoModel), demo_settings, tools, mcp));
@@ -427,6 +428,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
         auto_titles: llm.auto_titles,
         approval_tools: settings.tools.approval_tools.clone(),
         temperature: None,
+        context_tokens: llm.context_tokens,
     };
     let tools = tool_registry(settings, None);
     Ok(Agent::new(provider, agent_settings, tools, mcp).with_endpoints(Arc::new(endpoints)))

@@ -26,6 +26,8 @@ pub struct RunRow {
     pub finished_at: Option<chrono::NaiveDateTime>,
     pub error: Option<String>,
     pub partial_text: Option<String>,
+    /// Oldest items of the thread left out of the model's input to fit its context budget.
+    pub context_dropped: Option<i64>,
 }
 
 /// How a run ended.
@@ -40,6 +42,8 @@ pub struct RunOutcome {
     pub partial_text: Option<String>,
     /// Milliseconds from the run's start to its first text delta, when it wrote any.
     pub first_token_ms: Option<u64>,
+    /// Items of the thread left out of the model's input (`None`: none were).
+    pub context_dropped: Option<u64>,
 }
 
 fn tokens(n: u64) -> i64 {
@@ -113,6 +117,7 @@ impl Store {
                     .set((
                         runs::cost_micros.eq(cost),
                         runs::first_token_ms.eq(outcome.first_token_ms.map(tokens)),
+                        runs::context_dropped.eq(outcome.context_dropped.map(tokens)),
                         runs::status.eq(outcome.status.as_str()),
                         runs::model.eq(outcome.model),
                         runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),

@@ -126,6 +126,7 @@ diesel::table! {
         cost_micros -> Nullable<BigInt>,
         instance_id -> Nullable<Text>,
         heartbeat_at -> Nullable<Timestamp>,
+        context_dropped -> Nullable<BigInt>,
     }
 }
 

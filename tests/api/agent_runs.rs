@@ -1,7 +1,7 @@
 //! Agent runs against the fake OpenAI server: streamed replies, the tool loop, client tools,
 //! cancel, retry, titles, the model picker, an agent's own endpoint, and (in `faults`) every
-//! upstream fault. Each test checks the events on the wire, the rows in the database, and what
-//! the model was sent.
+//! upstream fault; (in `context`) long threads against the context budget. Each test checks
+//! the events on the wire, the rows in the database, and what the model was sent.
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -12,6 +12,7 @@ use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::user_input;
 use crate::support::macros::llm_test;
 
+mod context;
 mod faults;
 mod retry_after;
 

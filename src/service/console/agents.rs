@@ -290,7 +290,7 @@ pub fn agent_fields(
                         "a JSON object of limits from 1 up (user_requests_per_minute, \
                          account_requests_per_minute, user_turns_per_minute, \
                          account_turns_per_minute, user_concurrent_streams, \
-                         user_tokens_per_day, account_tokens_per_day): {e}"
+                         user_tokens_per_day, account_tokens_per_day, context_tokens): {e}"
                     ),
                 )
             })?;

@@ -109,6 +109,8 @@ pub struct RunInfo {
     /// Text streamed to the user: not kept in the thread (a failed turn), or as last saved
     /// (an interrupted one, which keeps it as its answer).
     pub partial_text: Option<String>,
+    /// Oldest items of the thread left out of the model's input to fit its context budget.
+    pub context_dropped: Option<i64>,
 }
 
 /// Builds the transcript; `attachment` turns an attachment row into what pages show (its
@@ -178,6 +180,7 @@ fn run_info(row: &RunRow) -> RunInfo {
         duration_ms: finished_at.map(|end| (end - started_at).num_milliseconds()),
         error: row.error.clone(),
         partial_text: row.partial_text.clone().filter(|t| !t.is_empty()),
+        context_dropped: row.context_dropped.filter(|n| *n > 0),
     }
 }
 
@@ -278,6 +281,7 @@ mod tests {
             finished_at: end.map(|e| at(e).naive_utc()),
             error: None,
             partial_text: Some(String::new()),
+            context_dropped: None,
         }
     }
 

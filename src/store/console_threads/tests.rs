@@ -198,6 +198,7 @@ fn failed() -> RunOutcome {
         prompt_tokens: 0,
         completion_tokens: 0,
         error: Some("boom".into()),
+        context_dropped: None,
         partial_text: None,
         first_token_ms: None,
     }

@@ -141,6 +141,7 @@ pub(super) struct RunView {
     at_text: String,
     error: Option<String>,
     partial_text: Option<String>,
+    context_dropped: Option<i64>,
 }
 
 pub(super) enum EntryView {
@@ -498,5 +499,6 @@ fn run_view(run: &RunInfo) -> RunView {
         at_text: at.format("%H:%M:%S").to_string(),
         error: run.error.clone(),
         partial_text: run.partial_text.clone(),
+        context_dropped: run.context_dropped,
     }
 }
