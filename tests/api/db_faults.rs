@@ -70,19 +70,28 @@ async fn ended_database_sessions_are_replaced_unseen() {
     let name = format!("ck_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let url = with_param(&url, &format!("application_name={name}"));
     let app = serve(&url, &[], Some(test_db)).await;
-    list_concurrently(&app).await;
     let sessions = format!("FROM pg_stat_activity WHERE application_name = '{name}'");
-
-    let ended = admin_count(
-        &admin_url,
-        &format!("SELECT COUNT(pg_terminate_backend(pid)) AS n {sessions}"),
-    );
-    assert!(ended >= 2, "the server's sessions: {ended}");
-    eventually("the sessions to end", || async {
-        let left = admin_count(&admin_url, &format!("SELECT COUNT(*) AS n {sessions}"));
-        (left == 0).then_some(())
+    let count = format!("SELECT COUNT(*) AS n {sessions}");
+    // The pool opens connections in the background: wait until it holds several.
+    eventually("the pool to hold two sessions", || async {
+        list_concurrently(&app).await;
+        (admin_count(&admin_url, &count) >= 2).then_some(())
     })
     .await;
+
+    // End them all, again until none is left: one the pool was still opening when the first
+    // round ran would otherwise survive it.
+    let mut ended = 0;
+    eventually("the sessions to end", || {
+        ended += admin_count(
+            &admin_url,
+            &format!("SELECT COUNT(pg_terminate_backend(pid)) AS n {sessions}"),
+        );
+        let left = admin_count(&admin_url, &count);
+        async move { (left == 0).then_some(()) }
+    })
+    .await;
+    assert!(ended >= 2, "the server's sessions: {ended}");
 
     for _ in 0..3 {
         let answer = app.send("ann", "threads.list", json!({})).await;
