@@ -13,7 +13,7 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::service::console::ConsoleError;
-use crate::store::DbFault;
+use crate::store::{BlobError, DbFault};
 
 /// Who is looking at a console page, known once the session is loaded; kept in the request's
 /// extensions so error pages can show the layout.
@@ -53,6 +53,10 @@ pub enum AdminError {
     /// the log gets the detail.
     #[error("{1}")]
     Database(DbFault, String),
+    /// The attachment storage (an S3-compatible service) did not answer; the log gets the
+    /// detail, which may name the endpoint.
+    #[error("attachment storage unavailable: {0}")]
+    StorageUnavailable(String),
 }
 
 impl From<ConsoleError> for AdminError {
@@ -68,6 +72,9 @@ impl From<ConsoleError> for AdminError {
                 Some(fault) => AdminError::Database(fault, e.to_string()),
                 None => AdminError::Internal(e.to_string()),
             },
+            ConsoleError::Storage(BlobError::Unavailable(detail)) => {
+                AdminError::StorageUnavailable(detail)
+            }
             e @ (ConsoleError::Credentials(_) | ConsoleError::Storage(_)) => {
                 AdminError::Internal(e.to_string())
             }
@@ -117,6 +124,7 @@ impl AdminError {
             AdminError::Database(DbFault::ReadOnly, _) => "Database is read-only",
             AdminError::Database(DbFault::Full, _) => "Database disk full",
             AdminError::Database(DbFault::Io, _) => "Database storage failed",
+            AdminError::StorageUnavailable(_) => "Attachment storage unavailable",
         }
     }
 
@@ -142,6 +150,10 @@ impl AdminError {
                 text[..1].make_ascii_uppercase();
                 format!("{text}. The detail is in the server's log.")
             }
+            AdminError::StorageUnavailable(_) => "The attachment storage did not answer. Try \
+                                                  again in a moment; the detail is in the \
+                                                  server's log."
+                .to_owned(),
             AdminError::Forbidden(why) | AdminError::Conflict(why) => why.clone(),
             AdminError::InvalidInput(_, why) => why.clone(),
         }
@@ -206,7 +218,9 @@ impl ResponseError for AdminError {
             AdminError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Database(DbFault::Full, _) => StatusCode::INSUFFICIENT_STORAGE,
-            AdminError::Database(..) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Database(..) | AdminError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 

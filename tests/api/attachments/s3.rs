@@ -1,17 +1,19 @@
 //! Attachments in an S3-compatible bucket (moto's server, started per test): both upload
 //! strategies stored as objects under the configured prefix and served back, read for the
-//! model, deletion and the purge removing the objects, a 200 MiB file streamed through a multipart upload, checks that
-//! fail or clients that go away leaving no object and no open upload, and the store dying
-//! mid-upload answering `503` with nothing left `uploaded`. The storage does not depend on the
-//! database, so these run on SQLite only.
+//! model, deletion and the purge removing the objects, a 200 MiB file streamed through a
+//! multipart upload, checks that fail or clients that go away leaving no object and no open
+//! upload, and the store dying mid-upload or before a download answering `503` (with nothing
+//! left `uploaded`). The storage does not depend on the database, so these run on SQLite only.
 
 use base64::Engine;
+use chatkit_server::store::Role;
 use futures_util::StreamExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{SECRET, header, id_of, message_input};
 use crate::support::app::{Db, TestApp, eventually, spawn_app_with, spawn_llm_app_with};
+use crate::support::console::{PASSWORD, add_operator, sign_in};
 use crate::support::fake_llm::Reply;
 use crate::support::fixtures::PNG;
 use crate::support::s3::Moto;
@@ -327,6 +329,40 @@ async fn s3_outage_mid_upload_is_a_503_and_leaves_nothing() {
     assert_eq!(row.state, "failed", "never uploaded");
     let (content, _, _) = app.get_content(&app.content_url(&id), Some("ann")).await;
     assert_eq!(content.status, 404, "nothing to serve");
+}
+
+/// With the store down, a download is a clear `503` for the chat (JSON) and for an operator
+/// (the console's error page), never a `500`, and the store's address stays in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_outage_makes_downloads_unavailable() {
+    let Some(mut moto) = Moto::start().await else {
+        return;
+    };
+    let app = s3_app(&moto, &[]).await;
+    let file = app
+        .two_phase("ann", "notes.txt", "text/plain", b"kept in a bucket")
+        .await;
+    let id = id_of(&file);
+    add_operator(&app, "reviewer@example.com", Role::Reviewer).await;
+    let reviewer = sign_in(&app, "reviewer@example.com", PASSWORD).await;
+    let download = format!("/admin/attachments/{id}/download");
+    assert_eq!(reviewer.get(&download).await.status, 200);
+
+    moto.kill();
+    let (chat, _, _) = app.get_content(&app.content_url(&id), Some("ann")).await;
+    assert_eq!(
+        (chat.status, chat.error_code().as_str()),
+        (503, "storage_unavailable"),
+        "{chat:?}"
+    );
+    let page = reviewer.get(&download).await;
+    assert_eq!(page.status, 503, "{page:?}");
+    assert!(
+        page.body.contains("Attachment storage unavailable"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("127.0.0.1"), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
