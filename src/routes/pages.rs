@@ -52,52 +52,33 @@ pub async fn agent_chat_page(
 }
 
 async fn render_chat(state: &AppState, slug: Option<&str>) -> Result<HttpResponse, AppError> {
-    let agent = state
-        .auth
-        .agent(slug)
-        .await
-        .map_err(crate::service::error::ChatKitError::from)?;
-    let api_url = format!("/chatkit?agent={}", agent.slug);
-    let upload_max_bytes = state.settings.attachments.max_bytes;
-    let dictation_max_bytes = state.chatkit.dictation_max_bytes().unwrap_or(0);
-    let pages = &state.settings.pages;
-    let (body, policy) = match pages.client {
+    let settings = &state.settings;
+    let page = state.chatkit.chat_page(slug, settings.llm.as_ref()).await?;
+    let api_url = format!("/chatkit?agent={}", page.agent.slug);
+    let upload_max_bytes = settings.attachments.max_bytes;
+    let dictation_max_bytes = page.dictation_max_bytes.unwrap_or(0);
+    let (body, policy) = match settings.pages.client {
         ChatClient::Builtin => {
-            let mut models = Vec::new();
-            if let Some(llm) = state
-                .settings
-                .llm
-                .as_ref()
-                .filter(|llm| !llm.allowed_models.is_empty())
-            {
-                let default = agent.model.clone().unwrap_or_else(|| llm.model.clone());
-                models.push(default);
-                for model in &llm.allowed_models {
-                    if !models.contains(model) {
-                        models.push(model.clone());
-                    }
-                }
-            }
-            let page = ChatPage {
-                agent_name: &agent.name,
+            let html = ChatPage {
+                agent_name: &page.agent.name,
                 api_url,
                 upload_max_bytes,
-                models: models.join(","),
-                host_origins: state.settings.http.allowed_origins.join(","),
+                models: page.models.join(","),
+                host_origins: settings.http.allowed_origins.join(","),
                 dictation_max_bytes,
             };
-            (page.render()?, BUILTIN_POLICY)
+            (html.render()?, BUILTIN_POLICY)
         }
         ChatClient::ChatKitJs => {
-            let page = ChatKitJsPage {
-                agent_name: &agent.name,
+            let html = ChatKitJsPage {
+                agent_name: &page.agent.name,
                 api_url,
-                script_url: &pages.script_url,
-                domain_key: &pages.domain_key,
+                script_url: &settings.pages.script_url,
+                domain_key: &settings.pages.domain_key,
                 upload_max_bytes,
                 dictation_max_bytes,
             };
-            (page.render()?, CHATKIT_JS_POLICY)
+            (html.render()?, CHATKIT_JS_POLICY)
         }
     };
     let mut response = HttpResponse::Ok();

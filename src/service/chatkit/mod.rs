@@ -5,7 +5,10 @@
 //! widget actions in `actions`.
 
 mod actions;
+mod page;
 mod turns;
+
+pub use page::ChatPageFacts;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;

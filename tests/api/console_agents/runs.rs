@@ -118,6 +118,17 @@ async fn an_agent_from_the_console_uses_its_own_model_and_mcp_server(
     input["inference_options"] = json!({"model": "own-alt"});
     start(&app, input).await;
     assert_eq!(own.requests().last().unwrap()["model"], "own-alt");
+    // The agent's chat page offers the same models, the agent's own first.
+    let chat = reqwest::get(format!("{}/agents/support/chat", app.address))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        chat.contains(r#"data-models="own-model,own-alt,own-other""#),
+        "{chat}"
+    );
 
     // An edit applies to the next run, without a restart.
     let mut form = agent_form("support", &own_url);
