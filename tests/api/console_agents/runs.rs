@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{API_KEY, MCP_TOKEN, VARS, add_server, admin, agent_form, create_agent};
 use crate::support::app::TestApp;
+use crate::support::console::get;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::user_input;
 use crate::support::macros::llm_test;
@@ -119,12 +120,7 @@ async fn an_agent_from_the_console_uses_its_own_model_and_mcp_server(
     start(&app, input).await;
     assert_eq!(own.requests().last().unwrap()["model"], "own-alt");
     // The agent's chat page offers the same models, the agent's own first.
-    let chat = reqwest::get(format!("{}/agents/support/chat", app.address))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let chat = get(&app, "/agents/support/chat").await.body;
     assert!(
         chat.contains(r#"data-models="own-model,own-alt,own-other""#),
         "{chat}"
