@@ -161,19 +161,16 @@ async fn create(
 ) -> Result<HttpResponse, AdminError> {
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
-    let AgentForm { mut input, .. } = form.into_inner();
+    let AgentForm { input, .. } = form.into_inner();
     match state.agents.create(&console.actor(), &input).await {
         Ok(agent) => Ok(see_other(&format!(
             "/admin/agents/{}?done=created",
             agent.id
         ))),
         Err(e) => {
-            let error: AdminError = e.into();
-            // A new key is never sent back, even as typed.
-            input.llm_api_key.clear();
-            let mut page = Draft::new(input);
-            let status = page.refused(error)?;
-            page.render(&state, &console, &req, None, status).await
+            Draft::new(AgentInput::new_agent())
+                .send_back(input, e.into(), &state, &console, &req)
+                .await
         }
     }
 }
@@ -204,17 +201,13 @@ async fn update(
 ) -> Result<HttpResponse, AdminError> {
     console.check_csrf(&form.csrf_token)?;
     console.require_admin()?;
-    let AgentForm { mut input, .. } = form.into_inner();
+    let AgentForm { input, .. } = form.into_inner();
     match state.agents.update(&console.actor(), &id, &input).await {
         Ok(_) => Ok(see_other(&format!("/admin/agents/{id}?done=saved"))),
         Err(e) => {
-            let error: AdminError = e.into();
-            // A new key is never sent back, even as typed.
-            input.llm_api_key.clear();
-            let mut page = Draft::of(state.agents.detail(&console.actor(), &id).await?);
-            page.form = input;
-            let status = page.refused(error)?;
-            page.render(&state, &console, &req, None, status).await
+            Draft::of(state.agents.detail(&console.actor(), &id).await?)
+                .send_back(input, e.into(), &state, &console, &req)
+                .await
         }
     }
 }
@@ -422,6 +415,22 @@ impl Draft {
             other => return Err(other),
         }
         Ok(status)
+    }
+
+    /// The page again with the form as the operator sent it and why it was refused (other
+    /// errors are error pages). A new key is never sent back, even as typed.
+    async fn send_back(
+        mut self,
+        mut input: AgentInput,
+        error: AdminError,
+        state: &AppState,
+        console: &Console,
+        req: &HttpRequest,
+    ) -> Result<HttpResponse, AdminError> {
+        input.llm_api_key.clear();
+        self.form = input;
+        let status = self.refused(error)?;
+        self.render(state, console, req, None, status).await
     }
 
     async fn render(
