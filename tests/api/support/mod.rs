@@ -9,7 +9,8 @@
 //!   items, uploads, the human-input form and approval of the fake model).
 //! - [`fake_llm`]: a fake OpenAI Chat Completions endpoint, scripted by the tests.
 //! - [`mcp_server`]: a real MCP server (rmcp) inside the test process.
-//! - [`python`]: the Python MCP test server (`tests/mcp`), started as a child process.
+//! - [`python`]: Python programs of the tests started as child processes, such as the MCP test
+//!   server (`tests/mcp`).
 //! - [`s3`]: an S3-compatible server (moto), started as a child process, with its bucket.
 //! - [`process`]: the server binary as a child process, to kill, stop and start again on
 //!   the same database.

@@ -2,53 +2,35 @@
 //! PyPI), started as a child process of the Python in `CHATKIT_TEST_PYTHON`; killed when
 //! dropped or by [`Moto::kill`], which is how tests make the store go away.
 
-use super::skip;
+use super::python::PythonChild;
 
 /// The moto server, on a free loopback port, with one bucket of its own.
 pub struct Moto {
     pub endpoint: String,
     pub bucket: String,
-    child: std::process::Child,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    child: PythonChild,
 }
 
 impl Moto {
     /// `None` (after saying why) when Python or moto is missing.
     pub async fn start() -> Option<Moto> {
-        let python = std::env::var("CHATKIT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let has_moto = std::process::Command::new(&python)
-            .args(["-c", "import moto.server"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has_moto {
-            skip(
-                "S3 storage: moto is missing (pip install 'moto[server]==5.2.5' and set CHATKIT_TEST_PYTHON)",
-            );
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto starts");
+        let child = PythonChild::start(
+            "moto.server",
+            "S3 storage: moto is missing (pip install 'moto[server]==5.2.5' and set CHATKIT_TEST_PYTHON)",
+            |port| {
+                [
+                    "-m",
+                    "moto.server",
+                    "-H",
+                    "127.0.0.1",
+                    "-p",
+                    &port.to_string(),
+                ]
+                .map(str::to_owned)
+                .to_vec()
+            },
+        )?;
+        let port = child.port;
         let moto = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             bucket: format!("chatkit-{}", uuid::Uuid::new_v4().simple()),
@@ -167,7 +149,6 @@ impl Moto {
 
     /// Stops the server at once, as an outage would.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }
