@@ -202,11 +202,12 @@ fn listen(url: &str, inner: &Weak<Inner>) {
             std::thread::sleep(RECONNECT_AFTER);
             continue;
         }
-        if !first {
-            log::info!("listening for signals again");
-            if !forward(inner, Signal::Recheck) {
-                return;
-            }
+        match backend_pid(&mut conn) {
+            Ok(pid) => log::info!("listening for signals (database session {pid})"),
+            Err(e) => log::info!("listening for signals (database session unknown: {e})"),
+        }
+        if !first && !forward(inner, Signal::Recheck) {
+            return;
         }
         first = false;
         loop {
@@ -237,6 +238,18 @@ fn listen(url: &str, inner: &Weak<Inner>) {
             }
         }
     }
+}
+
+/// The listening connection's server process, which the log names so that an operator can
+/// tell it among the sessions.
+fn backend_pid(conn: &mut diesel::PgConnection) -> Result<i32, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let row: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(conn)?;
+    Ok(row.pid)
 }
 
 /// Hands a signal to the subscribers; `false` once the bus is gone.

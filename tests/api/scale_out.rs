@@ -225,3 +225,52 @@ async fn a_live_mcp_question_whose_process_died_is_told_plainly() {
     let result = tool_result(&requests, 1);
     assert!(result.contains("no longer open"), "{result}");
 }
+
+/// The database sessions a process's log says it listened for signals on, in order.
+fn listening_sessions(server: &ServerProcess) -> Vec<i32> {
+    server
+        .log()
+        .lines()
+        .filter_map(|line| {
+            line.split("listening for signals (database session ")
+                .nth(1)
+        })
+        .filter_map(|rest| rest.split(')').next()?.parse().ok())
+        .collect()
+}
+
+/// A process whose listening connection is cut connects and listens again, and signals reach
+/// it as before: a delete through the other process stops its run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listening_connection_is_restored() {
+    let fake = FakeLlm::start().await;
+    let Some((_db, a, b, _dirs)) = two_processes(&fake, &[]).await else {
+        return;
+    };
+    let first = eventually("A to listen for signals", || async {
+        listening_sessions(&a).first().copied()
+    })
+    .await;
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
+    crate::support::app::execute_sql(&admin_url, &format!("SELECT pg_terminate_backend({first})"));
+    eventually("A to listen again on a new session", || async {
+        let sessions = listening_sessions(&a);
+        (sessions.len() == 2 && sessions[1] != first).then_some(())
+    })
+    .await;
+
+    fake.push(long_answer());
+    let mut stream = Sse::new(a.create_thread("ann", "Go on").await);
+    stream.until_words(3).await;
+    let thread_id = stream.thread_id();
+    b.ok("ann", "threads.delete", json!({"thread_id": thread_id}))
+        .await;
+    tokio::time::timeout(Duration::from_secs(60), stream.read_all())
+        .await
+        .expect("the stream ends");
+    let words = stream.text.split_whitespace().count();
+    assert!(
+        words < 200,
+        "the run streamed on after its thread was deleted: {words} words"
+    );
+}
