@@ -280,17 +280,21 @@ impl RunManager {
 
     /// A shutdown: lets the live runs finish for `grace`, then interrupts the rest (each keeps
     /// its partial answer and tells its client to send again) and waits for them to save.
+    /// The calls this process holds on a person's question end with it: the other processes
+    /// stop handing their answers here, and tell the model the question is gone at once.
     pub async fn drain(&self, grace: Duration) {
         self.live.wait_empty(grace).await;
-        if self.live.is_empty() {
-            return;
+        if !self.live.is_empty() {
+            log::warn!(
+                "interrupting {} run(s) still streaming after the shutdown grace",
+                self.live.run_ids().len()
+            );
+            self.live.interrupt_all(Interrupt::Shutdown);
+            self.live.wait_empty(SAVE_PATIENCE).await;
         }
-        log::warn!(
-            "interrupting {} run(s) still streaming after the shutdown grace",
-            self.live.run_ids().len()
-        );
-        self.live.interrupt_all(Interrupt::Shutdown);
-        self.live.wait_empty(SAVE_PATIENCE).await;
+        if let Err(e) = self.store.forget_parked_of(&self.instance).await {
+            log::warn!("cannot forget this process's parked calls: {e}");
+        }
     }
 
     /// Starts the run in the background and returns the receiving end of its event frames.

@@ -168,4 +168,16 @@ impl Store {
         })
         .await
     }
+
+    /// Forgets every call `instance_id` holds (it is shutting down).
+    pub async fn forget_parked_of(&self, instance_id: &str) -> Result<(), StoreError> {
+        let instance_id = instance_id.to_owned();
+        self.with_conn(move |conn| {
+            diesel::delete(parked_calls::table)
+                .filter(parked_calls::instance_id.eq(instance_id))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
 }
