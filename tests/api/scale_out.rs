@@ -1,6 +1,7 @@
 //! Two server processes on one Postgres database, and the signals between them: a thread
 //! deleted through one process stops its run streaming in the other; a form asked through one
-//! is answered through the other; a handshake-era MCP question asked on one is answered on the
+//! is answered through the other (in the chat or the console); a cut listening connection is
+//! restored; a handshake-era MCP question asked on one is answered on the
 //! other, which hands the answer to the call parked on the first (or, with the first gone,
 //! tells the model plainly). Postgres only: SQLite serves one process.
 
@@ -9,7 +10,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::recovery::{Sse, as_refs, items, long_answer, message_text, process_vars};
+use chatkit_server::auth::operators::hash_password;
+use chatkit_server::store::{NewOperator, Role, Store};
+
 use crate::support::app::{Db, TestDb, eventually};
+use crate::support::console::{PASSWORD, sign_in_at};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{action, ask, form_of, valid_values};
 use crate::support::process::ServerProcess;
@@ -19,13 +24,19 @@ use crate::support::python::PythonMcp;
 async fn two_processes(
     fake: &FakeLlm,
     extra: &[(&str, &str)],
-) -> Option<(TestDb, ServerProcess, ServerProcess, [tempfile::TempDir; 2])> {
+) -> Option<(
+    TestDb,
+    String,
+    ServerProcess,
+    ServerProcess,
+    [tempfile::TempDir; 2],
+)> {
     let (db, url) = TestDb::create(Db::Postgres)?;
     let vars = process_vars(fake, extra);
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let a = ServerProcess::start(&url, dirs[0].path(), &as_refs(&vars)).await;
     let b = ServerProcess::start(&url, dirs[1].path(), &as_refs(&vars)).await;
-    Some((db, a, b, dirs))
+    Some((db, url, a, b, dirs))
 }
 
 /// The tool result the model received in request `n`.
@@ -60,7 +71,7 @@ async fn answer(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_thread_on_one_process_stops_its_run_on_the_other() {
     let fake = FakeLlm::start().await;
-    let Some((_db, a, b, _dirs)) = two_processes(&fake, &[]).await else {
+    let Some((_db, _, a, b, _dirs)) = two_processes(&fake, &[]).await else {
         return;
     };
     fake.push(long_answer());
@@ -94,7 +105,7 @@ async fn deleting_a_thread_on_one_process_stops_its_run_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_asked_on_one_process_is_answered_on_the_other() {
     let fake = FakeLlm::start().await;
-    let Some((_db, a, b, _dirs)) = two_processes(&fake, &[]).await else {
+    let Some((_db, _, a, b, _dirs)) = two_processes(&fake, &[]).await else {
         return;
     };
     ask(&fake);
@@ -137,6 +148,55 @@ async fn a_form_asked_on_one_process_is_answered_on_the_other() {
     );
 }
 
+/// A form the model asked through A, answered by an operator in B's console: the run
+/// resumes on B in the background and persists, and A lists its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_asked_on_one_process_is_answered_in_the_other_processs_console() {
+    let fake = FakeLlm::start().await;
+    let Some((_db, url, a, b, _dirs)) = two_processes(&fake, &[]).await else {
+        return;
+    };
+    ask(&fake);
+    let mut asked = Sse::new(a.create_thread("ann", "Book a room").await);
+    asked.read_all().await;
+    let thread_id = asked.thread_id();
+    let (_, id) = form_of(&asked.events);
+
+    let store = Store::connect(&url, 1).unwrap();
+    let email = "ops@example.com";
+    store
+        .create_operator(NewOperator {
+            email: email.to_owned(),
+            password_hash: hash_password(PASSWORD).unwrap(),
+            role: Role::Reviewer,
+        })
+        .await
+        .unwrap();
+    let console = sign_in_at(&b.address, &store, email, PASSWORD).await;
+    fake.push(Reply::Text(vec!["Booked by the desk.".into()]));
+    let fields = [
+        ("city", "Oslo"),
+        ("nights", "3"),
+        ("room", "double"),
+        ("from", "2026-12-01"),
+        ("action", "submit"),
+    ];
+    let done = console.act(&format!("/admin/forms/{id}"), &fields).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    eventually("the resumed run's answer to be listed on A", || async {
+        let listed = items(&a, "ann", &thread_id).await;
+        let last = listed.last()?;
+        (last["type"] == "assistant_message" && message_text(last) == "Booked by the desk.")
+            .then_some(())
+    })
+    .await;
+    let row = store.load_interaction(&id).await.unwrap();
+    assert_eq!(
+        row.answered_by.map(|by| by.to_string()).as_deref(),
+        Some("operator")
+    );
+}
+
 /// The MCP test server's handshake-era settings for two processes, calls waiting at most
 /// `timeout_ms`.
 fn legacy_mcp(python: &PythonMcp, timeout_ms: u64) -> String {
@@ -153,7 +213,7 @@ async fn a_live_mcp_question_raised_on_one_process_is_answered_on_the_other() {
     };
     let fake = FakeLlm::start().await;
     let servers = legacy_mcp(&python, 30_000);
-    let Some((_db, a, b, _dirs)) =
+    let Some((_db, _, a, b, _dirs)) =
         two_processes(&fake, &[("CHATKIT_MCP_SERVERS", servers.as_str())]).await
     else {
         return;
@@ -200,7 +260,7 @@ async fn a_live_mcp_question_whose_process_died_is_told_plainly() {
         ("CHATKIT_MCP_SERVERS", servers.as_str()),
         ("CHATKIT_RUN_STALE_SECS", "3"),
     ];
-    let Some((_db, mut a, b, _dirs)) = two_processes(&fake, &extra).await else {
+    let Some((_db, _, mut a, b, _dirs)) = two_processes(&fake, &extra).await else {
         return;
     };
     fake.push(Reply::ToolCalls {
@@ -244,7 +304,7 @@ fn listening_sessions(server: &ServerProcess) -> Vec<i32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listening_connection_is_restored() {
     let fake = FakeLlm::start().await;
-    let Some((_db, a, b, _dirs)) = two_processes(&fake, &[]).await else {
+    let Some((_db, _, a, b, _dirs)) = two_processes(&fake, &[]).await else {
         return;
     };
     let first = eventually("A to listen for signals", || async {
