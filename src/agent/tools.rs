@@ -286,12 +286,18 @@ impl McpTool {
                 }) => {
                     let answer = responses.into_iter().next().map(|(_, a)| a);
                     let answer = answer.unwrap_or_else(|| serde_json::json!({"action": "cancel"}));
-                    self.server.resume_live(&token, answer, &progress).await
+                    let parked = &self.server.parked;
+                    parked.resume(&self.server, &token, answer, &progress).await
                 }
                 answers => {
-                    self.server
+                    let response = self
+                        .server
                         .call_tool(&self.tool, arguments, answers.as_ref(), &progress)
-                        .await
+                        .await;
+                    if let Ok(response) = &response {
+                        self.server.parked.note(&self.server, response).await;
+                    }
+                    response
                 }
             };
             let outcome = match &response {

@@ -78,6 +78,13 @@ impl LiveRuns {
             .is_some()
     }
 
+    /// Stops the live run with this id, if it is still here.
+    pub(super) fn interrupt_run(&self, run_id: &str, why: Interrupt) {
+        if let Some(run) = self.lock().values().find(|run| run.run_id == run_id) {
+            run.stop.send_replace(Some(why));
+        }
+    }
+
     /// Stops every live run.
     pub(super) fn interrupt_all(&self, why: Interrupt) {
         for run in self.lock().values() {

@@ -3,12 +3,13 @@
 //! events to its subscriber (the SSE response), and runs the cancel path when that subscriber
 //! goes away. A run without a subscriber finishes and persists on its own. `live` holds this
 //! process's runs and stops them from outside (a deleted thread, a shutdown); `recovery` ends
-//! the runs of processes that died.
+//! the runs of processes that died; `signals` takes stops and answers from other processes.
 
 mod drive;
 mod files;
 mod live;
 mod recovery;
+mod signals;
 mod sink;
 
 use std::collections::HashMap;
@@ -25,14 +26,14 @@ pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 use live::LiveRuns;
 
 use crate::agent::llm::ToolSpec;
-use crate::agent::mcp::McpServer;
+use crate::agent::mcp::{McpServer, ParkedCalls};
 use crate::agent::{Agent, Overrides, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{Thread, ThreadStreamEvent};
 use crate::config::{
     ClientToolSettings, LimitOverrides, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
 };
-use crate::store::{AgentRow, BlobStore, McpServerRow, Scope, Store, StoreError};
+use crate::store::{AgentRow, BlobStore, McpServerRow, Scope, Signal, Store, StoreError};
 
 /// A stored MCP server row with the server made from it; `None` for a row that cannot be
 /// used, remembered so that it is reported once rather than on every run.
@@ -80,6 +81,8 @@ pub struct RunManager {
     human_timeout: std::time::Duration,
     /// Opens the secrets agents keep sealed (API keys, MCP header values).
     sealer: Option<Sealer>,
+    /// MCP calls parked on a person's question, which answers reach from any process.
+    parked: ParkedCalls,
 }
 
 /// How a run starts, beyond its agent input.
@@ -101,6 +104,7 @@ impl RunManager {
         agent: Arc<Agent>,
         human_timeout: std::time::Duration,
         sealer: Option<Sealer>,
+        parked: ParkedCalls,
     ) -> Self {
         RunManager {
             store,
@@ -111,6 +115,7 @@ impl RunManager {
             agent_mcp: Arc::default(),
             human_timeout,
             sealer,
+            parked,
         }
     }
 
@@ -161,7 +166,9 @@ impl RunManager {
                 let server = match before.iter().find(|(seen, _)| *seen == row) {
                     Some((_, server)) => server.clone(),
                     None => match server_settings(&row, self.sealer.as_ref()) {
-                        Ok(settings) => Some(Arc::new(McpServer::new(settings))),
+                        Ok(settings) => {
+                            Some(Arc::new(McpServer::new(settings).with_parked(&self.parked)))
+                        }
                         Err(problem) => {
                             log::warn!(
                                 "agent {}: MCP server '{}' is skipped: {problem}",
@@ -214,12 +221,25 @@ impl RunManager {
     }
 
     /// Ends the runs a dead process left (all of them on SQLite, the stale ones on Postgres),
-    /// then keeps this process's runs refreshed and ends stale ones as they appear.
+    /// then keeps this process's runs and parked calls refreshed, ends stale runs as they
+    /// appear, and takes signals from the other processes.
     pub async fn recover(&self, settings: &RunSettings) {
         recovery::recover_at_start(&self.store, settings.stale_after).await;
+        self.parked.set_relay(Arc::new(signals::DbRelay {
+            store: self.store.clone(),
+            instance: self.instance.clone(),
+            stale_after: settings.stale_after,
+        }));
+        signals::spawn_listener(
+            self.store.clone(),
+            self.live.clone(),
+            self.parked.clone(),
+            self.instance.clone(),
+        );
         recovery::spawn_heartbeat(
             self.store.clone(),
             self.live.clone(),
+            self.instance.clone(),
             settings.heartbeat_every(),
             settings.stale_after,
         );
@@ -227,26 +247,54 @@ impl RunManager {
 
     /// Stops the thread's run at once, before the thread is deleted: the model stops, nothing
     /// more is saved, and its stream ends without offering a retry. Waits (briefly) for the
-    /// run to let go of the thread.
+    /// run to let go of the thread. A run of another process is told through a signal; if
+    /// that is missed, the owner's heartbeat finds the run's row gone and stops it then.
     pub async fn stop_for_deletion(&self, thread_id: &str) {
         if self.live.interrupt(thread_id, Interrupt::ThreadDeleted) {
             self.live.wait_gone(thread_id, STOP_PATIENCE).await;
+            return;
+        }
+        match self.store.has_running_run(thread_id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                log::warn!("thread {thread_id}: cannot tell whether it has a run: {e}");
+                return;
+            }
+        }
+        if let Err(e) = self
+            .store
+            .signal(Signal::StopThread(thread_id.to_owned()))
+            .await
+        {
+            log::warn!("thread {thread_id}: cannot ask its process to stop its run: {e}");
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + STOP_PATIENCE;
+        while tokio::time::Instant::now() < deadline
+            && matches!(self.store.has_running_run(thread_id).await, Ok(true))
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// A shutdown: lets the live runs finish for `grace`, then interrupts the rest (each keeps
     /// its partial answer and tells its client to send again) and waits for them to save.
+    /// The calls this process holds on a person's question end with it: the other processes
+    /// stop handing their answers here, and tell the model the question is gone at once.
     pub async fn drain(&self, grace: Duration) {
         self.live.wait_empty(grace).await;
-        if self.live.is_empty() {
-            return;
+        if !self.live.is_empty() {
+            log::warn!(
+                "interrupting {} run(s) still streaming after the shutdown grace",
+                self.live.run_ids().len()
+            );
+            self.live.interrupt_all(Interrupt::Shutdown);
+            self.live.wait_empty(SAVE_PATIENCE).await;
         }
-        log::warn!(
-            "interrupting {} run(s) still streaming after the shutdown grace",
-            self.live.run_ids().len()
-        );
-        self.live.interrupt_all(Interrupt::Shutdown);
-        self.live.wait_empty(SAVE_PATIENCE).await;
+        if let Err(e) = self.store.forget_parked_of(&self.instance).await {
+            log::warn!("cannot forget this process's parked calls: {e}");
+        }
     }
 
     /// Starts the run in the background and returns the receiving end of its event frames.

@@ -5,11 +5,12 @@
 //! becomes the assistant message, followed by a hidden note for the model and a visible
 //! notice, so the thread reads as an answer that was cut off and takes a new turn.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::live::LiveRuns;
+use super::live::{Interrupt, LiveRuns};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{
     AssistantMessageContent, AssistantMessageItem, ItemBody, SdkHiddenContextItem, Task, TaskItem,
@@ -140,10 +141,14 @@ fn stale_reason(stale_after: Duration) -> String {
     )
 }
 
-/// Every `every`: refreshes this process's live runs in one statement, then ends stale runs.
+/// Every `every`: refreshes this process's live runs and parked calls, stops the live runs
+/// whose rows were gone on two beats in a row (their thread was deleted, or another process
+/// ended them as stale; a run's row may lag its start by a moment, hence two), then ends
+/// stale runs.
 pub(super) fn spawn_heartbeat(
     store: Store,
     live: LiveRuns,
+    instance: std::sync::Arc<str>,
     every: Duration,
     stale_after: Duration,
 ) {
@@ -151,10 +156,26 @@ pub(super) fn spawn_heartbeat(
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut missing_before = HashSet::new();
         loop {
             ticks.tick().await;
-            if let Err(e) = store.refresh_runs(live.run_ids()).await {
-                log::error!("cannot refresh the heartbeat of the live runs: {e}");
+            let run_ids = live.run_ids();
+            match store.refresh_runs(run_ids.clone()).await {
+                Ok(refreshed) => {
+                    let missing: HashSet<String> = run_ids
+                        .into_iter()
+                        .filter(|id| !refreshed.contains(id))
+                        .collect();
+                    for run_id in missing.intersection(&missing_before) {
+                        log::warn!("run {run_id}: its row is gone or ended elsewhere; stopping it");
+                        live.interrupt_run(run_id, Interrupt::ThreadDeleted);
+                    }
+                    missing_before = missing;
+                }
+                Err(e) => log::error!("cannot refresh the heartbeat of the live runs: {e}"),
+            }
+            if let Err(e) = store.refresh_parked(&instance).await {
+                log::error!("cannot refresh the heartbeat of the parked calls: {e}");
             }
             sweep(&store, Some(cutoff(stale_after)), &reason).await;
         }

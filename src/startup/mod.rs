@@ -22,7 +22,7 @@ use actix_web::{App, HttpServer, web};
 use crate::agent::demo::{DEMO_MODEL, DemoModel, DemoWidget};
 use crate::agent::llm::transcribe::TranscribeError;
 use crate::agent::llm::{Endpoints, LlmError, ToolSpec};
-use crate::agent::mcp::{McpServer, http_client as mcp_http_client};
+use crate::agent::mcp::{McpServer, ParkedCalls, http_client as mcp_http_client};
 use crate::agent::tools::{AskHuman, CurrentTime, Tool, ToolRegistry};
 use crate::agent::{Agent, AgentSettings};
 use crate::auth::operators::{LoginCsrf, LoginLimiter, LoginLimits};
@@ -119,12 +119,14 @@ impl Application {
         );
         let limits = limiter(&settings, &store);
         let attachments = attachment_service(&settings, &store, &auth, public_url, &limits)?;
+        let parked = ParkedCalls::default();
         let runs = RunManager::new(
             store.clone(),
             attachments.blobs().clone(),
-            Arc::new(build_agent(&settings, &model)?),
+            Arc::new(build_agent(&settings, &model, &parked)?),
             settings.tools.human_input_timeout,
             Sealer::from_setting(settings.auth.secret_key.as_ref()),
+            parked,
         );
         runs.recover(&settings.runs).await;
         let shutdown_grace = settings.runs.shutdown_grace;
@@ -149,7 +151,12 @@ impl Application {
         let attachment_browser =
             AttachmentBrowser::new(store.clone(), attachments.clone(), audit.clone());
         let feedback = FeedbackReview::new(store.clone());
-        let threads = ThreadConsoleService::new(store.clone(), attachments.clone(), audit.clone());
+        let threads = ThreadConsoleService::new(
+            store.clone(),
+            attachments.clone(),
+            audit.clone(),
+            runs.clone(),
+        );
         let usage = UsageService::new(store.clone(), audit.clone());
         let forms = FormQueue::new(store.clone(), human.clone(), threads.clone(), audit.clone());
         let webhooks = WebhookLog::new(store.clone(), audit.clone());
@@ -380,7 +387,11 @@ fn limiter(settings: &Settings, store: &Store) -> Limiter {
 }
 
 /// The default agent: the chosen model (if any), the built-in tools and the client tools.
-fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, StartupError> {
+fn build_agent(
+    settings: &Settings,
+    model: &ModelChoice,
+    parked: &ParkedCalls,
+) -> Result<Agent, StartupError> {
     // The one HTTP client of every MCP server, built now rather than on a first turn.
     if let Err(e) = mcp_http_client() {
         log::error!("MCP servers cannot be used: {e}");
@@ -390,7 +401,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
         .mcp_servers
         .iter()
         .cloned()
-        .map(|s| Arc::new(McpServer::new(s)))
+        .map(|s| Arc::new(McpServer::new(s).with_parked(parked)))
         .collect();
     let Some(llm) = model.llm() else {
         if !matches!(model, ModelChoice::Demo) {

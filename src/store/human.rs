@@ -1,12 +1,13 @@
 //! Pending human interactions (forms, approvals, elicitations) and their answers. A row holds
 //! everything needed to answer and resume, so nothing about a waiting run lives in memory.
 //! Every change of a row's state also queues its webhook (`store::webhooks`) in the same
-//! transaction, when webhooks are on.
+//! transaction, when webhooks are on, and signals the console's live updates in every process.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{agents, human_interactions, threads};
+use super::signals::{Signal, notify_in};
 use super::{AgentRow, Found, Scope, Store, StoreError, db, webhooks};
 use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 
@@ -115,6 +116,7 @@ impl Store {
                     diesel::insert_into(human_interactions::table)
                         .values(record)
                         .execute(conn)?;
+                    notify_in(conn, &[Signal::FormsChanged])?;
                     match &outbox {
                         Some(outbox) => webhooks::enqueue(conn, outbox, &row),
                         None => Ok(false),
@@ -123,6 +125,7 @@ impl Store {
             })
             .await?;
         self.ring(queued);
+        self.after_commit(vec![Signal::FormsChanged]);
         Ok(())
     }
 
@@ -203,6 +206,9 @@ impl Store {
                         human_interactions::answered_at.eq(Utc::now().naive_utc()),
                     ))
                     .execute(conn)?;
+                    if updated == 1 {
+                        notify_in(conn, &[Signal::FormsChanged])?;
+                    }
                     let Some(outbox) = outbox.filter(|_| updated == 1) else {
                         return Ok((updated == 1, false));
                     };
@@ -216,6 +222,9 @@ impl Store {
             })
             .await?;
         self.ring(queued);
+        if won {
+            self.after_commit(vec![Signal::FormsChanged]);
+        }
         Ok(won)
     }
 
@@ -256,11 +265,17 @@ impl Store {
                             queued |= webhooks::enqueue(conn, outbox, &row)?;
                         }
                     }
+                    if closed > 0 {
+                        notify_in(conn, &[Signal::FormsChanged])?;
+                    }
                     Ok::<_, StoreError>((closed, queued))
                 })
             })
             .await?;
         self.ring(queued);
+        if closed > 0 {
+            self.after_commit(vec![Signal::FormsChanged]);
+        }
         Ok(closed)
     }
 

@@ -21,10 +21,12 @@ mod mcp_servers;
 mod models;
 mod operators;
 mod paging;
+mod parked_calls;
 mod run_ownership;
 mod runs;
 pub mod schema;
 pub mod search;
+mod signals;
 #[cfg(test)]
 mod test_db;
 mod threads;
@@ -56,8 +58,10 @@ pub use operators::{
     UnknownRole,
 };
 pub use paging::PageRequest;
+pub use parked_calls::ParkedAnswer;
 pub use run_ownership::StaleRun;
 pub use runs::{RunOutcome, RunRow};
+pub use signals::{Signal, Signals, Subscription};
 pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
 pub use webhooks::{Attempt, Delivery, DeliveryFilter, Outbox};
 
@@ -123,6 +127,8 @@ pub struct Store {
     /// Human-input webhooks, when on: interaction changes queue deliveries in their own
     /// transaction.
     outbox: Option<std::sync::Arc<Outbox>>,
+    /// Signals to and from the other processes on this database.
+    signals: Signals,
 }
 
 impl Store {
@@ -133,6 +139,7 @@ impl Store {
             pool,
             backend: Backend::of_url(url),
             outbox: None,
+            signals: Signals::new(url, Backend::of_url(url)),
         })
     }
 

@@ -90,17 +90,36 @@ impl Store {
         .await
     }
 
-    /// Refreshes the heartbeat of a process's live runs, in one statement.
-    pub async fn refresh_runs(&self, run_ids: Vec<String>) -> Result<usize, StoreError> {
+    /// Refreshes the heartbeat of a process's live runs, in one statement; the ids of those
+    /// still running (the others were ended elsewhere or deleted with their thread).
+    pub async fn refresh_runs(&self, run_ids: Vec<String>) -> Result<Vec<String>, StoreError> {
         if run_ids.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         self.with_conn(move |conn| {
-            Ok(diesel::update(runs::table)
-                .filter(runs::id.eq_any(run_ids))
-                .filter(runs::status.eq(RunStatus::Running.as_str()))
+            let running = || {
+                runs::table
+                    .filter(runs::id.eq_any(&run_ids))
+                    .filter(runs::status.eq(RunStatus::Running.as_str()))
+            };
+            diesel::update(running())
                 .set(runs::heartbeat_at.eq(Utc::now().naive_utc()))
-                .execute(conn)?)
+                .execute(conn)?;
+            Ok(running().select(runs::id).load(conn)?)
+        })
+        .await
+    }
+
+    /// Whether the thread has a running run, in any process.
+    pub async fn has_running_run(&self, thread_id: &str) -> Result<bool, StoreError> {
+        let thread_id = thread_id.to_owned();
+        self.read_conn(move |conn| {
+            let running: i64 = runs::table
+                .filter(runs::thread_id.eq(&thread_id))
+                .filter(runs::status.eq(RunStatus::Running.as_str()))
+                .count()
+                .get_result(conn)?;
+            Ok(running > 0)
         })
         .await
     }

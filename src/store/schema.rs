@@ -290,3 +290,14 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    parked_calls (token) {
+        token -> Text,
+        instance_id -> Text,
+        heartbeat_at -> Timestamp,
+        expires_at -> Timestamp,
+        answer -> Nullable<Text>,
+        result -> Nullable<Text>,
+    }
+}

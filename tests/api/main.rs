@@ -35,5 +35,6 @@ mod pages;
 mod pagination;
 mod recovery;
 mod requests;
+mod scale_out;
 mod streams;
 mod webhooks;

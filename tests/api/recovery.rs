@@ -20,7 +20,7 @@ use crate::support::macros::llm_test;
 use crate::support::process::ServerProcess;
 
 /// A model answer long enough to outlast every test: 200 words, one every 100 ms.
-fn long_answer() -> Reply {
+pub(crate) fn long_answer() -> Reply {
     Reply::SlowText {
         pieces: (0..200).map(|n| format!("w{n} ")).collect(),
         delay_ms: 100,
@@ -29,7 +29,7 @@ fn long_answer() -> Reply {
 
 /// The settings of a server process answering with `fake`, without title requests (which
 /// would take the scripted answers), plus `extra`.
-fn process_vars(fake: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn process_vars(fake: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     llm_vars(&fake.base_url())
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -38,20 +38,20 @@ fn process_vars(fake: &FakeLlm, extra: &[(&str, &str)]) -> Vec<(String, String)>
         .collect()
 }
 
-fn as_refs(vars: &[(String, String)]) -> Vec<(&str, &str)> {
+pub(crate) fn as_refs(vars: &[(String, String)]) -> Vec<(&str, &str)> {
     vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// An SSE response read event by event, with the assistant text streamed so far.
-struct Sse {
+pub(crate) struct Sse {
     body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
-    events: Vec<Value>,
-    text: String,
+    pub(crate) events: Vec<Value>,
+    pub(crate) text: String,
 }
 
 impl Sse {
-    fn new(response: reqwest::Response) -> Sse {
+    pub(crate) fn new(response: reqwest::Response) -> Sse {
         assert_eq!(response.status(), 200);
         Sse {
             body: response.bytes_stream().boxed(),
@@ -86,18 +86,18 @@ impl Sse {
     }
 
     /// Reads until `words` text deltas have come.
-    async fn until_words(&mut self, words: usize) {
+    pub(crate) async fn until_words(&mut self, words: usize) {
         while self.text.split_whitespace().count() < words {
             self.next().await.expect("the stream goes on");
         }
     }
 
     /// Reads to the end of the stream.
-    async fn read_all(&mut self) {
+    pub(crate) async fn read_all(&mut self) {
         while self.next().await.is_some() {}
     }
 
-    fn thread_id(&self) -> String {
+    pub(crate) fn thread_id(&self) -> String {
         self.events[0]["thread"]["id"]
             .as_str()
             .expect("thread.created first")
@@ -116,7 +116,7 @@ async fn last_run(store: &Store, thread_id: &str) -> RunRow {
 }
 
 /// The items of a thread, oldest first, as the chat lists them.
-async fn items(server: &ServerProcess, user: &str, thread_id: &str) -> Vec<Value> {
+pub(crate) async fn items(server: &ServerProcess, user: &str, thread_id: &str) -> Vec<Value> {
     let page = server
         .ok(
             user,
@@ -127,7 +127,7 @@ async fn items(server: &ServerProcess, user: &str, thread_id: &str) -> Vec<Value
     page["data"].as_array().unwrap().clone()
 }
 
-fn message_text(item: &Value) -> String {
+pub(crate) fn message_text(item: &Value) -> String {
     item["content"]
         .as_array()
         .unwrap()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Why a request to an MCP server failed. The messages are for the log and the operator;
 /// [`McpError::plain`] is for the model.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum McpError {
     #[error("cannot connect to MCP server '{server}': {message}")]
     Connect { server: String, message: String },

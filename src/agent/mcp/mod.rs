@@ -8,7 +8,8 @@
 //! `elicitation/create` while the call is open: the call is then parked in memory (its task,
 //! and where the answer goes) under a token until the answer or its deadline, so a restart
 //! loses the question. With several calls to one server in flight, a live question goes to
-//! the call that waits first.
+//! the call that waits first. An answer that reaches another process is carried to the
+//! holder ([`parked`]).
 //!
 //! A server that fails is skipped for a while ([`breaker`]): its last known tools stay
 //! offered, so the model's tools do not change under it, and a call to one of them answers at
@@ -19,10 +20,12 @@
 mod breaker;
 mod error;
 mod http;
+mod parked;
 mod types;
 
 pub use error::McpError;
 pub use http::client as http_client;
+pub use parked::{ParkedCalls, Relay, Relayed, decode as decode_relayed, encode as encode_relayed};
 pub use types::{InputAnswers, InputRequired, McpResponse, McpResult, McpToolInfo};
 
 use std::collections::HashMap;
@@ -46,43 +49,10 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::config::{DEFAULT_LIST_TIMEOUT, McpProtocol, McpServerSettings};
 use breaker::Breaker;
+use parked::{CallOutcome, CallTask, LiveAsk, LiveCall, lock_live};
 
 /// How long a server's tool list is trusted without a change notification.
 const TOOLS_TTL: Duration = Duration::from_secs(300);
-
-/// A question a server asked during a call (handshake era), and where its answer goes.
-struct LiveAsk {
-    params: Value,
-    answer: oneshot::Sender<Value>,
-}
-
-type CallOutcome = Result<CallToolResponse, rmcp::ServiceError>;
-
-/// A call parked on a live question until the answer or its deadline.
-struct LiveCall {
-    session: Arc<Session>,
-    task: CallTask,
-    updates: ProgressSubscriber,
-    answer: oneshot::Sender<Value>,
-}
-
-/// A spawned call that is cancelled when dropped, unless it was parked.
-struct CallTask(Option<tokio::task::JoinHandle<CallOutcome>>);
-
-impl Drop for CallTask {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
-    }
-}
-
-fn lock_live(
-    live: &std::sync::Mutex<HashMap<String, LiveCall>>,
-) -> std::sync::MutexGuard<'_, HashMap<String, LiveCall>> {
-    live.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// An open session, with what ends its transport's requests once no one uses it any more.
 struct Session {
@@ -167,6 +137,8 @@ pub struct McpServer {
     live: Arc<std::sync::Mutex<HashMap<String, LiveCall>>>,
     /// Whether the server failed lately, and when it is tried again.
     breaker: Breaker,
+    /// Every parked call of this process, by token.
+    pub(crate) parked: ParkedCalls,
 }
 
 /// How a call's wait ended.
@@ -201,7 +173,19 @@ impl McpServer {
             asks: Mutex::new(asked),
             live: Arc::default(),
             breaker: Breaker::default(),
+            parked: ParkedCalls::default(),
         }
+    }
+
+    /// This server with its calls parked among the process's `parked`.
+    pub fn with_parked(mut self, parked: &ParkedCalls) -> Self {
+        self.parked = parked.clone();
+        self
+    }
+
+    /// Whether this server holds a call parked under `token`.
+    fn holds(&self, token: &str) -> bool {
+        lock_live(&self.live).contains_key(token)
     }
 
     pub fn settings(&self) -> &McpServerSettings {

@@ -14,7 +14,7 @@ pub struct McpToolInfo {
 }
 
 /// A tool call's result: the MCP content array as JSON, `structuredContent`, and `isError`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct McpResult {
     pub content: Vec<Value>,
     pub structured: Option<Value>,
@@ -22,7 +22,7 @@ pub struct McpResult {
 }
 
 /// What a server needs before a call can complete (2026-07-28 `input_required`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputRequired {
     /// The server's requests by key, each as JSON (`{method, params}`).
     pub requests: Vec<(String, Value)>,
@@ -42,7 +42,7 @@ pub struct InputAnswers {
 }
 
 /// How a call ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum McpResponse {
     Complete(McpResult),
     InputRequired(InputRequired),

@@ -4,7 +4,8 @@
 //! refetch what they show (`static/admin-live.js`).
 //!
 //! The queue lives in the database, which every server process shares, so the stream reads
-//! the queue's fingerprint every [`POLL`] and speaks only when it moved. It ends after
+//! the queue's fingerprint when any process signals a change (a form asked or answered), and
+//! every [`POLL`] besides (claims, missed signals), and speaks only when it moved. It ends after
 //! [`LIFETIME`]; the browser reconnects by itself, and the reconnection is signed in again,
 //! so a session that ended stops getting events.
 
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use super::session::{AdminError, Console};
 use crate::routes::AppState;
-use crate::service::console::FormQueue;
+use crate::service::console::{FormQueue, QueueChanges};
 
 /// How often the queue is looked at.
 const POLL: Duration = Duration::from_secs(2);
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 struct Watch {
     forms: FormQueue,
+    changes: QueueChanges,
     last: Option<String>,
     started: Instant,
     first: bool,
@@ -41,6 +43,7 @@ struct Watch {
 async fn events(state: web::Data<AppState>, _console: Console) -> Result<HttpResponse, AdminError> {
     let watch = Watch {
         forms: state.forms.clone(),
+        changes: state.forms.changes(),
         last: None,
         started: Instant::now(),
         first: true,
@@ -60,7 +63,10 @@ async fn events(state: web::Data<AppState>, _console: Console) -> Result<HttpRes
                 format!("event: forms\ndata: {}\n\n", json!({"pending": pending}))
             }
             Ok(_) => {
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    () = tokio::time::sleep(POLL) => {}
+                    () = watch.changes.next() => {}
+                }
                 ": quiet\n\n".to_owned()
             }
             Err(e) => {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{Actor, AuditService, ConsoleError, ThreadConsoleService, transcript::Transcript};
 use crate::agent::human::FormSpec;
 use crate::service::human::{HumanAnswer, HumanError, HumanService, OperatorInput};
-use crate::store::{AgentRow, QueueEntry, QueueFilter, Store};
+use crate::store::{AgentRow, QueueEntry, QueueFilter, Signal, Store, Subscription};
 
 /// How long a claim lasts unless renewed.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
@@ -42,6 +42,20 @@ pub enum AnswerError {
     Human(#[from] HumanError),
     #[error(transparent)]
     Console(#[from] ConsoleError),
+}
+
+/// Signals that the form queue may have changed (asked or answered in any process).
+pub struct QueueChanges(Subscription);
+
+impl QueueChanges {
+    /// Resolves at the next sign of a change (or when signals may have been missed).
+    pub async fn next(&mut self) {
+        loop {
+            if let Signal::FormsChanged | Signal::Recheck = self.0.next().await {
+                return;
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -78,6 +92,11 @@ impl FormQueue {
     /// How many entries wait, and a fingerprint that changes whenever the queue does.
     pub async fn fingerprint(&self) -> Result<(i64, String), ConsoleError> {
         Ok(self.store.queue_fingerprint().await?)
+    }
+
+    /// Tells when the queue may have changed, in any process.
+    pub fn changes(&self) -> QueueChanges {
+        QueueChanges(self.store.signals().subscribe())
     }
 
     /// One entry and the form it asks, without its thread (to read an answer against).

@@ -26,7 +26,7 @@ pub use attachments::AttachmentBrowser;
 pub use audit::AuditService;
 pub use error::ConsoleError;
 pub use feedback::FeedbackReview;
-pub use forms::FormQueue;
+pub use forms::{FormQueue, QueueChanges};
 pub use operators::{
     CurrentSession, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewLogin, OperatorService,
     SessionPolicy,

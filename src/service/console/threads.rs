@@ -13,6 +13,7 @@ use super::export::{self, ExportFile};
 use super::transcript::{self, AttachmentInfo, Transcript};
 use super::{Actor, AuditService, ConsoleError};
 use crate::chatkit::files::ImageKind;
+use crate::runs::RunManager;
 use crate::service::attachments::AttachmentService;
 use crate::store::search::SearchQuery;
 use crate::store::{
@@ -181,14 +182,22 @@ pub struct ThreadConsoleService {
     store: Store,
     attachments: AttachmentService,
     audit: AuditService,
+    /// Stops a deleted thread's run, in whichever process it streams.
+    runs: RunManager,
 }
 
 impl ThreadConsoleService {
-    pub fn new(store: Store, attachments: AttachmentService, audit: AuditService) -> Self {
+    pub fn new(
+        store: Store,
+        attachments: AttachmentService,
+        audit: AuditService,
+        runs: RunManager,
+    ) -> Self {
         ThreadConsoleService {
             store,
             attachments,
             audit,
+            runs,
         }
     }
 
@@ -272,6 +281,7 @@ impl ThreadConsoleService {
     ) -> Result<DeletedThread, ConsoleError> {
         actor.require_admin()?;
         let data = self.store.console_transcript(thread_id).await?;
+        self.runs.stop_for_deletion(thread_id).await;
         let keys = self.store.console_delete_thread(thread_id).await?;
         let deleted = DeletedThread {
             id: thread_id.to_owned(),

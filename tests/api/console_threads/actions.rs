@@ -8,7 +8,8 @@ use chatkit_server::store::{AuditFilter, BlobStore, Role};
 use serde_json::{Value, json};
 
 use super::{REVIEWER, VARS, operator, retitle};
-use crate::support::app::{TestApp, execute_sql};
+use crate::recovery::{Sse, long_answer};
+use crate::support::app::{TestApp, eventually, execute_sql};
 use crate::support::console::audit_rows;
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::{PNG, ask, form_of, user_input};
@@ -312,4 +313,44 @@ async fn only_admins_delete_through_the_confirmation(app: TestApp, llm: FakeLlm)
     // Twice is not found, and not recorded again.
     assert_eq!(admin.act(&path, &[]).await.status, 404);
     assert_eq!(audit_rows(&app, "thread.delete").await.len(), 1);
+}
+
+llm_test!(deleting_a_thread_in_the_console_stops_its_run, vars = VARS);
+/// An admin deletes a thread while its run streams: the run stops at once, as a delete from
+/// the chat stops it, and the chat's stream ends without offering a retry.
+async fn deleting_a_thread_in_the_console_stops_its_run(app: TestApp, llm: FakeLlm) {
+    llm.push(long_answer());
+    let started = app
+        .client
+        .post(format!("{}/chatkit", app.address))
+        .header("X-ChatKit-User", "ana")
+        .body(
+            json!({"type": "threads.create", "params": {"input": user_input("Go on")}}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut stream = Sse::new(started);
+    stream.until_words(3).await;
+    let thread = stream.thread_id();
+    let admin = operator(&app, ADMIN, Role::Admin).await;
+    let done = admin
+        .act(&format!("/admin/threads/{thread}/delete"), &[])
+        .await;
+    assert_eq!(done.status, 303, "{done:?}");
+    stream.read_all().await;
+    let words = stream.text.split_whitespace().count();
+    assert!(
+        words < 200,
+        "the run streamed on after its thread was deleted: {words} words"
+    );
+    assert!(
+        !stream.events.iter().any(|e| e["allow_retry"] == true),
+        "{:?}",
+        stream.events
+    );
+    eventually("the model's stream to be dropped", || async {
+        (llm.abandoned() == 1).then_some(())
+    })
+    .await;
 }

@@ -3,7 +3,7 @@
 //! cookie (redirects are not followed, so tests see them).
 
 use chatkit_server::auth::operators::{hash_password, token_hash};
-use chatkit_server::store::{AuditEntry, AuditFilter, NewOperator, Operator, Role};
+use chatkit_server::store::{AuditEntry, AuditFilter, NewOperator, Operator, Role, Store};
 use reqwest::header::HeaderMap;
 
 use super::app::TestApp;
@@ -122,8 +122,12 @@ pub fn client() -> reqwest::Client {
 
 /// A GET of `path` with no cookie.
 pub async fn get(app: &TestApp, path: &str) -> Page {
+    get_at(&app.address, path).await
+}
+
+async fn get_at(address: &str, path: &str) -> Page {
     let response = client()
-        .get(format!("{}{path}", app.address))
+        .get(format!("{address}{path}"))
         .send()
         .await
         .expect("request sent");
@@ -138,7 +142,11 @@ pub struct LoginForm {
 }
 
 pub async fn login_form(app: &TestApp) -> LoginForm {
-    let page = get(app, "/admin/login").await;
+    login_form_at(&app.address).await
+}
+
+async fn login_form_at(address: &str) -> LoginForm {
+    let page = get_at(address, "/admin/login").await;
     assert_eq!(page.status, 200, "{page:?}");
     let cookie = page
         .set_cookie("chatkit_admin_login")
@@ -150,8 +158,12 @@ pub async fn login_form(app: &TestApp) -> LoginForm {
 
 /// Posts the sign-in form.
 pub async fn post_login(app: &TestApp, form: &LoginForm, email: &str, password: &str) -> Page {
+    post_login_at(&app.address, form, email, password).await
+}
+
+async fn post_login_at(address: &str, form: &LoginForm, email: &str, password: &str) -> Page {
     let response = client()
-        .post(format!("{}/admin/login", app.address))
+        .post(format!("{address}/admin/login"))
         .header("cookie", &form.cookie)
         .header("content-type", FORM)
         .body(form_body(&[
@@ -176,8 +188,18 @@ pub struct ConsoleSession {
 
 /// Signs in through the form; fails the test unless it works.
 pub async fn sign_in(app: &TestApp, email: &str, password: &str) -> ConsoleSession {
-    let form = login_form(app).await;
-    let page = post_login(app, &form, email, password).await;
+    sign_in_at(&app.address, &app.store, email, password).await
+}
+
+/// [`sign_in`] to the server at `address` (a server process), whose database `store` opens.
+pub async fn sign_in_at(
+    address: &str,
+    store: &Store,
+    email: &str,
+    password: &str,
+) -> ConsoleSession {
+    let form = login_form_at(address).await;
+    let page = post_login_at(address, &form, email, password).await;
     assert_eq!(page.status, 303, "sign-in failed: {page:?}");
     let cookie = page.set_cookie("chatkit_admin").expect("session cookie");
     let token = cookie
@@ -186,14 +208,13 @@ pub async fn sign_in(app: &TestApp, email: &str, password: &str) -> ConsoleSessi
         .and_then(|c| c.strip_prefix("chatkit_admin="))
         .expect("cookie value")
         .to_owned();
-    let (session, _) = app
-        .store
+    let (session, _) = store
         .session_by_token_hash(&token_hash(&token))
         .await
         .expect("store")
         .expect("the session is stored");
     ConsoleSession {
-        address: app.address.clone(),
+        address: address.to_owned(),
         token,
         csrf_token: session.csrf_token,
     }
