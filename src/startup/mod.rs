@@ -416,6 +416,7 @@ fn build_agent(settings: &Settings, model: &ModelChoice) -> Result<Agent, Startu
         llm.api_key.as_ref().map(|key| key.expose().to_owned()),
         llm.connect_timeout,
         llm.idle_timeout,
+        llm.http2_prior_knowledge,
     );
     let provider = endpoints.provider(None, None)?;
     let agent_settings = AgentSettings {
