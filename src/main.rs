@@ -9,6 +9,7 @@ use chatkit_server::observe::logging;
 use chatkit_server::service::console::{Actor, Role};
 use chatkit_server::startup::{
     Application, agents_command, console_services, open_store, raise_open_file_limit,
+    spawn_memory_trimmer,
 };
 
 const USAGE: &str = "usage: chatkit-server [serve|migrate]
@@ -73,6 +74,7 @@ async fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> Result<(), String> {
     raise_open_file_limit();
+    spawn_memory_trimmer();
     let bind = settings.http.bind;
     let app = Application::build(settings)
         .await

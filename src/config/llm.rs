@@ -21,6 +21,10 @@ pub struct LlmSettings {
     pub connect_timeout: Duration,
     /// Longest silence of the upstream stream before the turn fails.
     pub idle_timeout: Duration,
+    /// `CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`: model servers at plain `http://` URLs speak HTTP/2
+    /// (h2c), so all streams to one of them share a connection. Over https, HTTP/2 is
+    /// negotiated whatever this says.
+    pub http2_prior_knowledge: bool,
     /// Retries of a 429/5xx/connect failure before the first token.
     pub max_retries: u32,
     pub retry_backoff: Duration,
@@ -76,6 +80,7 @@ impl LlmSettings {
             instructions: get("CHATKIT_INSTRUCTIONS"),
             connect_timeout: parse::secs(get, "CHATKIT_LLM_CONNECT_TIMEOUT_SECS", 10, 1, 300)?,
             idle_timeout: parse::secs(get, "CHATKIT_LLM_IDLE_TIMEOUT_SECS", 60, 1, 3600)?,
+            http2_prior_knowledge: parse::flag(get, "CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE", false)?,
             max_retries: parse::number(get, "CHATKIT_LLM_MAX_RETRIES", 2u32, 0, 10)?,
             retry_backoff: parse::millis(get, "CHATKIT_LLM_RETRY_BACKOFF_MS", 500, 0, 60_000)?,
             max_steps: parse::number(get, "CHATKIT_MAX_TOOL_STEPS", 10u32, 1, 100)?,
@@ -114,6 +119,15 @@ mod tests {
         assert_eq!(llm.base_url, "http://localhost:11434/v1");
         assert_eq!(llm.allowed_models, ["a", "b"]);
         assert!(llm.api_key.is_none());
+        assert!(!llm.http2_prior_knowledge, "HTTP/1.1 unless told");
+        let h2c = settings(&[
+            ("OPENAI_BASE_URL", "http://localhost:8000/v1"),
+            ("CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE", "true"),
+        ])
+        .unwrap()
+        .llm
+        .unwrap();
+        assert!(h2c.http2_prior_knowledge);
         assert_eq!(
             settings(&[("OPENAI_BASE_URL", "ftp://x")]).unwrap_err().var,
             "OPENAI_BASE_URL"

@@ -1,15 +1,19 @@
 //! Builds the application from [`Settings`]: database, services, and the bound HTTP server.
 //! Binding happens here (port 0 allowed), so tests learn the real port before serving.
 //! `first_run` chooses the model when none is configured; `agents_cli` is the `agents`
-//! subcommand; `shutdown` stops the server on SIGTERM or SIGINT without cutting streams short.
+//! subcommand; `shutdown` stops the server on SIGTERM or SIGINT without cutting streams short;
+//! `open_files`, `backlog` and `memory` fit the serving process for thousands of streams.
 
 mod agents_cli;
+mod backlog;
 mod first_run;
+mod memory;
 mod open_files;
 mod shutdown;
 
 pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
+pub use memory::spawn_trimmer as spawn_memory_trimmer;
 pub use open_files::raise_and_report as raise_open_file_limit;
 
 use std::net::{SocketAddr, TcpListener};
@@ -97,6 +101,7 @@ impl Application {
                 addr: settings.http.bind,
                 source,
             })?;
+        backlog::widen(&listener);
         let addr = settings.http.bind;
         let bind_error = |source| StartupError::Bind { addr, source };
         let port = listener.local_addr().map_err(bind_error)?.port();
@@ -427,6 +432,7 @@ fn build_agent(
         llm.api_key.as_ref().map(|key| key.expose().to_owned()),
         llm.connect_timeout,
         llm.idle_timeout,
+        llm.http2_prior_knowledge,
     );
     let provider = endpoints.provider(None, None)?;
     let agent_settings = AgentSettings {

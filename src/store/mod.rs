@@ -123,6 +123,11 @@ pub struct Scope {
 #[derive(Clone)]
 pub struct Store {
     pool: db::Pool,
+    /// One permit per pooled connection: calls wait for a connection here, as tasks, before
+    /// they take a blocking thread. Waiting in the pool instead would park a blocking thread
+    /// per waiting call, up to hundreds of threads (each with its stack and malloc arena) under
+    /// a burst of thousands of turns.
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
     backend: Backend,
     /// Human-input webhooks, when on: interaction changes queue deliveries in their own
     /// transaction.
@@ -137,6 +142,7 @@ impl Store {
         let pool = db::connect(url, max_connections)?;
         Ok(Store {
             pool,
+            gate: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
             backend: Backend::of_url(url),
             outbox: None,
             signals: Signals::new(url, Backend::of_url(url)),
@@ -156,7 +162,9 @@ impl Store {
     {
         let pool = self.pool.clone();
         let request = crate::observe::request_id();
+        let permit = self.connection_turn().await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             crate::observe::context::blocking(request, || pool.run(f))
         })
         .await?
@@ -172,10 +180,19 @@ impl Store {
     {
         let pool = self.pool.clone();
         let request = crate::observe::request_id();
+        let permit = self.connection_turn().await;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             crate::observe::context::blocking(request, || pool.read(f))
         })
         .await?
+    }
+
+    /// A turn at a pooled connection, waited for as a task; it goes with the blocking call
+    /// (kept even if the caller stops waiting for the call). The gate is never closed, so
+    /// there always is one; without it the call would still be bounded by the pool.
+    async fn connection_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.gate.clone().acquire_owned().await.ok()
     }
 
     /// The pool's connections now, open and idle, for the metrics.

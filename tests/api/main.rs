@@ -31,6 +31,7 @@ mod limits;
 mod mcp;
 mod mcp_faults;
 mod metrics;
+mod model_http2;
 mod pages;
 mod pagination;
 mod recovery;

@@ -104,6 +104,8 @@ pub struct Endpoints {
     api_key: Option<String>,
     connect_timeout: std::time::Duration,
     idle_timeout: std::time::Duration,
+    /// Whether plain-http model servers speak HTTP/2 (`CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`).
+    http2_prior_knowledge: bool,
     /// By base URL and key.
     made: std::sync::Mutex<HashMap<Endpoint, Arc<dyn Provider>>>,
 }
@@ -114,12 +116,14 @@ impl Endpoints {
         api_key: Option<String>,
         connect_timeout: std::time::Duration,
         idle_timeout: std::time::Duration,
+        http2_prior_knowledge: bool,
     ) -> Self {
         Endpoints {
             base_url: base_url.to_owned(),
             api_key,
             connect_timeout,
             idle_timeout,
+            http2_prior_knowledge,
             made: Default::default(),
         }
     }
@@ -152,6 +156,7 @@ impl Endpoints {
             key.clone(),
             self.connect_timeout,
             self.idle_timeout,
+            self.http2_prior_knowledge,
         )?);
         made.insert((base, key), provider.clone());
         Ok(provider)

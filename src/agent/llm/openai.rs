@@ -18,6 +18,13 @@ use super::{
 /// Most of an error body we keep for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
 
+/// Idle HTTP/1.1 connections kept per model server after a burst of streams. Each stream needs
+/// a connection of its own over HTTP/1.1; without a cap, every one of a burst's connections
+/// would idle (with its descriptor and buffers) until the idle timeout.
+const POOL_IDLE_PER_HOST: usize = 64;
+/// How long an idle connection to a model server is kept for the next call.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct ChatCompletions {
     client: reqwest::Client,
     url: String,
@@ -26,14 +33,24 @@ pub struct ChatCompletions {
 }
 
 impl ChatCompletions {
+    /// The client of one model server. Over https, HTTP/2 is used when the server offers it
+    /// (ALPN); over plain http, only when `http2_prior_knowledge` says the server speaks it,
+    /// since there is no negotiation there. Over HTTP/2 all streams share one connection.
     pub fn new(
         base_url: &str,
         api_key: Option<String>,
         connect_timeout: Duration,
         idle_timeout: Duration,
+        http2_prior_knowledge: bool,
     ) -> Result<Self, LlmError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        if http2_prior_knowledge && base_url.starts_with("http://") {
+            builder = builder.http2_prior_knowledge();
+        }
+        let client = builder
             .build()
             .map_err(|e| LlmError::Connect(e.to_string()))?;
         Ok(ChatCompletions {

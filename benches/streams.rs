@@ -1,0 +1,302 @@
+//! Thousands of simultaneous streams against the real server binary: the "Simultaneous
+//! streams" figures of `docs/benchmarks.md`.
+//!
+//! `cargo bench --bench streams` starts a fake model (this binary again, as a child process,
+//! see `streams/model.rs`) and `chatkit-server` (a child process on a temporary SQLite
+//! database), warms the server up, and then, for each scenario, opens N `threads.create`
+//! streams at once, each answered by the model with 50 deltas a fixed interval apart:
+//!
+//! - 2,000 streams, deltas 100 ms apart (ideal duration 4.9 s);
+//! - 10,000 streams, deltas 300 ms apart (ideal duration 14.7 s).
+//!
+//! It reports the time to the first delta and the stream duration (p50, p99, max) as the
+//! client sees them, lost streams (any that did not end with all 50 deltas and no error), the
+//! server's RSS idle before, at its peak and a minute after the load, its descriptors and the
+//! model server's at their peak, and the server's CPU time. `CHATKIT_BENCH_ONLY=2000` or
+//! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=1.1` keeps the server's model client
+//! on HTTP/1.1 (by default it is told the model speaks HTTP/2 cleartext);
+//! `CHATKIT_BENCH_SERVER_BIN` measures another build of the server. Linux only (it reads
+//! `/proc`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "streams/client.rs"]
+mod client;
+#[path = "streams/model.rs"]
+mod model;
+#[path = "streams/procfs.rs"]
+mod procfs;
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use procfs::Sample;
+
+/// Tells this binary, started again, to be the fake model; the value is the delta interval.
+const MODEL_ROLE: &str = "CHATKIT_BENCH_MODEL_INTERVAL_MS";
+/// How long after the load the server's RSS is read again.
+const AFTER_LOAD: Duration = Duration::from_secs(60);
+/// Streams of the warm-up, at once.
+const WARM_UP: usize = 50;
+
+struct Scenario {
+    streams: usize,
+    interval: Duration,
+}
+
+fn main() {
+    if let Ok(ms) = std::env::var(MODEL_ROLE) {
+        let interval = Duration::from_millis(ms.parse().expect("an interval in ms"));
+        return runtime().block_on(model::serve(interval));
+    }
+    procfs::raise_open_files();
+    let only = std::env::var("CHATKIT_BENCH_ONLY").unwrap_or_default();
+    let scenarios = [
+        Scenario {
+            streams: 2_000,
+            interval: Duration::from_millis(100),
+        },
+        Scenario {
+            streams: 10_000,
+            interval: Duration::from_millis(300),
+        },
+    ];
+    let h2c = std::env::var("CHATKIT_BENCH_MODEL_HTTP").as_deref() != Ok("1.1");
+    println!("{}", procfs::machine());
+    for scenario in scenarios
+        .iter()
+        .filter(|s| only.is_empty() || only == s.streams.to_string())
+    {
+        runtime().block_on(run(scenario, h2c));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// This binary as the fake model; its process and port.
+fn start_model(interval: Duration) -> (Process, u16) {
+    let mut child = Command::new(std::env::current_exe().expect("this binary"))
+        .env(MODEL_ROLE, interval.as_millis().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the fake model starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("its stdout"))
+        .read_line(&mut line)
+        .expect("the fake model's port");
+    let port = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .expect("a port");
+    (Process(child), port)
+}
+
+/// The server binary on a fresh SQLite database, with the fake model as its model.
+fn start_server(dir: &std::path::Path, model_port: u16, h2c: bool) -> (Process, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    // Another build of the server may be measured with the same bench (before and after).
+    let binary = std::env::var("CHATKIT_BENCH_SERVER_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_chatkit-server").to_owned());
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("bench.db").display()),
+        )
+        .env("CHATKIT_BIND", format!("127.0.0.1:{port}"))
+        .env("CHATKIT_STORAGE_DIR", dir.join("files"))
+        .env(
+            "OPENAI_BASE_URL",
+            format!("http://127.0.0.1:{model_port}/v1"),
+        )
+        .env("OPENAI_API_KEY", "x")
+        .env("CHATKIT_AUTO_TITLES", "false")
+        .env("RUST_LOG", "warn");
+    if h2c {
+        command.env("CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE", "true");
+    }
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the server binary starts");
+    let address: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Process(child), address)
+}
+
+/// `n` streams at once; their outcomes.
+async fn burst(n: usize, server: SocketAddr, offset: usize) -> Vec<client::Outcome> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(client::stream(offset + i, server)))
+        .collect();
+    let mut outcomes = Vec::with_capacity(n);
+    for task in tasks {
+        outcomes.push(task.await.expect("a stream task"));
+    }
+    outcomes
+}
+
+async fn run(scenario: &Scenario, h2c: bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (model, model_port) = start_model(scenario.interval);
+    let (server, address) = start_server(dir.path(), model_port, h2c);
+    let (pid, model_pid) = (server.0.id(), model.0.id());
+
+    let warm = burst(WARM_UP, address, 1_000_000).await;
+    let warm_lost = warm.iter().filter(|o| !o.complete(model::DELTAS)).count();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = Sample::of(pid);
+    let model_idle = Sample::of(model_pid);
+
+    // Sampled while the streams run: the peaks of RSS and descriptors.
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let running = running.clone();
+        tokio::spawn(async move {
+            let (mut server_peak, mut model_peak) = (Sample::default(), Sample::default());
+            while running.load(Ordering::Relaxed) {
+                server_peak = server_peak.max(&Sample::of(pid));
+                model_peak = model_peak.max(&Sample::of(model_pid));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            (server_peak, model_peak)
+        })
+    };
+    let cpu_before = procfs::cpu_seconds(pid);
+    let started = Instant::now();
+    let outcomes = burst(scenario.streams, address, 0).await;
+    let took = started.elapsed();
+    let cpu = procfs::cpu_seconds(pid) - cpu_before;
+    running.store(false, Ordering::Relaxed);
+    let (server_peak, model_peak) = sampler.await.expect("the sampler");
+    let load_average = procfs::load_average();
+    tokio::time::sleep(AFTER_LOAD).await;
+    let after = Sample::of(pid);
+    let hwm = procfs::peak_rss_kib(pid);
+    drop(server);
+    drop(model);
+
+    let lost: Vec<&client::Outcome> = outcomes
+        .iter()
+        .filter(|o| !o.complete(model::DELTAS))
+        .collect();
+    let mut first: Vec<Duration> = outcomes.iter().filter_map(|o| o.first_delta).collect();
+    let mut whole: Vec<Duration> = outcomes.iter().filter_map(|o| o.duration).collect();
+    first.sort();
+    whole.sort();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "\n## {} simultaneous streams, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
+        scenario.streams,
+        scenario.interval.as_millis(),
+        (scenario.interval * (model::DELTAS as u32 - 1)).as_secs_f64()
+    );
+    println!(
+        "- model client: {}",
+        if h2c {
+            "told the model speaks HTTP/2 cleartext"
+        } else {
+            "HTTP/1.1"
+        }
+    );
+    println!("- warm-up: {WARM_UP} streams, {warm_lost} lost");
+    println!(
+        "- first delta: p50 {} / p99 {} / max {}",
+        ms(percentile(&first, 50.0)),
+        ms(percentile(&first, 99.0)),
+        ms(first.last().copied())
+    );
+    println!(
+        "- duration: p50 {} / p99 {} / max {}",
+        ms(percentile(&whole, 50.0)),
+        ms(percentile(&whole, 99.0)),
+        ms(whole.last().copied())
+    );
+    println!("- lost streams: {} of {}", lost.len(), scenario.streams);
+    let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
+    for outcome in &lost {
+        let reason = outcome.failure.as_deref().unwrap_or("too few deltas");
+        *reasons.entry(reason).or_default() += 1;
+    }
+    for (reason, count) in reasons {
+        println!("  - {count}: {reason}");
+    }
+    println!(
+        "- server RSS: idle {:.0} MiB, peak {:.0} MiB (sampled; VmHWM {:.0} MiB), {} s after \
+         the load {:.0} MiB ({:.1}x idle)",
+        mib(idle.rss_kib),
+        mib(server_peak.rss_kib),
+        mib(hwm),
+        AFTER_LOAD.as_secs(),
+        mib(after.rss_kib),
+        after.rss_kib as f64 / idle.rss_kib.max(1) as f64
+    );
+    println!(
+        "- server descriptors: idle {}, peak {}, after {}",
+        idle.fds, server_peak.fds, after.fds
+    );
+    println!(
+        "- model server descriptors (its connections): idle {}, peak {}",
+        model_idle.fds, model_peak.fds
+    );
+    println!(
+        "- server threads: idle {}, peak {}",
+        idle.threads, server_peak.threads
+    );
+    println!(
+        "- server CPU: {:.1} s over {:.1} s of load ({:.0}% of one core)",
+        cpu,
+        took.as_secs_f64(),
+        100.0 * cpu / took.as_secs_f64()
+    );
+    println!("- load average at the end of the load: {load_average}");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or_else(
+        || "-".into(),
+        |d| format!("{:.0} ms", d.as_secs_f64() * 1e3),
+    )
+}
