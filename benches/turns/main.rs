@@ -16,6 +16,7 @@
 mod support;
 
 mod cpu;
+mod long;
 mod reads;
 mod report;
 mod server;
@@ -35,6 +36,7 @@ use support::app::{Db, TestDb};
 use support::fake_llm::{FakeLlm, Reply};
 
 use cpu::{CLIENT_THREAD, Cpu, CpuMeter, per, threads};
+use long::{LONG_BUDGET, long_threads};
 use reads::reads;
 use report::{Report, latency, load_average, machine_facts, median, ms, percentile, us};
 use server::{Bench, user_input, words};
@@ -107,6 +109,20 @@ async fn bench() {
         turns_per_second(&sqlite, "SQLite", &mut report).await;
     }
     drop(sqlite);
+
+    // A server with a small context budget: last, so the parts above run as before.
+    if runs("long") {
+        let budget = [("CHATKIT_CONTEXT_TOKENS", LONG_BUDGET.to_string())];
+        let sqlite = Bench::start_with(Db::Sqlite, &budget)
+            .await
+            .expect("sqlite server");
+        long_threads(&sqlite, "SQLite", &mut report).await;
+        drop(sqlite);
+        match Bench::start_with(Db::Postgres, &budget).await {
+            Some(postgres) => long_threads(&postgres, "Postgres", &mut report).await,
+            None => report.note("Postgres long-thread row skipped: TEST_DATABASE_URL is not set."),
+        }
+    }
 
     if runs("postgres") {
         match Bench::start(Db::Postgres).await {

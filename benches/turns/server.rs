@@ -13,6 +13,11 @@ pub(crate) struct Bench {
 
 impl Bench {
     pub(crate) async fn start(kind: Db) -> Option<Bench> {
+        Bench::start_with(kind, &[]).await
+    }
+
+    /// [`Bench::start`] with more settings for the server.
+    pub(crate) async fn start_with(kind: Db, extra: &[(&'static str, String)]) -> Option<Bench> {
         let (db, db_url) = TestDb::create(kind)?;
         let before = threads();
         let fake = FakeLlm::start().await;
@@ -26,13 +31,14 @@ impl Bench {
         let cpu = CpuMeter {
             fake: threads().difference(&before).copied().collect(),
         };
-        let vars: HashMap<&str, String> = HashMap::from([
+        let mut vars: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", db_url),
             ("CHATKIT_BIND", "127.0.0.1:0".into()),
             ("OPENAI_BASE_URL", fake.base_url()),
             ("OPENAI_API_KEY", "x".into()),
             ("CHATKIT_AUTO_TITLES", "false".into()),
         ]);
+        vars.extend(extra.iter().cloned());
         let settings = Settings::from_vars(|name| vars.get(name).cloned()).expect("settings");
         let app = Application::build(settings).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
