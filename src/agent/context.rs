@@ -86,24 +86,78 @@ pub fn entry_tokens(entry: &HistoryEntry) -> u64 {
 /// tokens: whole turns, newest first, while they fit; the latest turn is kept even alone.
 /// Entries before the first user message count as one turn.
 pub fn entries_to_drop(history: &[HistoryEntry], budget: u64) -> usize {
-    let mut used = 0u64;
-    let mut turn = 0u64;
-    let mut kept_from = history.len();
-    let mut latest = true;
-    for (i, entry) in history.iter().enumerate().rev() {
-        turn = turn.saturating_add(entry_tokens(entry));
-        if !(starts_turn(entry) || i == 0) {
-            continue;
+    let mut window = Window::new(budget);
+    let complete = history.iter().rev().all(|entry| window.take(entry));
+    history.len() - window.kept(complete)
+}
+
+/// The walk back through a thread's history, newest entry first, that decides which of them
+/// the model gets: it takes entries while their whole turns fit the budget, so the store can
+/// stop reading as soon as one does not (see [`Store::load_recent_history`]).
+///
+/// [`Store::load_recent_history`]: crate::store::Store::load_recent_history
+#[derive(Debug, Clone)]
+pub struct Window {
+    budget: u64,
+    /// Tokens of the turns kept so far.
+    used: u64,
+    /// Tokens of the turn being walked, not yet kept.
+    turn: u64,
+    /// Entries walked, and how many of them (the newest) are kept.
+    seen: usize,
+    kept: usize,
+    /// Whether the latest turn is still being walked (it is kept whatever its size).
+    latest: bool,
+    /// Whether a turn did not fit: no older entry is kept.
+    full: bool,
+}
+
+impl Window {
+    pub fn new(budget: u64) -> Self {
+        Window {
+            budget,
+            used: 0,
+            turn: 0,
+            seen: 0,
+            kept: 0,
+            latest: true,
+            full: false,
         }
-        if !latest && used.saturating_add(turn) > budget {
-            break;
-        }
-        latest = false;
-        used = used.saturating_add(turn);
-        turn = 0;
-        kept_from = i;
     }
-    kept_from
+
+    /// Takes the next older entry; `false` once the budget is full and no older entry can be
+    /// kept (the entries of the turn that did not fit are walked but not kept).
+    pub fn take(&mut self, entry: &HistoryEntry) -> bool {
+        if self.full {
+            return false;
+        }
+        self.seen += 1;
+        self.turn = self.turn.saturating_add(entry_tokens(entry));
+        if starts_turn(entry) {
+            self.close_turn();
+        }
+        !self.full
+    }
+
+    /// How many of the newest entries walked are kept; `complete` when the walk reached the
+    /// thread's first entry, whose turn then ends there even without a user message.
+    pub fn kept(&mut self, complete: bool) -> usize {
+        if complete && !self.full && self.seen > self.kept {
+            self.close_turn();
+        }
+        self.kept
+    }
+
+    fn close_turn(&mut self) {
+        if !self.latest && self.used.saturating_add(self.turn) > self.budget {
+            self.full = true;
+            return;
+        }
+        self.latest = false;
+        self.used = self.used.saturating_add(self.turn);
+        self.turn = 0;
+        self.kept = self.seen;
+    }
 }
 
 fn starts_turn(entry: &HistoryEntry) -> bool {
@@ -112,7 +166,7 @@ fn starts_turn(entry: &HistoryEntry) -> bool {
 
 /// A hidden note put where the left-out entries were, so that the model does not pretend to
 /// remember them. Never stored.
-pub fn dropped_note(thread_id: &str, dropped: usize) -> HistoryEntry {
+pub fn dropped_note(thread_id: &str, dropped: u64) -> HistoryEntry {
     HistoryEntry::Item(ThreadItem {
         id: ids::new_id(IdKind::Message),
         thread_id: thread_id.to_owned(),

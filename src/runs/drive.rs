@@ -5,9 +5,10 @@
 use crate::agent::context;
 use crate::agent::llm::LlmError;
 use crate::agent::{Agent, AgentError, Emit, Stop, TurnInput};
+use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::states::RunStatus;
 use crate::chatkit::types::{StreamOptions, ThreadStreamEvent};
-use crate::store::{BlobStore, RunOutcome, Store};
+use crate::store::{BlobStore, HistoryWalk, RecentHistory, RunOutcome, Scope, Store, StoreError};
 
 use super::live::{Interrupt, RunSlot};
 use super::sink::EventSink;
@@ -69,17 +70,11 @@ pub(super) async fn drive(
         for event in leading {
             sink.emit(event).await?;
         }
-        let mut history = store
-            .load_model_history(&scope, &thread_id)
+        let (history, dropped) = recent_history(store, agent, &scope, &thread_id)
             .await
             .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
-        // The oldest turns that do not fit go before their attachments are loaded.
-        let dropped = agent
-            .history_budget()
-            .map_or(0, |budget| context::entries_to_drop(&history, budget));
         if dropped > 0 {
-            history.splice(..dropped, [context::dropped_note(&thread_id, dropped)]);
-            context_dropped = Some(u64::try_from(dropped).unwrap_or(u64::MAX));
+            context_dropped = Some(dropped);
         }
         let files = if agent.has_model() {
             files::load_model_files(store, blobs, &scope, &history)
@@ -153,6 +148,41 @@ pub(super) async fn drive(
     crate::observe::metrics::run_finished(outcome.status.as_str());
     if let Err(e) = store.finish_run(&run_id, outcome).await {
         log::error!("thread {thread_id}: cannot record the end of the run: {e}");
+    }
+}
+
+/// The history the model gets, and how many of the thread's oldest entries it leaves out:
+/// read newest first only as far back as whole turns fit the agent's budget, so a turn on a
+/// long thread reads about what it sends, and the attachments of left-out turns are never
+/// loaded. The left-out entries are counted, not read.
+async fn recent_history(
+    store: &Store,
+    agent: &Agent,
+    scope: &Scope,
+    thread_id: &str,
+) -> Result<(Vec<HistoryEntry>, u64), StoreError> {
+    let budget = agent.history_budget().unwrap_or(u64::MAX);
+    let RecentHistory {
+        mut entries,
+        complete,
+        older,
+        mut walk,
+    } = store
+        .load_recent_history(scope, thread_id, context::Window::new(budget))
+        .await?;
+    let kept = walk.kept(complete);
+    let cut = entries.len() - kept;
+    let dropped = older + u64::try_from(cut).unwrap_or(u64::MAX);
+    if dropped > 0 {
+        let note = context::dropped_note(thread_id, dropped);
+        entries.splice(..cut, [note]);
+    }
+    Ok((entries, dropped))
+}
+
+impl HistoryWalk for context::Window {
+    fn take(&mut self, entry: &HistoryEntry) -> bool {
+        context::Window::take(self, entry)
     }
 }
 

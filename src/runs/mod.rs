@@ -124,8 +124,24 @@ impl RunManager {
     /// be used (a key that does not open, a list that does not parse) refuses the run with a
     /// message for the operator, rather than quietly falling back to the server's.
     pub async fn agent_for(&self, row: &AgentRow) -> Result<Agent, UnusableAgent> {
+        let rows = match self.store.list_mcp_servers(&row.id).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("agent {}: cannot load its MCP servers: {e}", row.slug);
+                Vec::new()
+            }
+        };
+        self.agent_with(row, rows)
+    }
+
+    /// [`RunManager::agent_for`] with the agent's MCP server rows already loaded.
+    fn agent_with(
+        &self,
+        row: &AgentRow,
+        servers: Vec<McpServerRow>,
+    ) -> Result<Agent, UnusableAgent> {
         let settings = AgentOwn::of(row, self.sealer.as_ref())?;
-        let own = self.own_mcp_servers(row).await;
+        let own = self.own_mcp_servers(row, servers);
         Ok(self
             .agent
             .overridden(&Overrides {
@@ -146,14 +162,7 @@ impl RunManager {
     /// An agent's enabled MCP servers, each kept across runs (its session and tool list with
     /// it) until its row changes. A row that cannot make a server is reported once and
     /// skipped; the agent keeps its other servers.
-    async fn own_mcp_servers(&self, agent: &AgentRow) -> Vec<Arc<McpServer>> {
-        let rows = match self.store.list_mcp_servers(&agent.id).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                log::error!("agent {}: cannot load its MCP servers: {e}", agent.slug);
-                return Vec::new();
-            }
-        };
+    fn own_mcp_servers(&self, agent: &AgentRow, rows: Vec<McpServerRow>) -> Vec<Arc<McpServer>> {
         let mut known = self
             .agent_mcp
             .lock()
@@ -319,21 +328,26 @@ impl RunManager {
         // The run belongs to the request that started it: its log lines name that request.
         tokio::spawn(crate::observe::carry(async move {
             // The row as it is now: an operator's change applies from the next run on.
-            let row = match manager.store.agent_by_id(&start.agent.id).await {
-                Ok(row) => row,
+            let made = match manager.store.agent_with_mcp_servers(&start.agent.id).await {
+                Ok((row, servers)) => {
+                    let agent = manager.agent_with(&row, servers);
+                    (row, agent)
+                }
                 Err(e) => {
                     log::warn!(
                         "agent {}: cannot reload its settings: {e}",
                         start.agent.slug
                     );
-                    start.agent
+                    let agent = manager.agent_for(&start.agent).await;
+                    (start.agent, agent)
                 }
             };
+            let (row, agent) = made;
             sink.human_timeout = row
                 .form_timeout_secs
                 .and_then(|secs| u64::try_from(secs).ok())
                 .map_or(manager.human_timeout, std::time::Duration::from_secs);
-            let agent = match manager.agent_for(&row).await {
+            let agent = match agent {
                 Ok(agent) if row.enabled => agent,
                 Ok(_) => return refuse(sink, UnusableAgent::Disabled).await,
                 Err(problem) => {

@@ -204,6 +204,21 @@ impl Store {
         self.read_conn(move |conn| agent_by_id(conn, &id)).await
     }
 
+    /// Agent `id` as it is now, with its MCP server rows: what a run starts from, in one trip.
+    pub async fn agent_with_mcp_servers(
+        &self,
+        id: &str,
+    ) -> Result<(AgentRow, Vec<McpServerRow>), StoreError> {
+        let id = id.to_owned();
+        self.read_conn(move |conn| {
+            Ok((
+                agent_by_id(conn, &id)?,
+                super::mcp_servers::servers_of(conn, &id)?,
+            ))
+        })
+        .await
+    }
+
     /// Every agent, by name, with its account's slug and its number of MCP servers.
     pub async fn agents_overview(&self) -> Result<Vec<AgentOverview>, StoreError> {
         self.with_conn(|conn| {

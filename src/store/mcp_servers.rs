@@ -168,21 +168,27 @@ fn owned<'a>(agent_id: &'a str, id: &'a str) -> OwnedServer<'a> {
         .filter(agent_mcp_servers::agent_id.eq(agent_id))
 }
 
+/// An agent's servers, oldest first.
+pub(super) fn servers_of(
+    conn: &mut db::AnyConnection,
+    agent_id: &str,
+) -> Result<Vec<McpServerRow>, StoreError> {
+    Ok(agent_mcp_servers::table
+        .filter(agent_mcp_servers::agent_id.eq(agent_id))
+        .order((
+            agent_mcp_servers::created_at.asc(),
+            agent_mcp_servers::id.asc(),
+        ))
+        .select(McpServerRow::as_select())
+        .load(conn)?)
+}
+
 impl Store {
     /// An agent's MCP servers, disabled ones included, in the order they were added.
     pub async fn list_mcp_servers(&self, agent_id: &str) -> Result<Vec<McpServerRow>, StoreError> {
         let agent_id = agent_id.to_owned();
-        self.with_conn(move |conn| {
-            Ok(agent_mcp_servers::table
-                .filter(agent_mcp_servers::agent_id.eq(agent_id))
-                .order((
-                    agent_mcp_servers::created_at.asc(),
-                    agent_mcp_servers::id.asc(),
-                ))
-                .select(McpServerRow::as_select())
-                .load(conn)?)
-        })
-        .await
+        self.with_conn(move |conn| servers_of(conn, &agent_id))
+            .await
     }
 
     /// Adds a server to an agent; `Conflict` when the agent has one of that name, `NotFound`

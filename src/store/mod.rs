@@ -14,6 +14,7 @@ mod console_threads;
 pub mod db;
 mod fault;
 mod feedback;
+mod history;
 mod human;
 mod human_queue;
 mod items;
@@ -50,6 +51,7 @@ pub use console_threads::{
 };
 pub use db::Backend;
 pub use fault::DbFault;
+pub use history::{HistoryWalk, RecentHistory};
 pub use human::InteractionRow;
 pub use human_queue::{Claim, QueueEntry, QueueFilter};
 pub use mcp_servers::{McpServerFields, McpServerRow};

@@ -129,3 +129,24 @@ fn default_budgets_leave_room_for_the_answer() {
     assert_eq!(default_budget("o4-mini"), 175_000);
     assert_eq!(default_budget("llama3"), 27_904);
 }
+
+#[test]
+fn a_window_stops_at_the_first_turn_that_does_not_fit() {
+    // Newest first: the latest turn (10), a turn of 20, then one of 20 that does not fit 40.
+    let newest_first = [user(40), assistant(40), user(40), assistant(40), user(40)];
+    let mut window = Window::new(40);
+    let taken = newest_first
+        .iter()
+        .take_while(|entry| window.take(entry))
+        .count();
+    assert_eq!(
+        taken, 4,
+        "stops at the user message that closes the third turn"
+    );
+    assert_eq!(window.kept(false), 3);
+    // A walk that reached the thread's start closes the oldest turn there.
+    let mut window = Window::new(1_000);
+    assert!(window.take(&assistant(40)));
+    assert_eq!(window.kept(false), 0, "an open turn is not kept yet");
+    assert_eq!(window.kept(true), 1);
+}

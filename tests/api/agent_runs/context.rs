@@ -214,3 +214,112 @@ async fn an_agent_may_set_its_own_budget(app: TestApp, llm: FakeLlm) {
     let runs = app.store.load_runs(&thread).await.unwrap();
     assert!(runs.iter().all(|r| r.context_dropped.is_none()), "{runs:?}");
 }
+
+/// Stores `turns` turns of filler (about 100 estimated tokens each) in `thread` after its
+/// items, a second apart, straight into the store: a long thread without hundreds of turns.
+async fn store_turns(app: &TestApp, thread: &str, turns: usize) {
+    use chatkit_server::chatkit::ids::{IdKind, new_id};
+    use chatkit_server::chatkit::types::{ItemBody, ThreadItem};
+    let scope = app.scope("ann").await;
+    let start = chrono::Utc::now() - chrono::Duration::days(1);
+    for i in 0..turns {
+        for (j, (kind, body)) in [
+            (
+                IdKind::Message,
+                json!({"type": "user_message", "content": [{"type": "input_text", "text": filler(&format!("stored-{i}"))}],
+                       "attachments": [], "inference_options": {}}),
+            ),
+            (
+                IdKind::Message,
+                json!({"type": "assistant_message", "content": [{"type": "output_text", "text": filler("a"), "annotations": []}]}),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let body: ItemBody = serde_json::from_value(body).unwrap();
+            let at = start + chrono::Duration::seconds(i64::try_from(i * 2 + j).unwrap());
+            let item = ThreadItem {
+                id: new_id(kind),
+                thread_id: thread.to_owned(),
+                created_at: at,
+                body,
+            };
+            app.store.save_item(&scope, &item).await.unwrap();
+        }
+    }
+}
+
+llm_test!(turns_of_long_threads_are_cut_across_pages, vars = VARS);
+async fn turns_of_long_threads_are_cut_across_pages(app: TestApp, llm: FakeLlm) {
+    // 150 stored turns (300 items, more than a few pages of history) before one real turn.
+    let (thread, _) = turn(&app, &llm, None, "ann", None, "turn-one", "ok").await;
+    execute_sql(
+        &app.db_url,
+        &format!(
+            "UPDATE items SET created_at = '2000-01-01 00:00:00' WHERE thread_id = '{thread}'"
+        ),
+    );
+    store_turns(&app, &thread, 150).await;
+    turn(
+        &app,
+        &llm,
+        None,
+        "ann",
+        Some(&thread),
+        "turn-latest",
+        "Fine.",
+    )
+    .await;
+
+    // The latest message and the two newest stored turns fit; the 300 items before them go.
+    let sent = messages(llm.requests().last().unwrap());
+    for kept in ["turn-latest", "stored-149", "stored-148"] {
+        assert!(sent.contains(kept), "{kept} is sent: {sent}");
+    }
+    for dropped in ["stored-147", "stored-0 ", "turn-one"] {
+        assert!(!sent.contains(dropped), "{dropped} is left out: {sent}");
+    }
+    assert!(
+        sent.contains("298 earlier items of this conversation are not shown"),
+        "{sent}"
+    );
+    let runs = app.store.load_runs(&thread).await.unwrap();
+    let dropped: Vec<Option<i64>> = runs.iter().map(|r| r.context_dropped).collect();
+    assert_eq!(dropped, [None, Some(298)], "{runs:?}");
+
+    // With room for all of it, the whole thread goes, oldest first, nothing counted as left out.
+    execute_sql(
+        &app.db_url,
+        r#"UPDATE agents SET limits = '{"context_tokens": 100000}'"#,
+    );
+    turn(
+        &app,
+        &llm,
+        None,
+        "ann",
+        Some(&thread),
+        "turn-roomy",
+        "Fine.",
+    )
+    .await;
+    let sent = messages(llm.requests().last().unwrap());
+    assert!(!sent.contains("not shown"), "{sent}");
+    let order: Vec<usize> = [
+        "turn-one",
+        "stored-0 ",
+        "stored-1 ",
+        "stored-149",
+        "turn-latest",
+        "turn-roomy",
+    ]
+    .iter()
+    .map(|tag| {
+        sent.find(tag)
+            .unwrap_or_else(|| panic!("{tag} is sent: {sent}"))
+    })
+    .collect();
+    assert!(order.is_sorted(), "in order: {order:?}");
+    let runs = app.store.load_runs(&thread).await.unwrap();
+    assert_eq!(runs.last().unwrap().context_dropped, None, "{runs:?}");
+}
