@@ -11,6 +11,11 @@ use chatkit_server::startup::{
     Application, agents_command, console_services, open_store, raise_open_file_limit,
 };
 
+/// mimalloc rather than glibc's malloc: see its line in `Cargo.toml`. Only the binary sets it,
+/// so the library and its tests keep the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: chatkit-server [serve|migrate]
        chatkit-server admin create-operator EMAIL [--role admin|reviewer]
        chatkit-server agents export | agents import FILE
