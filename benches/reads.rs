@@ -626,7 +626,9 @@ impl Report {
 }
 
 fn machine_facts(report: &mut Report, pinned: bool) {
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Online cores, not `available_parallelism`: this thread is pinned to one by now.
+    // SAFETY: sysconf only reads a constant of the system.
+    let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
