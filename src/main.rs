@@ -12,6 +12,11 @@ use chatkit_server::startup::{
     spawn_memory_trimmer,
 };
 
+/// mimalloc rather than glibc's malloc: see its line in `Cargo.toml`. Only the binary sets it,
+/// so the library and its tests keep the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: chatkit-server [serve|migrate]
        chatkit-server admin create-operator EMAIL [--role admin|reviewer]
        chatkit-server agents export | agents import FILE

@@ -15,7 +15,7 @@ use crate::chatkit::files::{ImageKind, mime_allowed, normalize_mime, sanitize_na
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::{
     Attachment, AttachmentCreateParams, FileAttachment, ImageAttachment, ItemBody, ThreadItem,
-    UploadDescriptor, UploadMethod,
+    UploadDescriptor, UploadMethod, WireItem,
 };
 use crate::config::AttachmentSettings;
 use crate::store::{
@@ -342,6 +342,14 @@ impl AttachmentService {
                     }
                 }
             }
+        }
+    }
+
+    /// [`AttachmentService::refresh_previews`] for items on their way to a client: only parsed
+    /// ones can hold an image (see `WireItem`).
+    pub fn refresh_wire_previews(&self, items: &mut [WireItem]) {
+        for item in items.iter_mut().filter_map(WireItem::parsed_mut) {
+            self.refresh_previews(std::slice::from_mut(item));
         }
     }
 

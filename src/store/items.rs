@@ -10,7 +10,7 @@ use super::schema::{items, threads};
 use super::threads::{find_owned, new_thread_row};
 use super::{Found, Scope, Store, StoreError};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
-use crate::chatkit::types::{Order, Page, Thread, ThreadItem};
+use crate::chatkit::types::{Order, Page, Thread, ThreadItem, WireItem};
 
 /// Insert, or replace the item with the same id (the SDK's `add_thread_item` may be called for
 /// an id that exists, and `save_item` is an upsert).
@@ -130,6 +130,50 @@ impl Store {
                 order,
             };
             items_page(conn, &thread_id, &request)
+        })
+        .await
+    }
+
+    /// [`Store::load_thread_items`] for an answer to a client: the items as they were stored.
+    pub async fn load_wire_items(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        after: Option<String>,
+        limit: usize,
+        order: Order,
+    ) -> Result<Page<WireItem>, StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
+        self.read_conn(move |conn| {
+            find_owned(conn, &scope, &thread_id)?;
+            let request = PageRequest {
+                after: after.clone(),
+                limit,
+                order,
+            };
+            paging::try_map(item_rows(conn, &thread_id, &request)?, ItemRow::into_wire)
+        })
+        .await
+    }
+
+    /// [`Store::load_thread_with_items`] for an answer to a client: the thread (its own items
+    /// empty) and its first page of items as they were stored.
+    pub async fn load_thread_with_wire_items(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        limit: usize,
+    ) -> Result<(Thread, Page<WireItem>), StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
+        self.read_conn(move |conn| {
+            let thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
+            let request = PageRequest {
+                after: None,
+                limit,
+                order: Order::Asc,
+            };
+            let items = item_rows(conn, &thread_id, &request)?;
+            Ok((thread, paging::try_map(items, ItemRow::into_wire)?))
         })
         .await
     }
@@ -267,6 +311,15 @@ fn items_page(
     thread_id: &str,
     request: &PageRequest,
 ) -> Result<Page<ThreadItem>, StoreError> {
+    paging::try_map(item_rows(conn, thread_id, request)?, ItemRow::into_item)
+}
+
+/// The rows of [`items_page`].
+fn item_rows(
+    conn: &mut AnyConnection,
+    thread_id: &str,
+    request: &PageRequest,
+) -> Result<Page<ItemRow>, StoreError> {
     let listing = Listing {
         rows: items::table
             .filter(items::visibility.eq(Visibility::Visible.as_str()))
@@ -274,6 +327,5 @@ fn items_page(
             .into_boxed(),
         scope: items::thread_id.eq(thread_id.to_owned()),
     };
-    let page = listing.load(conn, request, |row: &ItemRow| row.id.clone())?;
-    paging::try_map(page, ItemRow::into_item)
+    listing.load(conn, request, |row: &ItemRow| row.id.clone())
 }

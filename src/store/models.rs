@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::schema::{items, threads};
 use super::{StoreError, from_db_time, to_db_time};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
-use crate::chatkit::types::{ItemBody, Page, Thread, ThreadItem, ThreadStatus};
+use crate::chatkit::types::{ItemBody, Page, Thread, ThreadItem, ThreadStatus, WireItem};
 
 /// `items.kind` of a [`ToolCallRecord`].
 const TOOL_CALL_KIND: &str = "tool_call";
@@ -122,6 +122,18 @@ impl ItemRow {
 
     pub fn into_item(self) -> Result<ThreadItem, StoreError> {
         Ok(serde_json::from_str(&self.data)?)
+    }
+
+    /// The item as it goes to a client: its stored JSON as it is, unless the server rewrites
+    /// part of it on the way out, which only an image attachment of a user message needs (a
+    /// fresh preview URL); such an item is parsed. The test is on the text: outside strings,
+    /// whose quotes are escaped, `"type":"image"` is written for image attachments only, or for
+    /// a user's tag data that looks like one, which is merely parsed for nothing.
+    pub fn into_wire(self) -> Result<WireItem, StoreError> {
+        if self.kind == "user_message" && self.data.contains(r#""type":"image""#) {
+            return Ok(WireItem::Parsed(self.into_item()?));
+        }
+        Ok(WireItem::Stored(self.data))
     }
 
     pub fn into_entry(self) -> Result<HistoryEntry, StoreError> {

@@ -17,6 +17,8 @@
 //! - `params`: the params of each request type, [`Action`], and the JSON answers
 //!   [`SyncCustomActionResponse`] and [`TranscriptionResult`].
 //! - [`timestamp`]: the `created_at` (de)serialization every type uses.
+//! - `wire`: [`WireItem`], an item as stored or parsed, and the answers that splice stored
+//!   item JSON in unparsed ([`page_json`], [`thread_json`]).
 
 mod attachments;
 mod events;
@@ -25,6 +27,7 @@ mod params;
 mod requests;
 mod threads;
 pub mod timestamp;
+mod wire;
 
 #[cfg(test)]
 mod test_support;
@@ -35,6 +38,7 @@ pub use items::*;
 pub use params::*;
 pub use requests::*;
 pub use threads::*;
+pub use wire::*;
 
 #[cfg(test)]
 mod tests {

@@ -72,6 +72,12 @@ fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
         .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
 }
 
+/// An answer written with stored item JSON spliced in.
+fn spliced(body: serde_json::Result<Vec<u8>>) -> Result<Processed, ChatKitError> {
+    body.map(Processed::Json)
+        .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
+}
+
 fn page_size(limit: Option<u32>) -> usize {
     match limit {
         None | Some(0) => DEFAULT_PAGE_SIZE,
@@ -195,7 +201,7 @@ impl ChatKitService {
             ChatKitRequest::ItemsList(p) => {
                 let mut page = self
                     .store
-                    .load_thread_items(
+                    .load_wire_items(
                         &ctx.scope,
                         &p.thread_id,
                         p.after,
@@ -203,8 +209,8 @@ impl ChatKitService {
                         p.order,
                     )
                     .await?;
-                self.attachments.refresh_previews(&mut page.data);
-                json(&page)
+                self.attachments.refresh_wire_previews(&mut page.data);
+                spliced(page_json(&page))
             }
             ChatKitRequest::ThreadsUpdate(p) => {
                 let mut thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
@@ -250,12 +256,12 @@ impl ChatKitService {
         ctx: &RequestContext,
         thread_id: &str,
     ) -> Result<Processed, ChatKitError> {
-        let mut thread = self
+        let (thread, mut items) = self
             .store
-            .load_thread_with_items(&ctx.scope, thread_id, DEFAULT_PAGE_SIZE)
+            .load_thread_with_wire_items(&ctx.scope, thread_id, DEFAULT_PAGE_SIZE)
             .await?;
-        self.attachments.refresh_previews(&mut thread.items.data);
-        json(&thread)
+        self.attachments.refresh_wire_previews(&mut items.data);
+        spliced(thread_json(&thread, items))
     }
 }
 
