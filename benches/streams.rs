@@ -13,8 +13,9 @@
 //! client sees them, lost streams (any that did not end with all 50 deltas and no error), the
 //! server's RSS idle before, at its peak and a minute after the load, its descriptors and the
 //! model server's at their peak, and the server's CPU time. `CHATKIT_BENCH_ONLY=2000` or
-//! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=1.1` keeps the server's model client
-//! on HTTP/1.1 (by default it is told the model speaks HTTP/2 cleartext);
+//! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=2` tells the server the model speaks
+//! HTTP/2 cleartext (`CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`; by default, as in the server, its
+//! model client uses HTTP/1.1);
 //! `CHATKIT_BENCH_SERVER_BIN` measures another build of the server. Linux only (it reads
 //! `/proc`).
 
@@ -65,7 +66,7 @@ fn main() {
             interval: Duration::from_millis(300),
         },
     ];
-    let h2c = std::env::var("CHATKIT_BENCH_MODEL_HTTP").as_deref() != Ok("1.1");
+    let h2c = std::env::var("CHATKIT_BENCH_MODEL_HTTP").as_deref() == Ok("2");
     println!("{}", procfs::machine());
     for scenario in scenarios
         .iter()

@@ -148,7 +148,7 @@ async fn the_list_filters_searches_and_shows_each_thread(app: TestApp, llm: Fake
     for shown in [
         format!("href=\"/admin/threads/{}\">Zebra case</a>", s.rated),
         "<a href=\"/admin/threads?user=ana\" title=\"All threads of ana\">ana</a>".to_owned(),
-        format!("<td class=\"num\">{items}</td>"),
+        format!("<td data-label=\"Items\" class=\"num\">{items}</td>"),
         "<span class=\"badge badge-negative\" title=\"1 negative feedback\">▼ 1</span>".to_owned(),
         "<time datetime=\"20".to_owned(),
         " UTC</time>".to_owned(),

@@ -359,7 +359,7 @@ async fn a_failing_receiver_gets_the_delivery_on_the_third_try(db: Db) {
         "Booking details",
         "127.0.0.1",
         "badge-ok\">delivered",
-        "<td class=\"num\">3</td>",
+        "<td data-label=\"Attempts\" class=\"num\">3</td>",
         "HTTP 200",
     ] {
         assert!(cells.contains(shown), "{shown} in {cells}");
