@@ -22,12 +22,17 @@ mod seed;
 #[allow(dead_code, unused_macros, unused_imports)]
 #[path = "../tests/api/support/mod.rs"]
 mod support;
+
+#[allow(dead_code)]
+#[path = "common/stats.rs"]
+mod stats;
 #[path = "console/words.rs"]
 mod words;
 
 use std::time::{Duration, Instant};
 
 use chatkit_server::store::Role;
+use stats::{load_average, percentile};
 use support::app::{Db, TestDb, serve};
 use support::console::{PASSWORD, add_operator, sign_in};
 
@@ -353,17 +358,6 @@ fn summary(latencies: &[Duration]) -> String {
     )
 }
 
-/// Nearest-rank percentile.
-fn percentile(samples: &[Duration], p: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -397,12 +391,4 @@ fn machine_facts() -> Vec<String> {
         ),
         format!("load average at the start: {}", load_average()),
     ]
-}
-
-/// The 1, 5 and 15 minute load averages (Linux).
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -18,6 +18,10 @@
 #[path = "../tests/api/support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "common/stats.rs"]
+mod stats;
+
 #[path = "reads/load.rs"]
 mod load;
 
@@ -36,6 +40,7 @@ use chatkit_server::chatkit::types::{
 use chatkit_server::store::{Scope, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use stats::{load_average, percentile};
 use support::app::{Db, TestDb};
 
 /// Connections of the load, as in the measurements.
@@ -384,17 +389,6 @@ fn bare_server(body: &str, address: &str) {
 // ---------------------------------------------------------------------------------------------
 // Statistics and the report.
 
-/// Nearest-rank percentile.
-fn percentile(samples: &[Duration], p: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
@@ -485,12 +479,4 @@ fn machine_facts(report: &mut Report, pinned: bool) {
     report
         .facts
         .push(format!("load average at the start: {}", load_average()));
-}
-
-/// The 1, 5 and 15 minute load averages (Linux).
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
 }

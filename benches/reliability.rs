@@ -20,6 +20,10 @@
 #[path = "../tests/api/support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "common/stats.rs"]
+mod stats;
+
 #[path = "reliability/fuzzed.rs"]
 mod fuzzed;
 
@@ -30,6 +34,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stats::load_average;
 use support::fake_llm::FakeLlm;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -193,12 +198,6 @@ fn peak_rss(pid: u32) -> String {
                 .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Waits until the descriptor count is at most `baseline` (or stops changing for 20 s once

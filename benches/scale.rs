@@ -23,6 +23,10 @@
 #[path = "../tests/api/support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "common/stats.rs"]
+mod stats;
+
 #[path = "scale/checks.rs"]
 mod checks;
 #[path = "scale/cpu.rs"]
@@ -36,6 +40,7 @@ mod turn;
 #[path = "scale/upload.rs"]
 mod upload;
 
+pub use stats::load_average;
 use std::time::Instant;
 
 /// The Postgres of the load part when `TEST_DATABASE_URL` is not set.
@@ -188,12 +193,4 @@ fn machine_facts(report: &mut Report) {
     report
         .facts
         .push(format!("load average at the start: {}", load_average()));
-}
-
-/// The 1, 5 and 15 minute load averages.
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
 }

@@ -27,6 +27,9 @@ mod client;
 mod model;
 #[path = "streams/procfs.rs"]
 mod procfs;
+#[allow(dead_code)]
+#[path = "common/stats.rs"]
+mod stats;
 
 use std::io::BufRead;
 use std::net::SocketAddr;

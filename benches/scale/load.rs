@@ -15,6 +15,7 @@ use crate::Report;
 use crate::checks::{self, Verdict};
 use crate::cpu::{Sample, Usage};
 use crate::server::Server;
+use crate::stats::percentile;
 use crate::support::app::{Db, TestDb};
 use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::turn::{self, Outcome, REPLY_WORDS, Turn, words};
@@ -349,17 +350,6 @@ async fn read_load(
     let latencies = futures_util::future::join_all(clients).await;
     let latencies = latencies.into_iter().flatten().collect();
     (latencies, failed.into_inner().unwrap(), begin.elapsed())
-}
-
-/// Nearest-rank percentile.
-fn percentile(samples: &[Duration], p: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn ms(d: Duration) -> String {

@@ -1,5 +1,7 @@
 //! What the streams bench reads of a process from `/proc`, and the machine facts it prints.
 
+pub use crate::stats::load_average;
+
 /// A process's resident memory, descriptors and threads at one moment.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sample {
@@ -58,12 +60,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // SAFETY: sysconf only reads a configuration value.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
     ticks as f64 / per_second as f64
-}
-
-pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// Raises this process's open-file soft limit to its hard limit: 10,000 client sockets.

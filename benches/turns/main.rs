@@ -15,6 +15,10 @@
 #[path = "../../tests/api/support/mod.rs"]
 mod support;
 
+#[allow(dead_code)]
+#[path = "../common/stats.rs"]
+mod stats;
+
 mod cpu;
 mod long;
 mod reads;

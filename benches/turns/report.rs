@@ -1,17 +1,7 @@
 //! Statistics and the report.
 
 use super::*;
-
-/// Nearest-rank percentile.
-pub(crate) fn percentile(samples: &[Duration], p: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+pub(crate) use crate::stats::{load_average, percentile};
 
 pub(crate) fn median(samples: &[Duration]) -> Duration {
     percentile(samples, 50.0)
@@ -103,12 +93,4 @@ pub(crate) fn machine_facts(report: &mut Report) {
     report
         .facts
         .push(format!("load average at the start: {}", load_average()));
-}
-
-/// The 1, 5 and 15 minute load averages (Linux).
-pub(crate) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
 }
