@@ -97,6 +97,25 @@ impl Sse {
         while self.next().await.is_some() {}
     }
 
+    /// Reads to the end of a stream of [`long_answer`] whose thread was deleted under it: it
+    /// ends long before the answer would (200 words over 20 s), and offers no retry.
+    pub(crate) async fn ends_stopped_without_retry(&mut self) {
+        // A hang guard only.
+        tokio::time::timeout(Duration::from_secs(60), self.read_all())
+            .await
+            .expect("the stream ends when its thread is deleted");
+        let words = self.text.split_whitespace().count();
+        assert!(
+            words < 200,
+            "the run streamed on after its thread was deleted: {words} words"
+        );
+        assert!(
+            !self.events.iter().any(|e| e["allow_retry"] == true),
+            "{:?}",
+            self.events
+        );
+    }
+
     pub(crate) fn thread_id(&self) -> String {
         self.events[0]["thread"]["id"]
             .as_str()
@@ -323,15 +342,7 @@ async fn deleting_a_thread_stops_its_run(app: TestApp, llm: FakeLlm) {
     let thread_id = stream.thread_id();
     app.ok("ann", "threads.delete", json!({"thread_id": thread_id}))
         .await;
-    // The answer would go on for 20 s; the stream must end long before.
-    tokio::time::timeout(Duration::from_secs(10), stream.read_all())
-        .await
-        .expect("the stream ends when its thread is deleted");
-    assert!(
-        !stream.events.iter().any(|e| e["allow_retry"] == true),
-        "{:?}",
-        stream.events
-    );
+    stream.ends_stopped_without_retry().await;
     eventually("the model's stream to be dropped", || async {
         (llm.abandoned() == 1).then_some(())
     })
