@@ -121,17 +121,8 @@ impl Store {
         limit: usize,
         order: Order,
     ) -> Result<Page<ThreadItem>, StoreError> {
-        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
-        self.read_conn(move |conn| {
-            find_owned(conn, &scope, &thread_id)?;
-            let request = PageRequest {
-                after: after.clone(),
-                limit,
-                order,
-            };
-            items_page(conn, &thread_id, &request)
-        })
-        .await
+        self.owned_items_page(scope, thread_id, after, limit, order, ItemRow::into_item)
+            .await
     }
 
     /// [`Store::load_thread_items`] for an answer to a client: the items as they were stored.
@@ -143,6 +134,20 @@ impl Store {
         limit: usize,
         order: Order,
     ) -> Result<Page<WireItem>, StoreError> {
+        self.owned_items_page(scope, thread_id, after, limit, order, ItemRow::into_wire)
+            .await
+    }
+
+    /// A page of the visible items of a thread the scope owns, each row made into a `T`.
+    async fn owned_items_page<T: Send + 'static>(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        after: Option<String>,
+        limit: usize,
+        order: Order,
+        convert: fn(ItemRow) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.read_conn(move |conn| {
             find_owned(conn, &scope, &thread_id)?;
@@ -151,7 +156,7 @@ impl Store {
                 limit,
                 order,
             };
-            paging::try_map(item_rows(conn, &thread_id, &request)?, ItemRow::into_wire)
+            paging::try_map(item_rows(conn, &thread_id, &request)?, convert)
         })
         .await
     }
