@@ -11,6 +11,8 @@ pub struct DatabaseSettings {
     pub url: String,
     /// `CHATKIT_DB_MAX_CONNECTIONS`: largest number of pooled database connections.
     pub max_connections: u32,
+    /// `CHATKIT_READ_CACHE_MB`: memory for answers of repeated reads (0: none).
+    pub read_cache_bytes: usize,
 }
 
 impl DatabaseSettings {
@@ -25,9 +27,11 @@ impl DatabaseSettings {
             ));
         }
         let max_connections = parse::number(get, "CHATKIT_DB_MAX_CONNECTIONS", 8u32, 1, 1000)?;
+        let read_cache_mb = parse::number(get, "CHATKIT_READ_CACHE_MB", 64usize, 0, 65_536)?;
         Ok(DatabaseSettings {
             url,
             max_connections,
+            read_cache_bytes: read_cache_mb << 20,
         })
     }
 }
@@ -38,6 +42,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &without_passwords(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("read_cache_bytes", &self.read_cache_bytes)
             .finish()
     }
 }

@@ -150,7 +150,9 @@ impl Application {
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
         let dictation = Dictation::new(settings.transcribe.as_ref())?;
-        let chatkit = chatkit.with_dictation(dictation, settings.http.max_request_bytes);
+        let chatkit = chatkit
+            .with_dictation(dictation, settings.http.max_request_bytes)
+            .with_read_cache(settings.database.read_cache_bytes);
         let (operators, audit) = console_services(&settings, &store).await?;
         let login_csrf = LoginCsrf::new(signing_key(&settings));
         let attachment_browser =

@@ -14,6 +14,7 @@ mod console_threads;
 pub mod db;
 mod fault;
 mod feedback;
+mod freshness;
 mod history;
 mod human;
 mod human_queue;
@@ -156,7 +157,7 @@ impl Store {
     }
 
     /// Runs `f` with a pooled connection on the blocking pool. The checkout happens there too,
-    /// since waiting for a connection blocks.
+    /// since waiting for a connection blocks. `f` may write, so cached reads are stale after it.
     async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
@@ -164,10 +165,14 @@ impl Store {
     {
         let pool = self.pool.clone();
         let request = crate::observe::request_id();
+        let freshness = self.signals.freshness().clone();
         let permit = self.connection_turn().await;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            crate::observe::context::blocking(request, || pool.run(f))
+            let result = crate::observe::context::blocking(request, || pool.run(f));
+            // Here, not after the await: a caller that stops waiting must not skip it.
+            freshness.bump();
+            result
         })
         .await?
     }
@@ -195,6 +200,18 @@ impl Store {
     /// there always is one; without it the call would still be bounded by the pool.
     async fn connection_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.gate.clone().acquire_owned().await.ok()
+    }
+
+    /// A mark to file cached reads under, taken before reading: `None` when the answer must
+    /// come from the database and not be kept (see `freshness`).
+    pub async fn read_mark(&self) -> Option<u64> {
+        self.signals.listen();
+        self.signals.freshness().mark().await
+    }
+
+    /// Whether reads filed under `mark` are still current: nothing has changed since.
+    pub fn is_current(&self, mark: u64) -> bool {
+        self.signals.freshness().current(mark)
     }
 
     /// The pool's connections now, open and idle, for the metrics.

@@ -8,6 +8,10 @@
 //!
 //! A notification can be missed (the listener was reconnecting), so every consumer also
 //! re-checks the database now and then: a lost signal only delays.
+//!
+//! The listener also keeps the [`Freshness`] of cached reads: it bumps the epoch for each
+//! `changed` notification (sent by triggers), and sends and receives the barriers reads wait
+//! for.
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -17,6 +21,7 @@ use diesel::sql_types::Text;
 use tokio::sync::broadcast;
 
 use super::db::AnyConnection;
+use super::freshness::Freshness;
 use super::{Backend, Store, StoreError};
 
 /// The Postgres channel every signal goes through.
@@ -24,6 +29,12 @@ const CHANNEL: &str = "chatkit_signals";
 
 /// How often the listener looks for notifications that arrived.
 const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// How often the listener looks again for a barrier it sent that has not come back yet.
+const BARRIER_POLL: Duration = Duration::from_micros(500);
+
+/// The payload the triggers on `threads` and `items` send: cached reads are stale.
+const CHANGED: &str = "changed";
 
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -76,6 +87,8 @@ struct Inner {
     listen_url: Option<String>,
     /// Started with the first subscriber, so a store nobody listens on holds no connection.
     listening: OnceLock<()>,
+    /// Marks for cached reads, which the Postgres listener keeps current.
+    freshness: Arc<Freshness>,
 }
 
 /// The signal bus of one store; cheap to clone. The Postgres listener stops once every handle
@@ -105,11 +118,17 @@ impl Subscription {
 impl Signals {
     pub(super) fn new(url: &str, backend: Backend) -> Signals {
         let (sender, _) = broadcast::channel(BACKLOG);
+        let postgres = backend == Backend::Postgres;
         Signals {
             inner: Arc::new(Inner {
                 sender,
-                listen_url: (backend == Backend::Postgres).then(|| url.to_owned()),
+                listen_url: postgres.then(|| url.to_owned()),
                 listening: OnceLock::new(),
+                freshness: if postgres {
+                    Freshness::shared()
+                } else {
+                    Freshness::local(&sqlite_file(url))
+                },
             }),
         }
     }
@@ -117,6 +136,17 @@ impl Signals {
     /// Receives every signal from now on, from every process.
     pub fn subscribe(&self) -> Subscription {
         let receiver = self.inner.sender.subscribe();
+        self.listen();
+        Subscription { receiver }
+    }
+
+    /// The marks of cached reads (kept by the listener on Postgres: see [`Signals::listen`]).
+    pub(super) fn freshness(&self) -> &Arc<Freshness> {
+        &self.inner.freshness
+    }
+
+    /// Starts the Postgres listener, once.
+    pub(super) fn listen(&self) {
         if let Some(url) = &self.inner.listen_url {
             self.inner.listening.get_or_init(|| {
                 let (url, inner) = (url.clone(), Arc::downgrade(&self.inner));
@@ -128,13 +158,18 @@ impl Signals {
                 }
             });
         }
-        Subscription { receiver }
     }
 
     /// Delivers `signal` in this process (SQLite); Postgres delivers it through the listener.
     fn deliver_here(&self, signal: Signal) {
         let _ = self.inner.sender.send(signal);
     }
+}
+
+/// The file a SQLite URL names, however it is spelled.
+fn sqlite_file(url: &str) -> String {
+    let path = crate::config::database::sqlite_path(url);
+    std::fs::canonicalize(path).map_or_else(|_| path.to_owned(), |p| p.display().to_string())
 }
 
 /// Sends `signals` as part of the transaction `conn` is in (Postgres), delivered on commit.
@@ -182,60 +217,116 @@ impl Store {
 
 /// The Postgres listener: connects, listens, and forwards each notification to the bus until
 /// the bus is gone; after a lost connection it connects again and tells subscribers to
-/// re-check what they may have missed.
+/// re-check what they may have missed. It also sends the barriers of [`Freshness`].
 fn listen(url: &str, inner: &Weak<Inner>) {
     let mut first = true;
     loop {
-        if inner.strong_count() == 0 {
+        let Some(freshness) = inner.upgrade().map(|i| i.freshness.clone()) else {
             return;
-        }
-        let mut conn = match diesel::PgConnection::establish(url) {
+        };
+        let mut conn = match connect_listening(url, &freshness) {
             Ok(conn) => conn,
             Err(e) => {
-                log::warn!("cannot connect to listen for signals: {e}; trying again");
+                log::warn!("cannot listen for signals: {e}; trying again");
                 std::thread::sleep(RECONNECT_AFTER);
                 continue;
             }
         };
-        if let Err(e) = diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn) {
-            log::warn!("cannot listen for signals: {e}; trying again");
-            std::thread::sleep(RECONNECT_AFTER);
-            continue;
-        }
-        match backend_pid(&mut conn) {
-            Ok(pid) => log::info!("listening for signals (database session {pid})"),
-            Err(e) => log::info!("listening for signals (database session unknown: {e})"),
+        // Changes made while nobody listened went unseen.
+        freshness.bump();
+        if let Some(barrier) = freshness.barrier() {
+            barrier.set_listening(true);
         }
         if !first && !forward(inner, Signal::Recheck) {
             return;
         }
         first = false;
-        loop {
-            std::thread::sleep(POLL_EVERY);
-            let mut lost = None;
-            let mut arrived = Vec::new();
-            for notification in conn.notifications_iter() {
-                match notification {
-                    Ok(n) => arrived.extend(Signal::decode(&n.payload)),
-                    Err(e) => {
-                        lost = Some(e);
-                        break;
-                    }
-                }
-            }
-            for signal in arrived {
-                if !forward(inner, signal) {
-                    return;
-                }
-            }
-            if inner.strong_count() == 0 {
-                return;
-            }
-            if let Some(e) = lost {
+        let lost = relay(&mut conn, inner, &freshness);
+        if let Some(barrier) = freshness.barrier() {
+            barrier.set_listening(false);
+        }
+        match lost {
+            Some(e) => {
                 log::warn!("lost the connection that listens for signals: {e}; reconnecting");
                 std::thread::sleep(RECONNECT_AFTER);
-                break;
             }
+            None => return,
+        }
+    }
+}
+
+/// A connection listening on the signals channel and this process's sync channel.
+fn connect_listening(
+    url: &str,
+    freshness: &Freshness,
+) -> Result<diesel::PgConnection, Box<dyn std::error::Error>> {
+    let mut conn = diesel::PgConnection::establish(url)?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
+    if let Some(barrier) = freshness.barrier().filter(|b| !b.channel.is_empty()) {
+        diesel::sql_query(format!("LISTEN {}", barrier.channel)).execute(&mut conn)?;
+    }
+    match backend_pid(&mut conn) {
+        Ok(pid) => log::info!("listening for signals (database session {pid})"),
+        Err(e) => log::info!("listening for signals (database session unknown: {e})"),
+    }
+    Ok(conn)
+}
+
+/// Relays what arrives on `conn` until the connection is lost (the error) or the bus is
+/// gone (`None`): signals to the bus, `changed` to the epoch, returned barriers to the reads
+/// waiting for them, in the order they arrive.
+fn relay(
+    conn: &mut diesel::PgConnection,
+    inner: &Weak<Inner>,
+    freshness: &Freshness,
+) -> Option<diesel::result::Error> {
+    loop {
+        let barrier = freshness.barrier();
+        let send = match barrier {
+            Some(barrier) => barrier.next_to_send(POLL_EVERY, BARRIER_POLL),
+            None => {
+                std::thread::sleep(POLL_EVERY);
+                None
+            }
+        };
+        if let (Some(n), Some(barrier)) = (send, barrier) {
+            let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(&barrier.channel)
+                .bind::<Text, _>(n.to_string())
+                .execute(conn);
+            if let Err(e) = sent {
+                return Some(e);
+            }
+        }
+        let mut lost = None;
+        let mut arrived = Vec::new();
+        let mut returned = None;
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(n) if barrier.is_some_and(|b| b.channel == n.channel) => {
+                    returned = returned.max(n.payload.parse::<u64>().ok());
+                }
+                Ok(n) if n.payload == CHANGED => freshness.bump(),
+                Ok(n) => arrived.extend(Signal::decode(&n.payload)),
+                Err(e) => {
+                    lost = Some(e);
+                    break;
+                }
+            }
+        }
+        if let (Some(n), Some(barrier)) = (returned, barrier) {
+            barrier.returned(n);
+        }
+        for signal in arrived {
+            if !forward(inner, signal) {
+                return None;
+            }
+        }
+        if inner.strong_count() == 0 {
+            return None;
+        }
+        if lost.is_some() {
+            return lost;
         }
     }
 }

@@ -34,6 +34,7 @@ mod metrics;
 mod model_http2;
 mod pages;
 mod pagination;
+mod read_cache;
 mod recovery;
 mod requests;
 mod scale_out;

@@ -172,6 +172,15 @@ impl ChatKitRequest {
         )
     }
 
+    /// Whether the request only reads what a client reads again and again (a thread, the
+    /// thread list, a page of items): the answers a server may keep while nothing changes.
+    pub fn is_repeatable_read(&self) -> bool {
+        matches!(
+            self,
+            Self::ThreadsGetById(_) | Self::ThreadsList(_) | Self::ItemsList(_)
+        )
+    }
+
     /// Parses a request body in two phases, so that each failure gets its own
     /// [`RequestError`]: envelope first (JSON, object, `type`, `params`), then
     /// the params of that type. Unknown keys and `metadata` are ignored.

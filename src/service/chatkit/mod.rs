@@ -6,9 +6,11 @@
 
 mod actions;
 mod page;
+mod read_cache;
 mod turns;
 
 pub use page::ChatPageFacts;
+pub use read_cache::ReadCache;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -31,7 +33,7 @@ const MAX_PAGE_SIZE: usize = 200;
 /// The answer to a request.
 pub enum Processed {
     /// A complete `application/json` body.
-    Json(Vec<u8>),
+    Json(Bytes),
     /// An SSE answer: frames known up front, then those of the run, if one was started.
     Stream(EventStream),
 }
@@ -64,17 +66,19 @@ pub struct ChatKitService {
     dictation: Dictation,
     /// The body limit of every request but `input.transcribe` (whose recording may need more).
     request_limit: usize,
+    /// Answers of the reads clients repeat, when kept.
+    reads: Option<std::sync::Arc<ReadCache>>,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Processed, ChatKitError> {
     serde_json::to_vec(value)
-        .map(Processed::Json)
+        .map(|body| Processed::Json(body.into()))
         .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
 }
 
 /// An answer written with stored item JSON spliced in.
 fn spliced(body: serde_json::Result<Vec<u8>>) -> Result<Processed, ChatKitError> {
-    body.map(Processed::Json)
+    body.map(|body| Processed::Json(body.into()))
         .map_err(|e| ChatKitError::Store(StoreError::Json(e)))
 }
 
@@ -103,6 +107,16 @@ impl ChatKitService {
             limits,
             dictation: Dictation::default(),
             request_limit: usize::MAX,
+            reads: None,
+        }
+    }
+
+    /// Keeps the answers of repeated reads in up to about `budget` bytes of memory (none for
+    /// 0).
+    pub fn with_read_cache(self, budget: usize) -> Self {
+        ChatKitService {
+            reads: ReadCache::new(budget).map(std::sync::Arc::new),
+            ..self
         }
     }
 
@@ -153,6 +167,11 @@ impl ChatKitService {
             }
             Err(e) => return Err(e),
         };
+        if let Some(reads) = &self.reads
+            && request.is_repeatable_read()
+        {
+            return self.read_through(reads, ctx, request, body).await;
+        }
         match self.dispatch(ctx, request).await {
             // A turn on a thread whose previous turn still runs: told in the stream, as the SDK
             // does, so the client shows it where the answer would have been.
@@ -162,6 +181,35 @@ impl ChatKitService {
             }
             other => other,
         }
+    }
+
+    /// A read answered from `reads` when nothing changed since it was last answered, and kept
+    /// there when its answer can be.
+    async fn read_through(
+        &self,
+        reads: &ReadCache,
+        ctx: RequestContext,
+        request: ChatKitRequest,
+        body: &[u8],
+    ) -> Result<Processed, ChatKitError> {
+        let key = ReadCache::key(&ctx.scope, body);
+        let Some(mark) = self.store.read_mark().await else {
+            return self.dispatch(ctx, request).await;
+        };
+        if let Some(answer) = reads.get(&key, mark) {
+            return Ok(Processed::Json(answer));
+        }
+        let (answer, keep) = match request {
+            ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await?,
+            ChatKitRequest::ItemsList(p) => self.list_items(&ctx, p).await?,
+            other => (self.dispatch(ctx, other).await?, true),
+        };
+        if let Processed::Json(answer) = &answer
+            && keep
+        {
+            reads.put(key, mark, answer.clone(), |m| self.store.is_current(m));
+        }
+        Ok(answer)
     }
 
     /// Counts the request against the rate limits and, for a turn, the stream and token
@@ -190,7 +238,7 @@ impl ChatKitService {
         request: ChatKitRequest,
     ) -> Result<Processed, ChatKitError> {
         match request {
-            ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await,
+            ChatKitRequest::ThreadsGetById(p) => Ok(self.get_thread(&ctx, &p.thread_id).await?.0),
             ChatKitRequest::ThreadsList(p) => {
                 let page = self
                     .store
@@ -198,20 +246,7 @@ impl ChatKitService {
                     .await?;
                 json(&page)
             }
-            ChatKitRequest::ItemsList(p) => {
-                let mut page = self
-                    .store
-                    .load_wire_items(
-                        &ctx.scope,
-                        &p.thread_id,
-                        p.after,
-                        page_size(p.limit),
-                        p.order,
-                    )
-                    .await?;
-                self.attachments.refresh_wire_previews(&mut page.data);
-                spliced(page_json(&page))
-            }
+            ChatKitRequest::ItemsList(p) => Ok(self.list_items(&ctx, p).await?.0),
             ChatKitRequest::ThreadsUpdate(p) => {
                 let mut thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
                 thread.title = Some(p.title);
@@ -250,19 +285,48 @@ impl ChatKitService {
         }
     }
 
-    /// The thread with its first page of items, oldest first (SDK `threads.get_by_id`).
+    /// The thread with its first page of items, oldest first (SDK `threads.get_by_id`), and
+    /// whether the answer may be kept.
     async fn get_thread(
         &self,
         ctx: &RequestContext,
         thread_id: &str,
-    ) -> Result<Processed, ChatKitError> {
+    ) -> Result<(Processed, bool), ChatKitError> {
         let (thread, mut items) = self
             .store
             .load_thread_with_wire_items(&ctx.scope, thread_id, DEFAULT_PAGE_SIZE)
             .await?;
+        let keep = keepable(&items.data);
         self.attachments.refresh_wire_previews(&mut items.data);
-        spliced(thread_json(&thread, items))
+        Ok((spliced(thread_json(&thread, items))?, keep))
     }
+
+    /// A page of a thread's items (SDK `items.list`), and whether the answer may be kept.
+    async fn list_items(
+        &self,
+        ctx: &RequestContext,
+        p: ItemsListParams,
+    ) -> Result<(Processed, bool), ChatKitError> {
+        let mut page = self
+            .store
+            .load_wire_items(
+                &ctx.scope,
+                &p.thread_id,
+                p.after,
+                page_size(p.limit),
+                p.order,
+            )
+            .await?;
+        let keep = keepable(&page.data);
+        self.attachments.refresh_wire_previews(&mut page.data);
+        Ok((spliced(page_json(&page))?, keep))
+    }
+}
+
+/// Whether an answer may be kept in the read cache: not when it signs preview URLs, which
+/// expire (the items holding them are the parsed ones).
+fn keepable(items: &[WireItem]) -> bool {
+    !items.iter().any(|item| matches!(item, WireItem::Parsed(_)))
 }
 
 /// The answer to a streaming request on a thread whose previous turn is still running.

@@ -1,0 +1,254 @@
+//! When an answer computed earlier from the database may be served again: the marks a cache of
+//! reads files its answers under.
+//!
+//! Every call that may write bumps this process's epoch once it has finished (in the blocking
+//! thread, so a caller that stops waiting cannot skip it). On SQLite, where one process owns the
+//! file, that is every change there is (all stores on one file in the process share an epoch; a
+//! change made to the file by another program is not seen). On Postgres other processes change the data too: a
+//! trigger on `threads` and `items` sends `NOTIFY chatkit_signals, 'changed'` in the
+//! writing transaction, and the signals listener bumps the epoch when it arrives. Arrival is
+//! late, so a read first sends a barrier, a notification to this process's own sync channel,
+//! and waits for it to come back: Postgres delivers notifications in commit order, so by then
+//! every change committed before the read began has bumped the epoch. One barrier serves every
+//! read that was waiting when it was sent.
+//!
+//! A mark is the epoch once the data is known to be current; an answer filed under a mark is
+//! good for as long as the epoch still equals it. A read that cannot get a mark (the listener
+//! is reconnecting, the barrier is late) is answered from the database.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// How long a read waits for its barrier before it goes to the database instead.
+const BARRIER_WAIT: Duration = Duration::from_millis(100);
+
+/// The change epoch of one store, and on Postgres the barrier reads wait for.
+pub struct Freshness {
+    epoch: AtomicU64,
+    barrier: Option<Barrier>,
+}
+
+/// Barriers asked for, sent, and come back (Postgres).
+pub(super) struct Barrier {
+    state: Mutex<BarrierState>,
+    /// Wakes the listener when a barrier is asked for.
+    asked: Condvar,
+    /// The highest barrier come back.
+    returned: watch::Sender<u64>,
+    /// This process's own sync channel (a random name, so no other process listens on it).
+    pub(super) channel: String,
+}
+
+#[derive(Default)]
+struct BarrierState {
+    /// The highest barrier a read waits for.
+    wanted: u64,
+    /// The highest barrier sent.
+    sent: u64,
+    /// Whether the listener is connected and listening (else reads skip the cache).
+    listening: bool,
+}
+
+impl Freshness {
+    /// Marks from the epoch alone, for a file only this process writes (SQLite): one per
+    /// file, shared by every store on it here, so that a change made through any of them
+    /// moves the marks of all.
+    pub(super) fn local(file: &str) -> Arc<Freshness> {
+        static FILES: LazyLock<Mutex<HashMap<String, Weak<Freshness>>>> =
+            LazyLock::new(Mutex::default);
+        let mut files = FILES.lock().unwrap_or_else(PoisonError::into_inner);
+        files.retain(|_, freshness| freshness.strong_count() > 0);
+        if let Some(freshness) = files.get(file).and_then(Weak::upgrade) {
+            return freshness;
+        }
+        let freshness = Arc::new(Freshness {
+            epoch: AtomicU64::new(1),
+            barrier: None,
+        });
+        files.insert(file.to_owned(), Arc::downgrade(&freshness));
+        freshness
+    }
+
+    /// Marks that wait for a barrier through the signals listener (Postgres).
+    pub(super) fn shared() -> Arc<Freshness> {
+        let mut suffix = [0u8; 8];
+        // Without randomness two processes could share a channel: their barriers would then
+        // come back early for each other, so the cache stays off instead.
+        let channel = match getrandom::fill(&mut suffix) {
+            Ok(()) => format!("chatkit_sync_{:016x}", u64::from_le_bytes(suffix)),
+            Err(_) => String::new(),
+        };
+        Arc::new(Freshness {
+            epoch: AtomicU64::new(1),
+            barrier: Some(Barrier {
+                state: Mutex::default(),
+                asked: Condvar::new(),
+                returned: watch::Sender::new(0),
+                channel,
+            }),
+        })
+    }
+
+    /// Something may have changed: answers filed under earlier marks are stale.
+    pub fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A mark under which answers read from now on may be filed and found, or `None` when the
+    /// database must be read and the answer not kept.
+    pub async fn mark(&self) -> Option<u64> {
+        let Some(barrier) = &self.barrier else {
+            return Some(self.epoch.load(Ordering::Acquire));
+        };
+        let target = barrier.ask()?;
+        let mut returned = barrier.returned.subscribe();
+        match tokio::time::timeout(BARRIER_WAIT, returned.wait_for(|&n| n >= target)).await {
+            Ok(Ok(_)) => Some(self.epoch.load(Ordering::Acquire)),
+            _ => None,
+        }
+    }
+
+    /// Whether an answer filed under `mark` is still current.
+    pub fn current(&self, mark: u64) -> bool {
+        self.epoch.load(Ordering::Acquire) == mark
+    }
+
+    pub(super) fn barrier(&self) -> Option<&Barrier> {
+        self.barrier.as_ref()
+    }
+}
+
+impl Barrier {
+    /// The barrier a read starting now must wait for: the next one sent. `None` while the
+    /// listener is not listening.
+    fn ask(&self) -> Option<u64> {
+        if self.channel.is_empty() {
+            return None;
+        }
+        let mut state = self.lock();
+        if !state.listening {
+            return None;
+        }
+        let target = state.sent + 1;
+        if state.wanted < target {
+            state.wanted = target;
+            self.asked.notify_one();
+        }
+        Some(target)
+    }
+
+    /// For the listener: waits up to `idle` for a barrier to be asked for and returns the one
+    /// to send now, if any. Returns at once while a sent barrier has not come back, so the
+    /// listener looks for it again soon.
+    pub(super) fn next_to_send(&self, idle: Duration, soon: Duration) -> Option<u64> {
+        let state = self.lock();
+        let pending = state.sent > *self.returned.borrow();
+        let wait = if pending { soon } else { idle };
+        let (mut state, _) = self
+            .asked
+            .wait_timeout_while(state, wait, |s| s.wanted <= s.sent)
+            .unwrap_or_else(PoisonError::into_inner);
+        (state.wanted > state.sent).then(|| {
+            state.sent = state.wanted;
+            state.sent
+        })
+    }
+
+    /// For the listener: barrier `n` came back (everything committed before it was sent has
+    /// been seen).
+    pub(super) fn returned(&self, n: u64) {
+        self.returned.send_if_modified(|highest| {
+            let newer = n > *highest;
+            if newer {
+                *highest = n;
+            }
+            newer
+        });
+    }
+
+    /// For the listener: whether it listens. After a reconnect, barriers sent on the lost
+    /// connection are sent again.
+    pub(super) fn set_listening(&self, listening: bool) {
+        let mut state = self.lock();
+        state.listening = listening;
+        let returned = *self.returned.borrow();
+        if state.sent > returned {
+            state.wanted = state.wanted.max(state.sent);
+            state.sent = returned;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BarrierState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_marks_follow_the_epoch() {
+        let freshness = Freshness::local("marks.db");
+        let same_file = Freshness::local("marks.db");
+        let mark = freshness.mark().await.unwrap();
+        assert!(freshness.current(mark));
+        same_file.bump();
+        assert!(!freshness.current(mark));
+        assert!(freshness.current(freshness.mark().await.unwrap()));
+        assert!(Freshness::local("other.db").current(1));
+    }
+
+    #[tokio::test]
+    async fn shared_marks_wait_for_the_next_barrier() {
+        let freshness = Freshness::shared();
+        let barrier = freshness.barrier().unwrap();
+        // Not listening: no mark, at once.
+        assert_eq!(freshness.mark().await, None);
+        barrier.set_listening(true);
+        let waiting = tokio::spawn({
+            let freshness = freshness.clone();
+            async move { freshness.mark().await }
+        });
+        let sent = tokio::task::spawn_blocking({
+            let freshness = freshness.clone();
+            move || {
+                let barrier = freshness.barrier().unwrap();
+                barrier.next_to_send(Duration::from_secs(5), Duration::ZERO)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(sent, Some(1));
+        // A change seen before the barrier came back is in the mark.
+        freshness.bump();
+        freshness.barrier().unwrap().returned(1);
+        let mark = waiting.await.unwrap().unwrap();
+        assert!(freshness.current(mark));
+        assert_eq!(mark, 2);
+    }
+
+    #[tokio::test]
+    async fn barriers_lost_with_the_connection_are_sent_again() {
+        let freshness = Freshness::shared();
+        let barrier = freshness.barrier().unwrap();
+        barrier.set_listening(true);
+        assert_eq!(barrier.ask(), Some(1));
+        assert_eq!(
+            barrier.next_to_send(Duration::ZERO, Duration::ZERO),
+            Some(1)
+        );
+        barrier.set_listening(false);
+        barrier.set_listening(true);
+        assert_eq!(
+            barrier.next_to_send(Duration::ZERO, Duration::ZERO),
+            Some(1)
+        );
+        barrier.returned(1);
+        assert_eq!(barrier.next_to_send(Duration::ZERO, Duration::ZERO), None);
+    }
+}
