@@ -95,5 +95,23 @@ fn request_id(request: &ServiceRequest) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+        .unwrap_or_else(new_request_id)
+}
+
+/// A new id: 32 hex digits, a random half drawn once per process and a counter, so that ids
+/// are unique across processes and restarts without asking the kernel for randomness per
+/// request (which a profile of the reads showed).
+fn new_request_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: LazyLock<u64> = LazyLock::new(|| {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).map_or_else(
+            |_| u64::from(std::process::id()) << 32 | u64::from(std::process::id()),
+            |()| u64::from_le_bytes(bytes),
+        )
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{n:016x}", *PROCESS)
 }

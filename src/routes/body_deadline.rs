@@ -46,7 +46,7 @@ pub async fn body_deadline(
         timeout,
         started: Instant::now(),
         received: 0,
-        timer: Box::pin(tokio::time::sleep(timeout)),
+        timer: None,
         expired: expired.clone(),
     };
     let body: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(body);
@@ -70,9 +70,19 @@ struct Deadline {
     timeout: Duration,
     started: Instant,
     received: u64,
-    timer: Pin<Box<Sleep>>,
+    /// Set the first time the body is not all there yet: most bodies arrive with their
+    /// request's head and never need one.
+    timer: Option<Pin<Box<Sleep>>>,
     /// Tells [`body_deadline`] that the failure was the deadline.
     expired: Rc<Cell<bool>>,
+}
+
+impl Deadline {
+    /// The timeout from the request's start, plus a second per KiB received so far.
+    fn deadline(&self) -> Instant {
+        let earned = Duration::from_secs_f64(self.received as f64 / MIN_BODY_RATE as f64);
+        self.started + self.timeout + earned
+    }
 }
 
 impl Stream for Deadline {
@@ -86,23 +96,29 @@ impl Stream for Deadline {
         match Pin::new(&mut this.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.received += chunk.len() as u64;
-                let earned = Duration::from_secs_f64(this.received as f64 / MIN_BODY_RATE as f64);
-                this.timer
-                    .as_mut()
-                    .reset(this.started + this.timeout + earned);
+                let deadline = this.deadline();
+                if let Some(timer) = &mut this.timer {
+                    timer.as_mut().reset(deadline);
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(other) => Poll::Ready(other),
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    this.expired.set(true);
-                    Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the request body did not arrive in time",
-                    )))))
+            Poll::Pending => {
+                let deadline = this.deadline();
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.expired.set(true);
+                        Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the request body did not arrive in time",
+                        )))))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
         }
     }
 }

@@ -17,9 +17,9 @@
 //! is reconnecting, the barrier is late) is answered from the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -32,25 +32,21 @@ pub struct Freshness {
     barrier: Option<Barrier>,
 }
 
-/// Barriers asked for, sent, and come back (Postgres).
+/// Barriers asked for, sent, and come back (Postgres). Atomics rather than a lock: every read
+/// asks, and on a busy core a lock held by a preempted listener would stall them all.
 pub(super) struct Barrier {
-    state: Mutex<BarrierState>,
-    /// Wakes the listener when a barrier is asked for.
-    asked: Condvar,
+    /// The highest barrier a read waits for.
+    wanted: AtomicU64,
+    /// The highest barrier sent.
+    sent: AtomicU64,
+    /// Whether the listener is connected and listening (else reads skip the cache).
+    listening: AtomicBool,
+    /// The listener's thread, unparked when a barrier is asked for.
+    listener: OnceLock<std::thread::Thread>,
     /// The highest barrier come back.
     returned: watch::Sender<u64>,
     /// This process's own sync channel (a random name, so no other process listens on it).
     pub(super) channel: String,
-}
-
-#[derive(Default)]
-struct BarrierState {
-    /// The highest barrier a read waits for.
-    wanted: u64,
-    /// The highest barrier sent.
-    sent: u64,
-    /// Whether the listener is connected and listening (else reads skip the cache).
-    listening: bool,
 }
 
 impl Freshness {
@@ -85,8 +81,10 @@ impl Freshness {
         Arc::new(Freshness {
             epoch: AtomicU64::new(1),
             barrier: Some(Barrier {
-                state: Mutex::default(),
-                asked: Condvar::new(),
+                wanted: AtomicU64::new(0),
+                sent: AtomicU64::new(0),
+                listening: AtomicBool::new(false),
+                listener: OnceLock::new(),
                 returned: watch::Sender::new(0),
                 channel,
             }),
@@ -123,39 +121,51 @@ impl Freshness {
 }
 
 impl Barrier {
-    /// The barrier a read starting now must wait for: the next one sent. `None` while the
-    /// listener is not listening.
+    /// The barrier a read starting now must wait for: the next one sent (a barrier numbered
+    /// above the `sent` seen here is sent after this). `None` while the listener is not
+    /// listening.
     fn ask(&self) -> Option<u64> {
-        if self.channel.is_empty() {
+        if self.channel.is_empty() || !self.listening.load(Ordering::Acquire) {
             return None;
         }
-        let mut state = self.lock();
-        if !state.listening {
-            return None;
-        }
-        let target = state.sent + 1;
-        if state.wanted < target {
-            state.wanted = target;
-            self.asked.notify_one();
+        let target = self.sent.load(Ordering::Acquire) + 1;
+        if self.wanted.fetch_max(target, Ordering::AcqRel) < target
+            && let Some(listener) = self.listener.get()
+        {
+            listener.unpark();
         }
         Some(target)
     }
 
     /// For the listener: waits up to `idle` for a barrier to be asked for and returns the one
-    /// to send now, if any. Returns at once while a sent barrier has not come back, so the
-    /// listener looks for it again soon.
-    pub(super) fn next_to_send(&self, idle: Duration, soon: Duration) -> Option<u64> {
-        let state = self.lock();
-        let pending = state.sent > *self.returned.borrow();
-        let wait = if pending { soon } else { idle };
-        let (mut state, _) = self
-            .asked
-            .wait_timeout_while(state, wait, |s| s.wanted <= s.sent)
-            .unwrap_or_else(PoisonError::into_inner);
-        (state.wanted > state.sent).then(|| {
-            state.sent = state.wanted;
-            state.sent
-        })
+    /// to send now, if any. Waits only `soon` while a sent barrier has not come back, so the
+    /// listener looks for it again soon. `gather` after `last_sent` the next barrier is held
+    /// back, so that under load one barrier (and one wake-up of this thread) serves many reads
+    /// instead of a few.
+    pub(super) fn next_to_send(
+        &self,
+        idle: Duration,
+        soon: Duration,
+        gather: Duration,
+        last_sent: Instant,
+    ) -> Option<u64> {
+        self.listener.get_or_init(std::thread::current);
+        let due = || {
+            let wanted = self.wanted.load(Ordering::Acquire);
+            (wanted > self.sent.load(Ordering::Acquire)).then_some(wanted)
+        };
+        if due().is_none() {
+            let pending = self.sent.load(Ordering::Acquire) > *self.returned.borrow();
+            std::thread::park_timeout(if pending { soon } else { idle });
+            due()?;
+        }
+        let held = gather.saturating_sub(last_sent.elapsed());
+        if !held.is_zero() {
+            std::thread::sleep(held);
+        }
+        let wanted = due()?;
+        self.sent.store(wanted, Ordering::Release);
+        Some(wanted)
     }
 
     /// For the listener: barrier `n` came back (everything committed before it was sent has
@@ -173,17 +183,13 @@ impl Barrier {
     /// For the listener: whether it listens. After a reconnect, barriers sent on the lost
     /// connection are sent again.
     pub(super) fn set_listening(&self, listening: bool) {
-        let mut state = self.lock();
-        state.listening = listening;
         let returned = *self.returned.borrow();
-        if state.sent > returned {
-            state.wanted = state.wanted.max(state.sent);
-            state.sent = returned;
+        let sent = self.sent.load(Ordering::Acquire);
+        if sent > returned {
+            self.wanted.fetch_max(sent, Ordering::AcqRel);
+            self.sent.store(returned, Ordering::Release);
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BarrierState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.listening.store(listening, Ordering::Release);
     }
 }
 
@@ -218,7 +224,12 @@ mod tests {
             let freshness = freshness.clone();
             move || {
                 let barrier = freshness.barrier().unwrap();
-                barrier.next_to_send(Duration::from_secs(5), Duration::ZERO)
+                barrier.next_to_send(
+                    Duration::from_secs(5),
+                    Duration::ZERO,
+                    Duration::ZERO,
+                    Instant::now(),
+                )
             }
         })
         .await
@@ -239,16 +250,34 @@ mod tests {
         barrier.set_listening(true);
         assert_eq!(barrier.ask(), Some(1));
         assert_eq!(
-            barrier.next_to_send(Duration::ZERO, Duration::ZERO),
+            barrier.next_to_send(
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                Instant::now()
+            ),
             Some(1)
         );
         barrier.set_listening(false);
         barrier.set_listening(true);
         assert_eq!(
-            barrier.next_to_send(Duration::ZERO, Duration::ZERO),
+            barrier.next_to_send(
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                Instant::now()
+            ),
             Some(1)
         );
         barrier.returned(1);
-        assert_eq!(barrier.next_to_send(Duration::ZERO, Duration::ZERO), None);
+        assert_eq!(
+            barrier.next_to_send(
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                Instant::now()
+            ),
+            None
+        );
     }
 }
