@@ -37,7 +37,7 @@ const BARRIER_POLL: Duration = Duration::from_micros(500);
 /// The least time between two barriers: under load one serves every read that asked
 /// meanwhile, so reads wait up to this much longer and the listener wakes at most a few
 /// thousand times a second.
-const BARRIER_GATHER: Duration = Duration::from_micros(200);
+const BARRIER_GATHER: Duration = Duration::from_micros(1000);
 
 /// The payload the triggers on `threads` and `items` send: cached reads are stale.
 const CHANGED: &str = "changed";
