@@ -26,7 +26,7 @@ use super::freshness::Freshness;
 use super::{Backend, Store, StoreError};
 
 /// The Postgres channel every signal goes through.
-const CHANNEL: &str = "chatkit_signals";
+pub(super) const CHANNEL: &str = "chatkit_signals";
 
 /// How often the listener looks for notifications that arrived.
 const POLL_EVERY: Duration = Duration::from_millis(50);
@@ -40,7 +40,7 @@ const BARRIER_POLL: Duration = Duration::from_micros(500);
 const BARRIER_GATHER: Duration = Duration::from_micros(1000);
 
 /// The payload the triggers on `threads` and `items` send: cached reads are stale.
-const CHANGED: &str = "changed";
+pub(super) const CHANGED: &str = "changed";
 
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
@@ -131,7 +131,7 @@ impl Signals {
                 listen_url: postgres.then(|| url.to_owned()),
                 listening: OnceLock::new(),
                 freshness: if postgres {
-                    Freshness::shared()
+                    Freshness::shared(url)
                 } else {
                     Freshness::local(&sqlite_file(url))
                 },

@@ -35,7 +35,7 @@ struct Count {
 }
 
 /// Runs `sql` on the admin connection, and the number it selects as `n`, if any.
-fn admin_count(admin_url: &str, sql: &str) -> i64 {
+pub(crate) fn admin_count(admin_url: &str, sql: &str) -> i64 {
     let mut conn = PgConnection::establish(admin_url).expect("admin connection");
     diesel::sql_query(sql)
         .get_result::<Count>(&mut conn)
@@ -56,13 +56,16 @@ async fn list_concurrently(app: &TestApp) {
     futures_util::future::join_all(lists).await;
 }
 
-/// A Postgres backend ended under the server (`pg_terminate_backend`, as a failover or a
-/// restart does): reads go on answering, the dead connections never reach a client.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ended_database_sessions_are_replaced_unseen() {
-    let Some((test_db, url)) = TestDb::create(Db::Postgres) else {
-        return;
-    };
+/// A server on a fresh Postgres database whose sessions carry `name` as their application
+/// name, so that a test can find and end them; and the URL of the database's administrator.
+pub(crate) struct NamedApp {
+    pub app: TestApp,
+    pub admin_url: String,
+    pub name: String,
+}
+
+pub(crate) async fn named_postgres_app() -> Option<NamedApp> {
+    let (test_db, url) = TestDb::create(Db::Postgres)?;
     let TestDb::Postgres { admin_url, .. } = &test_db else {
         unreachable!("a Postgres database")
     };
@@ -70,6 +73,25 @@ async fn ended_database_sessions_are_replaced_unseen() {
     let name = format!("ck_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let url = with_param(&url, &format!("application_name={name}"));
     let app = serve(&url, &[], Some(test_db)).await;
+    Some(NamedApp {
+        app,
+        admin_url,
+        name,
+    })
+}
+
+/// A Postgres backend ended under the server (`pg_terminate_backend`, as a failover or a
+/// restart does): reads go on answering, the dead connections never reach a client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_database_sessions_are_replaced_unseen() {
+    let Some(NamedApp {
+        app,
+        admin_url,
+        name,
+    }) = named_postgres_app().await
+    else {
+        return;
+    };
     let sessions = format!("FROM pg_stat_activity WHERE application_name = '{name}'");
     let count = format!("SELECT COUNT(*) AS n {sessions}");
     // The pool opens connections in the background: wait until it holds several.

@@ -7,10 +7,12 @@
 //! change made to the file by another program is not seen). On Postgres other processes change the data too: a
 //! trigger on `threads` and `items` sends `NOTIFY chatkit_signals, 'changed'` in the
 //! writing transaction, and the signals listener bumps the epoch when it arrives. Arrival is
-//! late, so a read first sends a barrier, a notification to this process's own sync channel,
-//! and waits for it to come back: Postgres delivers notifications in commit order, so by then
-//! every change committed before the read began has bumped the epoch. One barrier serves every
-//! read that was waiting when it was sent.
+//! late, so a read first sends a barrier, a notification to a sync channel of its own, and waits
+//! for it to come back on the connection that also receives the `changed` notifications:
+//! Postgres delivers notifications in commit order, so by then every change committed before
+//! the read began has bumped the epoch. One barrier serves every read that was waiting when it
+//! was sent. Barriers go through the HTTP worker's own asynchronous connection (`worker`), or
+//! where there is none through the signals listener's.
 //!
 //! A mark is the epoch once the data is known to be current; an answer filed under a mark is
 //! good for as long as the epoch still equals it. A read that cannot get a mark (the listener
@@ -23,13 +25,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::signals::{CHANGED, CHANNEL as SIGNALS_CHANNEL};
+
+mod worker;
+
 /// How long a read waits for its barrier before it goes to the database instead.
-const BARRIER_WAIT: Duration = Duration::from_millis(100);
+pub(super) const BARRIER_WAIT: Duration = Duration::from_millis(100);
 
 /// The change epoch of one store, and on Postgres the barrier reads wait for.
 pub struct Freshness {
     epoch: AtomicU64,
     barrier: Option<Barrier>,
+    /// The database, for the workers' own barrier connections (Postgres).
+    url: String,
 }
 
 /// Barriers asked for, sent, and come back (Postgres). Atomics rather than a lock: every read
@@ -64,13 +72,14 @@ impl Freshness {
         let freshness = Arc::new(Freshness {
             epoch: AtomicU64::new(1),
             barrier: None,
+            url: String::new(),
         });
         files.insert(file.to_owned(), Arc::downgrade(&freshness));
         freshness
     }
 
     /// Marks that wait for a barrier through the signals listener (Postgres).
-    pub(super) fn shared() -> Arc<Freshness> {
+    pub(super) fn shared(url: &str) -> Arc<Freshness> {
         let mut suffix = [0u8; 8];
         // Without randomness two processes could share a channel: their barriers would then
         // come back early for each other, so the cache stays off instead.
@@ -88,6 +97,7 @@ impl Freshness {
                 returned: watch::Sender::new(0),
                 channel,
             }),
+            url: url.to_owned(),
         })
     }
 
@@ -98,10 +108,13 @@ impl Freshness {
 
     /// A mark under which answers read from now on may be filed and found, or `None` when the
     /// database must be read and the answer not kept.
-    pub async fn mark(&self) -> Option<u64> {
+    pub async fn mark(self: &Arc<Self>) -> Option<u64> {
         let Some(barrier) = &self.barrier else {
             return Some(self.epoch.load(Ordering::Acquire));
         };
+        if let Some(mark) = worker::mark(self, &self.url).await {
+            return mark;
+        }
         let target = barrier.ask()?;
         let mut returned = barrier.returned.subscribe();
         match tokio::time::timeout(BARRIER_WAIT, returned.wait_for(|&n| n >= target)).await {
@@ -211,7 +224,7 @@ mod tests {
 
     #[tokio::test]
     async fn shared_marks_wait_for_the_next_barrier() {
-        let freshness = Freshness::shared();
+        let freshness = Freshness::shared("postgres://unused");
         let barrier = freshness.barrier().unwrap();
         // Not listening: no mark, at once.
         assert_eq!(freshness.mark().await, None);
@@ -245,39 +258,19 @@ mod tests {
 
     #[tokio::test]
     async fn barriers_lost_with_the_connection_are_sent_again() {
-        let freshness = Freshness::shared();
+        let freshness = Freshness::shared("postgres://unused");
         let barrier = freshness.barrier().unwrap();
+        let next = || {
+            let zero = Duration::ZERO;
+            barrier.next_to_send(zero, zero, zero, Instant::now())
+        };
         barrier.set_listening(true);
         assert_eq!(barrier.ask(), Some(1));
-        assert_eq!(
-            barrier.next_to_send(
-                Duration::ZERO,
-                Duration::ZERO,
-                Duration::ZERO,
-                Instant::now()
-            ),
-            Some(1)
-        );
+        assert_eq!(next(), Some(1));
         barrier.set_listening(false);
         barrier.set_listening(true);
-        assert_eq!(
-            barrier.next_to_send(
-                Duration::ZERO,
-                Duration::ZERO,
-                Duration::ZERO,
-                Instant::now()
-            ),
-            Some(1)
-        );
+        assert_eq!(next(), Some(1));
         barrier.returned(1);
-        assert_eq!(
-            barrier.next_to_send(
-                Duration::ZERO,
-                Duration::ZERO,
-                Duration::ZERO,
-                Instant::now()
-            ),
-            None
-        );
+        assert_eq!(next(), None);
     }
 }
