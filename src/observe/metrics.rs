@@ -33,6 +33,10 @@ struct Metrics {
     db_connections: IntGaugeVec,
     db_pool_wait_seconds: Histogram,
     upload_bytes: IntCounter,
+    read_cache_results: IntCounterVec,
+    /// The series of `read_cache_results` by [`ReadCache`], resolved once: one is counted on
+    /// every repeated read, where a label lookup would show in the profile.
+    read_cache: [IntCounter; 3],
 }
 
 /// Built on first use; `None` only if the crate refused our definitions, which a unit test
@@ -59,6 +63,16 @@ const POOL_WAIT_BUCKETS: &[f64] = &[
 
 impl Metrics {
     fn new() -> prometheus::Result<Metrics> {
+        let read_cache_results = counter(
+            "chatkit_read_cache_total",
+            "Reads a client repeats (threads.get_by_id, threads.list, items.list), by result: \
+             hit (answered from memory), miss (read from the database, kept if it can be), \
+             bypass (read from the database and not kept: no mark to keep it under, as while \
+             the listening connection is down).",
+            &["result"],
+        )?;
+        let read_cache = [ReadCache::Hit, ReadCache::Miss, ReadCache::Bypass]
+            .map(|result| read_cache_results.with_label_values(&[result.label()]));
         let metrics = Metrics {
             registry: Registry::new(),
             requests: counter(
@@ -130,6 +144,8 @@ impl Metrics {
                 "chatkit_upload_bytes_total",
                 "Bytes of attachments uploaded and stored.",
             )?,
+            read_cache_results,
+            read_cache,
         };
         let r = &metrics.registry;
         r.register(Box::new(metrics.requests.clone()))?;
@@ -145,6 +161,7 @@ impl Metrics {
         r.register(Box::new(metrics.db_connections.clone()))?;
         r.register(Box::new(metrics.db_pool_wait_seconds.clone()))?;
         r.register(Box::new(metrics.upload_bytes.clone()))?;
+        r.register(Box::new(metrics.read_cache_results.clone()))?;
         Ok(metrics)
     }
 }
@@ -244,6 +261,29 @@ pub fn rate_limited(limit: &str) {
     });
 }
 
+/// What became of a read a client repeats.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadCache {
+    Hit = 0,
+    Miss = 1,
+    Bypass = 2,
+}
+
+impl ReadCache {
+    fn label(self) -> &'static str {
+        match self {
+            ReadCache::Hit => "hit",
+            ReadCache::Miss => "miss",
+            ReadCache::Bypass => "bypass",
+        }
+    }
+}
+
+/// A repeated read was answered: `result` tells how.
+pub fn read_cache(result: ReadCache) {
+    with(|m| m.read_cache[result as usize].inc());
+}
+
 /// An upload's bytes were stored.
 pub fn uploaded(bytes: u64) {
     with(|m| m.upload_bytes.inc_by(bytes));
@@ -294,6 +334,7 @@ mod tests {
         assert!(Metrics::new().is_ok());
         request("POST", "threads.list", "200", Duration::from_millis(3));
         rate_limited("user requests per minute");
+        read_cache(ReadCache::Hit);
         let text = render(Scrape {
             pending_human_inputs: Some(2),
             pool: Some((3, 1)),
@@ -302,6 +343,10 @@ mod tests {
             "chatkit_http_requests_total{method=\"POST\",status=\"200\",type=\"threads.list\"}"
         ));
         assert!(text.contains("chatkit_pending_human_inputs 2"), "{text}");
+        assert!(
+            text.contains("chatkit_read_cache_total{result=\"hit\"}"),
+            "{text}"
+        );
         assert!(text.contains("chatkit_db_pool_connections{state=\"in_use\"} 2"));
         assert!(text.contains("# TYPE chatkit_http_request_duration_seconds histogram"));
     }

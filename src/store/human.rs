@@ -149,9 +149,9 @@ impl Store {
         thread_id: &str,
     ) -> Result<Option<InteractionRow>, StoreError> {
         let thread_id = thread_id.to_owned();
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
             human_interactions::table
-                .filter(human_interactions::thread_id.eq(thread_id))
+                .filter(human_interactions::thread_id.eq(&thread_id))
                 .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
                 .order(human_interactions::created_at.desc())
                 .select(Record::as_select())
@@ -167,7 +167,7 @@ impl Store {
     /// The state is written out, not bound: SQLite uses the partial index
     /// `human_interactions_pending` only for a predicate in its own words.
     pub async fn count_pending_interactions(&self) -> Result<i64, StoreError> {
-        self.with_conn(|conn| {
+        self.read_conn(|conn| {
             Ok(human_interactions::table
                 .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
                     "human_interactions.status = 'pending'",

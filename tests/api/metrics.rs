@@ -62,6 +62,24 @@ const LIST: &[(&str, &str)] = &[
     ("status", "200"),
 ];
 
+db_test!(repeated_reads_are_counted_as_cache_hits);
+/// A read asked again while nothing changed is counted as answered from memory (on Postgres
+/// once the worker's listening connection is up; until then reads count as bypassing).
+async fn repeated_reads_are_counted_as_cache_hits(app: TestApp) {
+    let (thread, _) = app.create_thread("ann", "hello").await;
+    let get = json!({"thread_id": thread});
+    let hits = |scrape: &Scrape| value(scrape, "chatkit_read_cache_total", &[("result", "hit")]);
+    eventually("a repeated read answered from memory", || async {
+        app.ok("ann", "threads.get_by_id", get.clone()).await;
+        let before = hits(&scrape(&app).await);
+        app.ok("ann", "threads.get_by_id", get.clone()).await;
+        (hits(&scrape(&app).await) > before).then_some(())
+    })
+    .await;
+    let scraped = scrape(&app).await;
+    assert!(value(&scraped, "chatkit_read_cache_total", &[("result", "miss")]) >= 1.0);
+}
+
 db_test!(requests_are_counted_by_type_and_status);
 async fn requests_are_counted_by_type_and_status(app: TestApp) {
     let before = scrape(&app).await;

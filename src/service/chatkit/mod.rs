@@ -193,12 +193,16 @@ impl ChatKitService {
         body: &[u8],
     ) -> Result<Processed, ChatKitError> {
         let key = ReadCache::key(&ctx.scope, body);
+        use crate::observe::metrics::{ReadCache as Counted, read_cache as count};
         let Some(mark) = self.store.read_mark().await else {
+            count(Counted::Bypass);
             return self.dispatch(ctx, request).await;
         };
         if let Some(answer) = reads.get(&key, mark) {
+            count(Counted::Hit);
             return Ok(Processed::Json(answer));
         }
+        count(Counted::Miss);
         let (answer, keep) = match request {
             ChatKitRequest::ThreadsGetById(p) => self.get_thread(&ctx, &p.thread_id).await?,
             ChatKitRequest::ItemsList(p) => self.list_items(&ctx, p).await?,
