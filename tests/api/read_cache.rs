@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::db_faults::{NamedApp, admin_count, named_postgres_app};
+use crate::db_faults::{admin_count, named_postgres_app};
 use crate::recovery::{Sse, as_refs, process_vars};
 use crate::support::app::{Db, TestApp, TestDb, execute_sql, spawn_app, spawn_app_with};
 use crate::support::fake_llm::FakeLlm;
@@ -197,29 +197,26 @@ async fn postgres_reads_on_one_process_see_writes_on_another() {
 /// the change committed just before it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_stay_fresh_when_the_listening_sessions_end() {
-    let Some(NamedApp {
-        app,
-        admin_url,
-        name,
-    }) = named_postgres_app().await
-    else {
+    let Some(named) = named_postgres_app().await else {
         return;
     };
+    let app = &named.app;
     let (thread, _) = app.create_thread("ann", "hello").await;
     let end_sessions = format!(
         "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-         WHERE application_name = '{name}' AND pid <> pg_backend_pid()"
+         WHERE application_name = '{}' AND pid <> pg_backend_pid()",
+        named.name
     );
     for round in 0..12 {
-        title(&app, &thread).await;
+        title(app, &thread).await;
         if round % 3 == 1 {
-            admin_count(&admin_url, &end_sessions);
+            admin_count(&named.admin_url, &end_sessions);
         }
         execute_sql(
             &app.db_url,
             &format!("UPDATE threads SET title = 'Round {round}' WHERE id = '{thread}'"),
         );
-        assert_eq!(title(&app, &thread).await, format!("Round {round}"));
+        assert_eq!(title(app, &thread).await, format!("Round {round}"));
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -192,8 +192,8 @@ impl ChatKitService {
         request: ChatKitRequest,
         body: &[u8],
     ) -> Result<Processed, ChatKitError> {
-        let key = ReadCache::key(&ctx.scope, body);
         use crate::observe::metrics::{ReadCache as Counted, read_cache as count};
+        let key = ReadCache::key(&ctx.scope, body);
         let Some(mark) = self.store.read_mark().await else {
             count(Counted::Bypass);
             return self.dispatch(ctx, request).await;
