@@ -29,16 +29,16 @@ use serde_json::Value;
 
 use crate::agent::TurnInput;
 use crate::agent::human::{self, FormSpec, ID_KEY, Outcome};
-use crate::agent::llm::ToolCall;
-use crate::agent::mcp::InputAnswers;
-use crate::chatkit::ids::{self, IdKind};
-use crate::chatkit::records::ToolCallRecord;
 use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 use crate::chatkit::types::{
     Action, ItemBody, NoticeLevel, ThreadItem, ThreadStreamEvent, WidgetItem,
 };
 use crate::runs::{RunManager, RunSlot, RunStart};
 use crate::store::{AgentRow, InteractionRow, Scope, Store, StoreError};
+
+mod outcome;
+
+use outcome::{answered_call, is_due, outcome, resume_input, spec_of};
 
 /// How long an answer waits for the thread's current run to end before resuming.
 const RESERVE_PATIENCE: Duration = Duration::from_secs(5);
@@ -108,104 +108,6 @@ impl HumanAnswer {
             human::DECLINE_ACTION => HumanAnswer::Decline,
             _ => return None,
         })
-    }
-}
-
-fn spec_of(row: &InteractionRow) -> Result<FormSpec, HumanError> {
-    serde_json::from_str(&row.schema).map_err(|e| HumanError::Corrupt(e.to_string()))
-}
-
-fn is_due(row: &InteractionRow) -> bool {
-    row.expires_at <= chrono::Utc::now().naive_utc()
-}
-
-/// What an answer means for this interaction.
-fn outcome(
-    row: &InteractionRow,
-    spec: &FormSpec,
-    answer: HumanAnswer,
-) -> Result<Outcome, HumanError> {
-    use InteractionKind::{Approval, Elicitation, Form};
-    match (row.kind, answer) {
-        (Form | Elicitation, HumanAnswer::Submit(payload)) => human::validate(spec, &payload)
-            .map(Outcome::Answered)
-            .map_err(HumanError::Invalid),
-        (Form, HumanAnswer::BestJudgement) => Ok(Outcome::BestJudgement),
-        (Form | Elicitation, HumanAnswer::Cancel) => Ok(Outcome::Cancelled),
-        (Approval, HumanAnswer::Approve) => Ok(Outcome::Approved),
-        (Approval, HumanAnswer::Deny) => Ok(Outcome::Denied),
-        (Elicitation, HumanAnswer::Decline) => Ok(Outcome::Declined),
-        (kind, _) => Err(HumanError::WrongAnswer(kind.to_string())),
-    }
-}
-
-/// How the run goes on after an answer: an approved call runs first; anything else is
-/// already recorded as the call's result.
-fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
-    match outcome {
-        Outcome::Approved => TurnInput::Approved {
-            call: ToolCall {
-                call_id: row.call_id.clone(),
-                name: row.tool_name.clone(),
-                arguments: row.arguments.clone(),
-            },
-            asked_at: row.created_at.and_utc(),
-            note: None,
-        },
-        Outcome::Expired => TurnInput::Continue,
-        answered if row.kind == InteractionKind::Elicitation => {
-            let details: Value = row
-                .details
-                .as_deref()
-                .and_then(|d| serde_json::from_str(d).ok())
-                .unwrap_or_default();
-            let mut response = serde_json::Map::new();
-            let action = match answered {
-                Outcome::Answered(values) => {
-                    response.insert("content".into(), Value::Object(values.clone()));
-                    "accept"
-                }
-                Outcome::Declined => "decline",
-                _ => "cancel",
-            };
-            response.insert("action".into(), action.into());
-            let key = details["key"].as_str().unwrap_or_default().to_owned();
-            let mut responses = serde_json::Map::new();
-            responses.insert(key, Value::Object(response));
-            TurnInput::Elicited {
-                call: ToolCall {
-                    call_id: row.call_id.clone(),
-                    name: row.tool_name.clone(),
-                    arguments: row.arguments.clone(),
-                },
-                asked_at: row.created_at.and_utc(),
-                answers: InputAnswers {
-                    responses,
-                    request_state: details["request_state"].as_str().map(str::to_owned),
-                    live: details["live"].as_str().map(str::to_owned),
-                },
-            }
-        }
-        _ => TurnInput::Continue,
-    }
-}
-
-/// The record of the call that asked `row`, with the answer as its result, dated when the
-/// model asked, so its history reads: call, result, then the form.
-fn answered_call(row: &InteractionRow, output: String, content: Option<Value>) -> ToolCallRecord {
-    let asked_at = row.created_at.and_utc();
-    let waited = (chrono::Utc::now() - asked_at).num_milliseconds();
-    ToolCallRecord {
-        id: ids::new_id(IdKind::ToolCall),
-        thread_id: row.thread_id.clone(),
-        created_at: asked_at,
-        call_id: row.call_id.clone(),
-        name: row.tool_name.clone(),
-        arguments: row.arguments.clone(),
-        output,
-        is_error: false,
-        content,
-        duration_ms: u64::try_from(waited).unwrap_or(0),
     }
 }
 
