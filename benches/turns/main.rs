@@ -27,6 +27,11 @@ mod server;
 mod sse;
 mod streaming;
 
+/// The server binary's allocator (`src/main.rs`): the server runs in this process here, and
+/// glibc malloc would make its turns cost what the binary's do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
