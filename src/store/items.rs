@@ -169,18 +169,8 @@ impl Store {
         thread_id: &str,
         limit: usize,
     ) -> Result<(Thread, Page<WireItem>), StoreError> {
-        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
-        self.read_conn(move |conn| {
-            let thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
-            let request = PageRequest {
-                after: None,
-                limit,
-                order: Order::Asc,
-            };
-            let items = item_rows(conn, &thread_id, &request)?;
-            Ok((thread, paging::try_map(items, ItemRow::into_wire)?))
-        })
-        .await
+        self.owned_thread_with_page(scope, thread_id, limit, ItemRow::into_wire)
+            .await
     }
 
     /// The thread with its first `limit` visible items, oldest first (`threads.get_by_id`), in
@@ -191,16 +181,32 @@ impl Store {
         thread_id: &str,
         limit: usize,
     ) -> Result<Thread, StoreError> {
+        let (mut thread, items) = self
+            .owned_thread_with_page(scope, thread_id, limit, ItemRow::into_item)
+            .await?;
+        thread.items = items;
+        Ok(thread)
+    }
+
+    /// A thread the scope owns and its first `limit` visible items, oldest first, each row made
+    /// into a `T`.
+    async fn owned_thread_with_page<T: Send + 'static>(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+        limit: usize,
+        convert: fn(ItemRow) -> Result<T, StoreError>,
+    ) -> Result<(Thread, Page<T>), StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.read_conn(move |conn| {
-            let mut thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
+            let thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
             let request = PageRequest {
                 after: None,
                 limit,
                 order: Order::Asc,
             };
-            thread.items = items_page(conn, &thread_id, &request)?;
-            Ok(thread)
+            let items = paging::try_map(item_rows(conn, &thread_id, &request)?, convert)?;
+            Ok((thread, items))
         })
         .await
     }
@@ -309,17 +315,8 @@ impl Store {
     }
 }
 
-/// A page of a thread's visible items, strictly after `after` in `order`. The cursor may
+/// A page of a thread's visible item rows, strictly after `after` in `order`. The cursor may
 /// name any item of the thread.
-fn items_page(
-    conn: &mut AnyConnection,
-    thread_id: &str,
-    request: &PageRequest,
-) -> Result<Page<ThreadItem>, StoreError> {
-    paging::try_map(item_rows(conn, thread_id, request)?, ItemRow::into_item)
-}
-
-/// The rows of [`items_page`].
 fn item_rows(
     conn: &mut AnyConnection,
     thread_id: &str,
