@@ -1,5 +1,5 @@
 //! The console in headless Chromium: sign in through the real form, land on the threads list
-//! (or the page asked for), sign out; screenshots of the sign-in and operators pages at desktop
+//! (or the page asked for), sign out; screenshots of the sign-in, operators and audit pages at desktop
 //! and phone widths in `target/screenshots`; no Content Security Policy violation anywhere.
 
 use chatkit_server::store::Role;
@@ -53,6 +53,11 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
     );
     browser.assert_fits(1280.0).await;
     browser.screenshot("operators-desktop").await;
+    // The audit log, which the sign-ins above have filled.
+    browser.goto(&format!("{}/admin/audit", app.address)).await;
+    browser.wait_for_text("h1", "Audit log").await;
+    browser.assert_fits(1280.0).await;
+    browser.screenshot("audit-desktop").await;
     // Loaded again at phone size, as a phone would load it.
     browser.resize(Viewport::Phone).await;
     browser
@@ -60,6 +65,10 @@ async fn signing_in_and_out_in_a_browser(db: Db) {
         .await;
     browser.wait_for_text("h1", "Operators").await;
     browser.screenshot("operators-phone").await;
+    browser.assert_fits(390.0).await;
+    browser.goto(&format!("{}/admin/audit", app.address)).await;
+    browser.wait_for_text("h1", "Audit log").await;
+    browser.screenshot("audit-phone").await;
     browser.assert_fits(390.0).await;
 
     // Signing out ends on the sign-in page; the console is closed again.
