@@ -2,7 +2,10 @@
 //! Ollama, llama.cpp server, LiteLLM) speak it: SSE chunks of deltas, tool-call arguments in
 //! fragments, an optional usage chunk, and `[DONE]`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
@@ -18,7 +21,7 @@ use super::{
 /// Most of an error body we keep for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
 
-/// Idle HTTP/1.1 connections kept per model server after a burst of streams. Each stream needs
+/// Idle HTTP/1.1 connections kept per model server (and calling thread) after a burst of streams. Each stream needs
 /// a connection of its own over HTTP/1.1; without a cap, every one of a burst's connections
 /// would idle (with its descriptor and buffers) until the idle timeout.
 const POOL_IDLE_PER_HOST: usize = 64;
@@ -26,7 +29,12 @@ const POOL_IDLE_PER_HOST: usize = 64;
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ChatCompletions {
-    client: reqwest::Client,
+    /// One client, so one connection pool, per thread that calls the model. A pooled
+    /// connection is driven by a task on the runtime that opened it; read from another
+    /// worker's runtime, every chunk of a stream crossed threads twice (a kernel wake-up each
+    /// way), which was most of a turn's own work on the request threads.
+    clients: Mutex<HashMap<ThreadId, reqwest::Client>>,
+    settings: ClientSettings,
     url: String,
     api_key: Option<String>,
     idle_timeout: Duration,
@@ -35,7 +43,8 @@ pub struct ChatCompletions {
 impl ChatCompletions {
     /// The client of one model server. Over https, HTTP/2 is used when the server offers it
     /// (ALPN); over plain http, only when `http2_prior_knowledge` says the server speaks it,
-    /// since there is no negotiation there. Over HTTP/2 all streams share one connection.
+    /// since there is no negotiation there. Over HTTP/2 the streams of a thread share one
+    /// connection.
     pub fn new(
         base_url: &str,
         api_key: Option<String>,
@@ -43,26 +52,32 @@ impl ChatCompletions {
         idle_timeout: Duration,
         http2_prior_knowledge: bool,
     ) -> Result<Self, LlmError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
-        if http2_prior_knowledge && base_url.starts_with("http://") {
-            builder = builder.http2_prior_knowledge();
-        }
-        let client = builder
-            .build()
-            .map_err(|e| LlmError::Connect(e.to_string()))?;
+        let settings = ClientSettings {
+            connect_timeout,
+            http2_prior_knowledge: http2_prior_knowledge && base_url.starts_with("http://"),
+        };
+        // Built once here so that settings a client cannot take fail now, not at a turn.
+        let client = settings.client()?;
         Ok(ChatCompletions {
-            client,
+            clients: Mutex::new(HashMap::from([(std::thread::current().id(), client)])),
+            settings,
             url: format!("{base_url}/chat/completions"),
             api_key,
             idle_timeout,
         })
     }
 
+    /// This thread's client, made on its first call.
+    fn client(&self) -> Result<reqwest::Client, LlmError> {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        match clients.entry(std::thread::current().id()) {
+            Entry::Occupied(client) => Ok(client.get().clone()),
+            Entry::Vacant(slot) => Ok(slot.insert(self.settings.client()?).clone()),
+        }
+    }
+
     async fn send(&self, body: &Value) -> Result<reqwest::Response, LlmError> {
-        let mut request = self.client.post(&self.url).json(body);
+        let mut request = self.client()?.post(&self.url).json(body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
@@ -93,6 +108,28 @@ impl ChatCompletions {
             },
             _ => LlmError::Rejected { status, message },
         })
+    }
+}
+
+/// How a model server's clients are built.
+struct ClientSettings {
+    connect_timeout: Duration,
+    /// HTTP/2 without negotiation; only over plain http.
+    http2_prior_knowledge: bool,
+}
+
+impl ClientSettings {
+    fn client(&self) -> Result<reqwest::Client, LlmError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        if self.http2_prior_knowledge {
+            builder = builder.http2_prior_knowledge();
+        }
+        builder
+            .build()
+            .map_err(|e| LlmError::Connect(e.to_string()))
     }
 }
 
@@ -327,7 +364,11 @@ impl<S> Reader<S> {
 
 fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
     let reader = Reader {
-        events: response.bytes_stream().eventsource(),
+        events: ByLine {
+            body: Box::pin(response.bytes_stream()),
+            rest: bytes::Bytes::new(),
+        }
+        .eventsource(),
         ready: VecDeque::new(),
         calls: BTreeMap::new(),
         finished: false,
@@ -385,6 +426,40 @@ fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
             }
         }
     }))
+}
+
+/// The body cut after each line feed. eventsource-stream copies what follows a line each time
+/// it takes one off its buffer, so a read that held a whole answer (a hundred lines) cost a
+/// hundred copies of the rest of it; fed line by line, its buffer holds at most one line.
+struct ByLine<S> {
+    body: S,
+    /// Read but not yet passed on.
+    rest: bytes::Bytes,
+}
+
+impl<S, E> futures_util::Stream for ByLine<S>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+{
+    type Item = Result<bytes::Bytes, E>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.rest.is_empty() {
+            match std::task::ready!(self.body.poll_next_unpin(cx)) {
+                Some(Ok(read)) => self.rest = read,
+                other => return std::task::Poll::Ready(other),
+            }
+        }
+        // A line feed ends a line; a piece without one goes as it is, and the parser keeps it.
+        let piece = match self.rest.iter().position(|&b| b == b'\n') {
+            Some(end) => self.rest.split_to(end + 1),
+            None => std::mem::take(&mut self.rest),
+        };
+        std::task::Poll::Ready(Some(Ok(piece)))
+    }
 }
 
 /// Yields the error and ends the stream.
@@ -465,5 +540,46 @@ mod tests {
             user_content(&parts),
             json!([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
         );
+    }
+
+    /// Events split anywhere across reads, several in one read, and a multi-byte character cut
+    /// in two come out as the server sent them.
+    #[tokio::test]
+    async fn events_read_line_by_line_are_the_events_sent() {
+        let reads: Vec<Result<bytes::Bytes, std::convert::Infallible>> = [
+            &b"data: {\"a\":1}\n\ndata: x"[..],
+            b"y\n\nevent: error\ndata: \xc3",
+            b"\xa9\n\n",
+            b"",
+            b"data: [DONE]\n\n",
+        ]
+        .into_iter()
+        .map(|read| Ok(bytes::Bytes::from_static(read)))
+        .collect();
+        let events = ByLine {
+            body: futures_util::stream::iter(reads),
+            rest: bytes::Bytes::new(),
+        }
+        .eventsource();
+        let events: Vec<_> = events
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.event, e.data)
+            })
+            .collect();
+        let expected = [
+            ("message", "{\"a\":1}"),
+            ("message", "xy"),
+            ("error", "\u{e9}"),
+            ("message", "[DONE]"),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(e, d)| (e.to_string(), d.to_string()))
+            .collect();
+        assert_eq!(events, expected);
     }
 }
