@@ -181,6 +181,7 @@ impl ConnectionManager {
                 .map(AnyConnection::Postgresql)
                 .map_err(diesel::r2d2::Error::ConnectionError),
             Backend::Sqlite => {
+                super::stable_plans::enable();
                 let mut conn = diesel::SqliteConnection::establish(&self.url)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 // busy_timeout first: switching to WAL takes a lock, and the pool opens several
@@ -188,7 +189,8 @@ impl ConnectionManager {
                 // are off by default in SQLite.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 10000;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
@@ -235,6 +237,12 @@ where
     let AnyConnection::Sqlite(sqlite) = &mut *conn else {
         return conn.transaction(f);
     };
+    // Within a write of a group commit, which runs in its own savepoint: that savepoint is
+    // rolled back if `f` fails, so `f` needs no other.
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth();
+    if depth?.is_some() {
+        return f(conn);
+    }
     // `SqliteConnection::immediate_transaction`, with `f` given the connection as the store's
     // queries take it; the outer manager hands commit and rollback to the SQLite one.
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;

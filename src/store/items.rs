@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::attachments::attach_to_thread;
 use super::db::{self, AnyConnection};
+use super::kept::UpdateItem;
 use super::models::{ItemRow, Visibility};
 use super::paging::{self, Listing, PageRequest};
 use super::schema::{items, threads};
@@ -15,15 +16,7 @@ use crate::chatkit::types::{Order, Page, Thread, ThreadItem, WireItem};
 /// Insert, or replace the item with the same id (the SDK's `add_thread_item` may be called for
 /// an id that exists, and `save_item` is an upsert).
 fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
-    let updated = diesel::update(items::table.find(&row.id))
-        .filter(items::thread_id.eq(&row.thread_id))
-        .set((
-            items::kind.eq(&row.kind),
-            items::visibility.eq(&row.visibility),
-            items::status.eq(&row.status),
-            items::data.eq(&row.data),
-        ))
-        .execute(conn)?;
+    let updated = UpdateItem(row).execute(conn)?;
     if updated == 0 {
         diesel::insert_into(items::table)
             .values(row)
@@ -47,7 +40,7 @@ impl Store {
         let thread_row = new_thread.map(|t| new_thread_row(&scope, t)).transpose()?;
         let row = ItemRow::from_item(item)?;
         let attachment_ids = attachment_ids.to_vec();
-        self.with_conn(move |conn| {
+        self.write_conn(move |conn| {
             db::write_transaction(conn, |conn| {
                 if let Some(thread_row) = &thread_row {
                     diesel::insert_into(threads::table)
@@ -80,7 +73,7 @@ impl Store {
     /// Inserts or replaces an item row of one of the caller's threads.
     async fn save_row(&self, scope: &Scope, row: ItemRow) -> Result<(), StoreError> {
         let scope = scope.clone();
-        self.with_conn(move |conn| {
+        self.write_conn(move |conn| {
             db::write_transaction(conn, |conn| {
                 find_owned(conn, &scope, &row.thread_id)?;
                 upsert(conn, &row)

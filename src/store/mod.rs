@@ -15,10 +15,12 @@ pub mod db;
 mod fault;
 mod feedback;
 mod freshness;
+mod group_commit;
 mod history;
 mod human;
 mod human_queue;
 mod items;
+mod kept;
 mod mcp_servers;
 mod models;
 mod operators;
@@ -29,6 +31,7 @@ mod runs;
 pub mod schema;
 pub mod search;
 mod signals;
+mod stable_plans;
 #[cfg(test)]
 mod test_db;
 mod threads;
@@ -99,6 +102,9 @@ pub enum StoreError {
     Seal(String),
     #[error("database task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The writer thread could not run a write (see `group_commit`).
+    #[error("database task failed: {0}")]
+    Failed(String),
 }
 
 impl StoreError {
@@ -137,18 +143,30 @@ pub struct Store {
     outbox: Option<std::sync::Arc<Outbox>>,
     /// Signals to and from the other processes on this database.
     signals: Signals,
+    /// SQLite's group committer of the writes of turns; none on Postgres.
+    writer: Option<std::sync::Arc<group_commit::Writer>>,
 }
 
 impl Store {
     /// Connects, applies pending migrations, and returns the store.
     pub fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         let pool = db::connect(url, max_connections)?;
+        let backend = Backend::of_url(url);
+        let signals = Signals::new(url, backend);
+        let writer = match backend {
+            Backend::Sqlite => Some(std::sync::Arc::new(group_commit::Writer::start(
+                pool.clone(),
+                signals.freshness().clone(),
+            )?)),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             gate: std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections as usize)),
-            backend: Backend::of_url(url),
+            backend,
             outbox: None,
-            signals: Signals::new(url, Backend::of_url(url)),
+            signals,
+            writer,
         })
     }
 
@@ -175,6 +193,20 @@ impl Store {
             result
         })
         .await?
+    }
+
+    /// [`Store::with_conn`] for the writes every turn makes: on SQLite they commit in groups
+    /// (see `group_commit`), each in a savepoint, so `f` takes a transaction only through
+    /// [`db::write_transaction`], which nests there.
+    async fn write_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(f).await,
+            None => self.with_conn(f).await,
+        }
     }
 
     /// [`Store::with_conn`] for a call that only reads: if its connection turns out dead (the

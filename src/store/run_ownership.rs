@@ -7,11 +7,10 @@
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Text;
 
 use super::db::{self, AnyConnection};
+use super::kept::{AddUsage, SavePartial};
 use super::models::ItemRow;
-use super::runs::{USAGE_UPSERT_POSTGRES, USAGE_UPSERT_SQLITE};
 use super::schema::{items, runs};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
@@ -39,7 +38,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let (run_id, thread_id) = (run_id.to_owned(), thread_id.to_owned());
         let instance_id = instance_id.to_owned();
-        self.with_conn(move |conn| {
+        self.write_conn(move |conn| {
             let now = Utc::now().naive_utc();
             let inserted = diesel::insert_into(runs::table)
                 .values((
@@ -77,14 +76,13 @@ impl Store {
     /// a crash loses only what came after.
     pub async fn save_partial_text(&self, run_id: &str, text: String) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
-        self.with_conn(move |conn| {
-            diesel::update(runs::table.find(run_id))
-                .filter(runs::status.eq(RunStatus::Running.as_str()))
-                .set((
-                    runs::partial_text.eq(text),
-                    runs::heartbeat_at.eq(Utc::now().naive_utc()),
-                ))
-                .execute(conn)?;
+        self.write_conn(move |conn| {
+            SavePartial {
+                id: &run_id,
+                text: &text,
+                at: Utc::now().naive_utc(),
+            }
+            .execute(conn)?;
             Ok(())
         })
         .await
@@ -169,10 +167,7 @@ impl Store {
             .map(ItemRow::from_item)
             .collect::<Result<Vec<_>, _>>()?;
         self.with_conn(move |conn| {
-            let upsert = match conn {
-                AnyConnection::Sqlite(_) => USAGE_UPSERT_SQLITE,
-                AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
-            };
+            let sqlite = matches!(conn, AnyConnection::Sqlite(_));
             db::write_transaction(conn, |conn| {
                 let mut update = diesel::update(runs::table)
                     .filter(runs::id.eq(&run_id))
@@ -200,9 +195,11 @@ impl Store {
                         .values(row)
                         .execute(conn)?;
                 }
-                diesel::sql_query(upsert)
-                    .bind::<Text, _>(&run_id)
-                    .execute(conn)?;
+                AddUsage {
+                    run_id: &run_id,
+                    sqlite,
+                }
+                .execute(conn)?;
                 Ok(true)
             })
         })

@@ -5,9 +5,10 @@ use chrono::Utc;
 use diesel::prelude::*;
 
 use diesel::dsl::sql;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 
 use super::db::AnyConnection;
+use super::kept::{AddUsage, FinishRun};
 use super::schema::{model_prices, runs, usage_days};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
@@ -86,11 +87,8 @@ impl Store {
     /// Records how a run ended, and adds it to its day's usage in the same transaction.
     pub async fn finish_run(&self, run_id: &str, outcome: RunOutcome) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
-        self.with_conn(move |conn| {
-            let upsert = match conn {
-                AnyConnection::Sqlite(_) => USAGE_UPSERT_SQLITE,
-                AnyConnection::Postgresql(_) => USAGE_UPSERT_POSTGRES,
-            };
+        self.write_conn(move |conn| {
+            let sqlite = matches!(conn, AnyConnection::Sqlite(_));
             // Reads the price before writing: on SQLite the write lock is taken up front, or
             // runs ending together fail with "database is locked".
             super::db::write_transaction(conn, |conn| {
@@ -113,23 +111,25 @@ impl Store {
                         output,
                     )
                 });
-                diesel::update(runs::table.find(&run_id))
-                    .set((
-                        runs::cost_micros.eq(cost),
-                        runs::first_token_ms.eq(outcome.first_token_ms.map(tokens)),
-                        runs::context_dropped.eq(outcome.context_dropped.map(tokens)),
-                        runs::status.eq(outcome.status.as_str()),
-                        runs::model.eq(outcome.model),
-                        runs::prompt_tokens.eq(tokens(outcome.prompt_tokens)),
-                        runs::completion_tokens.eq(tokens(outcome.completion_tokens)),
-                        runs::finished_at.eq(Utc::now().naive_utc()),
-                        runs::error.eq(outcome.error),
-                        runs::partial_text.eq(outcome.partial_text),
-                    ))
-                    .execute(conn)?;
-                diesel::sql_query(upsert)
-                    .bind::<Text, _>(&run_id)
-                    .execute(conn)?;
+                FinishRun {
+                    id: &run_id,
+                    status: outcome.status.as_str(),
+                    model: &outcome.model,
+                    prompt_tokens: tokens(outcome.prompt_tokens),
+                    completion_tokens: tokens(outcome.completion_tokens),
+                    finished_at: Utc::now().naive_utc(),
+                    error: &outcome.error,
+                    partial_text: &outcome.partial_text,
+                    first_token_ms: outcome.first_token_ms.map(tokens),
+                    cost_micros: cost,
+                    context_dropped: outcome.context_dropped.map(tokens),
+                }
+                .execute(conn)?;
+                AddUsage {
+                    run_id: &run_id,
+                    sqlite,
+                }
+                .execute(conn)?;
                 Ok(())
             })
         })
@@ -189,31 +189,6 @@ impl Store {
 
 /// Adds the run bound as the one parameter to its day's usage row (same statement, each
 /// backend's placeholder and date).
-pub(super) const USAGE_UPSERT_SQLITE: &str = "INSERT INTO usage_days (day, account_id, user_id, agent_id, \
-    model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
-    SELECT date(r.started_at), t.account_id, t.user_id, t.agent_id, COALESCE(r.model, ''), 1, \
-    CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, r.prompt_tokens, r.completion_tokens, \
-    COALESCE(r.cost_micros, 0) \
-    FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = ? \
-    ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
-    runs = usage_days.runs + excluded.runs, \
-    failed_runs = usage_days.failed_runs + excluded.failed_runs, \
-    prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
-    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens, \
-    cost_micros = usage_days.cost_micros + excluded.cost_micros";
-pub(super) const USAGE_UPSERT_POSTGRES: &str = "INSERT INTO usage_days (day, account_id, user_id, \
-    agent_id, model, runs, failed_runs, prompt_tokens, completion_tokens, cost_micros) \
-    SELECT CAST(r.started_at AS DATE), t.account_id, t.user_id, t.agent_id, \
-    COALESCE(r.model, ''), 1, CASE WHEN r.status = 'failed' THEN 1 ELSE 0 END, \
-    r.prompt_tokens, r.completion_tokens, COALESCE(r.cost_micros, 0) \
-    FROM runs r JOIN threads t ON t.id = r.thread_id WHERE r.id = $1 \
-    ON CONFLICT (day, account_id, user_id, agent_id, model) DO UPDATE SET \
-    runs = usage_days.runs + excluded.runs, \
-    failed_runs = usage_days.failed_runs + excluded.failed_runs, \
-    prompt_tokens = usage_days.prompt_tokens + excluded.prompt_tokens, \
-    completion_tokens = usage_days.completion_tokens + excluded.completion_tokens, \
-    cost_micros = usage_days.cost_micros + excluded.cost_micros";
-
 #[cfg(test)]
 mod tests {
     use super::cost_micros;

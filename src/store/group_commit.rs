@@ -1,0 +1,185 @@
+//! Group commit on SQLite: the writes of turns (a user message, a run's claim, an item, a
+//! run's end) queue for one writer thread, which commits all that are waiting in one
+//! transaction, each write in its own savepoint.
+//!
+//! SQLite has one writer at a time anyway. A commit costs about the same for one write as for
+//! twenty: the WAL frames of the pages every turn touches (its thread's row, the activity
+//! indexes, the search index) are written once per commit, and the checkpoint copies them
+//! once. A burst of new threads no longer queues one transaction per write behind the lock.
+//! A caller hears back only after the commit, so nothing is acknowledged that a crash could
+//! lose; a write that fails rolls back to its savepoint and fails alone.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use super::db::{self, AnyConnection, Pool};
+use super::freshness::Freshness;
+
+/// The most writes one transaction takes: enough for any burst to share commits, few enough
+/// that the first in a batch does not wait long for the last.
+const MOST_PER_COMMIT: usize = 64;
+
+/// The queue to the writer thread; the thread ends when the last store holding it is dropped.
+pub(super) struct Writer {
+    queue: mpsc::Sender<Box<dyn Write>>,
+}
+
+/// One queued write, as the writer thread sees it.
+trait Write: Send {
+    /// Runs the write in a savepoint of the batch's transaction, or, `alone` in its batch, in
+    /// a transaction of its own (a savepoint costs statements a lone write does not need).
+    fn run(&mut self, conn: &mut AnyConnection, alone: bool);
+    /// Hands the caller its result, or the batch's error when the batch did not commit.
+    fn finish(self: Box<Self>, batch: Result<(), &StoreError>);
+}
+
+/// A write and the caller waiting for it.
+struct Queued<T, F> {
+    write: Option<F>,
+    request: Option<Arc<str>>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Write for Queued<T, F>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &mut AnyConnection, alone: bool) {
+        let Some(write) = self.write.take() else {
+            return;
+        };
+        let request = self.request.take();
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            crate::observe::context::blocking(request, || match alone {
+                true => db::write_transaction(conn, write),
+                false => conn.transaction(write),
+            })
+        }));
+        self.result = Some(ran.unwrap_or_else(|_| {
+            // A panic is one write's bug: diesel left its transaction or savepoint open, so
+            // it is rolled back here and the others commit.
+            type Manager = <AnyConnection as Connection>::TransactionManager;
+            let _ = Manager::rollback_transaction(conn);
+            Err(StoreError::Failed("the write panicked".to_owned()))
+        }));
+    }
+
+    fn finish(self: Box<Self>, batch: Result<(), &StoreError>) {
+        let result = match (batch, self.result) {
+            (Ok(()), Some(result)) => result,
+            // A write that failed on its own says why, even if the batch failed after it.
+            (_, Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(again(e)),
+            (Ok(()), None) => Err(StoreError::Failed("the write was not run".to_owned())),
+        };
+        // The caller may have stopped waiting; the write stands all the same.
+        let _ = self.reply.send(result);
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread of a SQLite store.
+    pub(super) fn start(pool: Pool, freshness: Arc<Freshness>) -> Result<Writer, StoreError> {
+        let (queue, writes) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("chatkit-writer".into())
+            .spawn(move || write_batches(&pool, &freshness, &writes))
+            .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
+        Ok(Writer { queue })
+    }
+
+    /// Queues `write` for the next commit and waits for that commit.
+    pub(super) async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let queued = Queued {
+            write: Some(write),
+            request: crate::observe::request_id(),
+            result: None,
+            reply,
+        };
+        self.queue
+            .send(Box::new(queued))
+            .map_err(|_| StoreError::Failed("the writer thread has stopped".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Failed("the writer thread has stopped".to_owned()))?
+    }
+}
+
+/// The writer thread: takes what is waiting (at least one write), runs it in one transaction,
+/// and answers each caller once the commit is known.
+fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box<dyn Write>>) {
+    while let Ok(first) = writes.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MOST_PER_COMMIT {
+            match writes.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
+        }
+        let committed = pool.run(|conn| commit(conn, &mut batch));
+        // Before anyone hears back, as `Store::with_conn` does: a read that follows an
+        // acknowledged write must not be answered from before it.
+        freshness.bump();
+        for write in batch {
+            write.finish(committed.as_ref().map(|_| ()));
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE`, every write of the batch in its savepoint, `COMMIT`; rolled back whole
+/// when the commit fails. A lone write has its own transaction and result.
+fn commit(conn: &mut AnyConnection, batch: &mut [Box<dyn Write>]) -> Result<(), StoreError> {
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    if let [alone] = batch {
+        alone.run(conn, true);
+        return Ok(());
+    }
+    let AnyConnection::Sqlite(sqlite) = &mut *conn else {
+        return Err(StoreError::Failed("group commit is for SQLite".to_owned()));
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    for write in batch.iter_mut() {
+        write.run(conn, false);
+    }
+    if let Err(e) = Manager::commit_transaction(conn) {
+        // diesel rolls back a commit that failed; make sure no transaction stays open.
+        let _ = Manager::rollback_transaction(conn);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// The batch's error again, for each of its writes: what it says and how it classifies (a
+/// full disk, a read-only file, no connection) is kept, which is what callers act on.
+fn again(error: &StoreError) -> StoreError {
+    let (kind, message) = match error {
+        StoreError::Db(DieselError::DatabaseError(kind, info)) => {
+            let kind = match kind {
+                DatabaseErrorKind::ClosedConnection => DatabaseErrorKind::ClosedConnection,
+                DatabaseErrorKind::ReadOnlyTransaction => DatabaseErrorKind::ReadOnlyTransaction,
+                _ => DatabaseErrorKind::Unknown,
+            };
+            (kind, info.message().to_owned())
+        }
+        StoreError::Pool(e) => (
+            DatabaseErrorKind::ClosedConnection,
+            format!("no database connection: {e}"),
+        ),
+        other => (DatabaseErrorKind::Unknown, other.to_string()),
+    };
+    StoreError::Db(DieselError::DatabaseError(kind, Box::new(message)))
+}
