@@ -156,11 +156,24 @@ async fn postgres_reads_see_changes_committed_elsewhere_at_once() {
         );
     }
     execute_sql(&app.db_url, "DROP TRIGGER threads_changed ON threads");
-    execute_sql(
-        &app.db_url,
-        &format!("UPDATE threads SET title = 'Unseen' WHERE id = '{thread}'"),
-    );
-    assert_eq!(title(&app, &thread).await, "Round 29");
+    // Other tests' servers on the same database notify changes too, and any notification
+    // starts a new mark; so the kept answer is looked for a few times, each after a change
+    // made behind the server's back. A cache that kept nothing would show every change.
+    let mut shown = json!("Round 29");
+    let mut kept = false;
+    for attempt in 0..5 {
+        execute_sql(
+            &app.db_url,
+            &format!("UPDATE threads SET title = 'Unseen {attempt}' WHERE id = '{thread}'"),
+        );
+        let now = title(&app, &thread).await;
+        if now == shown {
+            kept = true;
+            break;
+        }
+        shown = now;
+    }
+    assert!(kept, "every change made behind the server's back was shown");
 }
 
 /// Two server processes on one Postgres: each change made through one is seen by the very next
