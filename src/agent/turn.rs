@@ -36,9 +36,13 @@ impl Agent {
                 tool,
                 arguments,
             } => {
-                let outcome = self
-                    .tool_action(sink.thread_id(), sender.as_ref(), tool, arguments.clone())
-                    .await?;
+                let outcome = Box::pin(self.tool_action(
+                    sink.thread_id(),
+                    sender.as_ref(),
+                    tool,
+                    arguments.clone(),
+                ))
+                .await?;
                 for event in outcome.events {
                     sink.emit(event).await?;
                 }
@@ -64,7 +68,7 @@ impl Agent {
         };
         // Known before any token: a failed run still says which model it used.
         sink.record_usage(&model, 0, 0);
-        let (tools, notes) = self.run_tools_registry().await;
+        let (tools, notes) = Box::pin(self.run_tools_registry()).await;
         let instructions = match (&settings.instructions, notes.is_empty()) {
             (base, true) => base.clone(),
             (base, false) => Some(
@@ -101,7 +105,7 @@ impl Agent {
             _ => None,
         };
         if let Some((call, asked_at, answers, note)) = resumed
-            && !run_resumed(
+            && !Box::pin(run_resumed(
                 &tools,
                 call,
                 asked_at,
@@ -109,7 +113,7 @@ impl Agent {
                 note,
                 &mut request.input,
                 sink,
-            )
+            ))
             .await?
         {
             return Ok(()); // the tool asked again
@@ -120,17 +124,16 @@ impl Agent {
                 .await?;
             request.forced_tool = None;
             if calls.is_empty() {
-                self.maybe_title(provider.as_ref(), settings, &request, sink)
-                    .await;
+                Box::pin(self.maybe_title(provider.as_ref(), settings, &request, sink)).await;
                 return Ok(());
             }
-            if !run_tools(
+            if !Box::pin(run_tools(
                 &tools,
                 &settings.approval_tools,
                 calls,
                 &mut request.input,
                 sink,
-            )
+            ))
             .await?
             {
                 return Ok(()); // a client tool call ends the turn

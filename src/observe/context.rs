@@ -8,6 +8,9 @@ use std::cell::Cell;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
+
 tokio::task_local! {
     static REQUEST: RequestScope;
 }
@@ -21,22 +24,28 @@ struct RequestScope {
 }
 
 /// Runs `work` as the request `id`; returns what it returned and the request type recorded
-/// during it with [`set_request_type`], if any.
-pub async fn within_request<F: Future>(id: Arc<str>, work: F) -> (F::Output, Option<&'static str>) {
+/// during it with [`set_request_type`], if any. Combinators rather than an `async` block: a
+/// block that moves `work` into an inner future keeps room for it twice, and every request's
+/// handler future (and every run) passes through here.
+pub fn within_request<F: Future>(
+    id: Arc<str>,
+    work: F,
+) -> impl Future<Output = (F::Output, Option<&'static str>)> {
     let scope = RequestScope {
         id,
         request_type: Cell::new(None),
     };
-    REQUEST
-        .scope(scope, async move {
-            let output = work.await;
+    // The closure runs inside the scope's poll, so the task-local is still set.
+    REQUEST.scope(
+        scope,
+        work.map(|output| {
             let request_type = REQUEST
                 .try_with(|scope| scope.request_type.get())
                 .ok()
                 .flatten();
             (output, request_type)
-        })
-        .await
+        }),
+    )
 }
 
 /// The current request's id, if this task serves one.
@@ -52,12 +61,9 @@ pub fn set_request_type(name: &'static str) {
 /// `work` as the current request, for a task it spawns (a run outlives its HTTP request but
 /// still belongs to it); outside a request, `work` as it is.
 pub fn carry<F: Future>(work: F) -> impl Future<Output = F::Output> {
-    let id = request_id();
-    async move {
-        match id {
-            Some(id) => within_request(id, work).await.0,
-            None => work.await,
-        }
+    match request_id() {
+        Some(id) => Either::Left(within_request(id, work).map(|(output, _)| output)),
+        None => Either::Right(work),
     }
 }
 
