@@ -183,3 +183,66 @@ fn again(error: &StoreError) -> StoreError {
     };
     StoreError::Db(DieselError::DatabaseError(kind, Box::new(message)))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+
+    use super::super::test_db::each_backend;
+    use super::super::{Store, StoreError};
+
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = BigInt)]
+        x: i64,
+    }
+
+    /// Writes that wait together commit together, each in its savepoint: one that fails (or
+    /// panics) after writing leaves nothing behind and fails alone; the others stand, and
+    /// each caller gets its own result.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_group_fails_alone() {
+        let db = each_backend().into_iter().next().unwrap();
+        let store = Store::connect(&db.url, 4).unwrap();
+        store
+            .with_conn(|conn| Ok(conn.batch_execute("CREATE TABLE scratch (x BIGINT)")?))
+            .await
+            .unwrap();
+        let insert = |x: i64| {
+            move |conn: &mut super::AnyConnection| -> Result<i64, StoreError> {
+                diesel::sql_query(format!("INSERT INTO scratch VALUES ({x})")).execute(conn)?;
+                match x {
+                    7 => Err(StoreError::Conflict("seven".into())),
+                    8 => panic!("eight"),
+                    _ => Ok(x),
+                }
+            }
+        };
+        // The first write holds the writer, so the others queue behind it as one group.
+        let first = store.write_conn(move |conn| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            insert(0)(conn)
+        });
+        let rest = futures_util::future::join_all((1..20).map(|x| store.write_conn(insert(x))));
+        let (first, rest) = tokio::join!(first, rest);
+        assert_eq!(first.unwrap(), 0);
+        for (x, result) in (1..20).zip(rest) {
+            match x {
+                7 => assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}"),
+                8 => assert!(matches!(result, Err(StoreError::Failed(_))), "{result:?}"),
+                _ => assert_eq!(result.unwrap(), x),
+            }
+        }
+        let stored = store
+            .with_conn(|conn| {
+                Ok(diesel::sql_query("SELECT x FROM scratch ORDER BY x").load::<Row>(conn)?)
+            })
+            .await
+            .unwrap();
+        let stored: Vec<i64> = stored.into_iter().map(|row| row.x).collect();
+        let expected: Vec<i64> = (0..20).filter(|x| *x != 7 && *x != 8).collect();
+        assert_eq!(stored, expected);
+    }
+}

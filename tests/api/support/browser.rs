@@ -256,6 +256,23 @@ impl Browser {
         }
     }
 
+    /// Waits (at most 10 s) for the address to contain `part`: what a form submitted from a
+    /// page that looks like the next one has to wait for.
+    pub async fn wait_for_url(&self, part: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = self.current_url().await;
+            if url.contains(part) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the address has no {part:?} within {WAIT:?}: {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `script` (a function body: `return ...` gives the result) with `args`.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
