@@ -187,8 +187,6 @@ impl Store {
     }
 }
 
-/// Adds the run bound as the one parameter to its day's usage row (same statement, each
-/// backend's placeholder and date).
 #[cfg(test)]
 mod tests {
     use super::cost_micros;

@@ -47,11 +47,7 @@ pub(super) fn outcome(
 pub(super) fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput {
     match outcome {
         Outcome::Approved => TurnInput::Approved {
-            call: ToolCall {
-                call_id: row.call_id.clone(),
-                name: row.tool_name.clone(),
-                arguments: row.arguments.clone(),
-            },
+            call: asked_call(row),
             asked_at: row.created_at.and_utc(),
             note: None,
         },
@@ -76,11 +72,7 @@ pub(super) fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput
             let mut responses = serde_json::Map::new();
             responses.insert(key, Value::Object(response));
             TurnInput::Elicited {
-                call: ToolCall {
-                    call_id: row.call_id.clone(),
-                    name: row.tool_name.clone(),
-                    arguments: row.arguments.clone(),
-                },
+                call: asked_call(row),
                 asked_at: row.created_at.and_utc(),
                 answers: InputAnswers {
                     responses,
@@ -90,6 +82,15 @@ pub(super) fn resume_input(row: &InteractionRow, outcome: &Outcome) -> TurnInput
             }
         }
         _ => TurnInput::Continue,
+    }
+}
+
+/// The tool call that asked `row`.
+fn asked_call(row: &InteractionRow) -> ToolCall {
+    ToolCall {
+        call_id: row.call_id.clone(),
+        name: row.tool_name.clone(),
+        arguments: row.arguments.clone(),
     }
 }
 

@@ -40,19 +40,85 @@ pub struct Freshness {
     url: String,
 }
 
-/// Barriers asked for, sent, and come back (Postgres). Atomics rather than a lock: every read
-/// asks, and on a busy core a lock held by a preempted listener would stall them all.
-pub(super) struct Barrier {
+/// The numbers of barriers asked for, sent, and come back, as the listener's barriers and each
+/// worker's count them. Atomics rather than a lock: every read asks, and on a busy core a lock
+/// held by a preempted sender would stall them all.
+pub(super) struct Numbers {
     /// The highest barrier a read waits for.
     wanted: AtomicU64,
     /// The highest barrier sent.
     sent: AtomicU64,
+    /// The highest barrier come back.
+    returned: watch::Sender<u64>,
+}
+
+impl Numbers {
+    fn new() -> Numbers {
+        Numbers {
+            wanted: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            returned: watch::Sender::new(0),
+        }
+    }
+
+    /// The barrier a read starting now must wait for: the next one sent (a barrier numbered
+    /// above the `sent` seen here is sent after this); and whether it was not wanted before,
+    /// so the sender must be woken.
+    fn ask(&self) -> (u64, bool) {
+        let target = self.sent.load(Ordering::Acquire) + 1;
+        (
+            target,
+            self.wanted.fetch_max(target, Ordering::AcqRel) < target,
+        )
+    }
+
+    /// The barrier to send next, if a read wants one not sent yet; marked as sent.
+    fn take_due(&self) -> Option<u64> {
+        let wanted = self.wanted.load(Ordering::Acquire);
+        if wanted <= self.sent.load(Ordering::Acquire) {
+            return None;
+        }
+        self.sent.store(wanted, Ordering::Release);
+        Some(wanted)
+    }
+
+    fn is_due(&self) -> bool {
+        self.wanted.load(Ordering::Acquire) > self.sent.load(Ordering::Acquire)
+    }
+
+    /// Whether a barrier sent has not come back yet.
+    fn in_flight(&self) -> bool {
+        self.sent.load(Ordering::Acquire) > *self.returned.borrow()
+    }
+
+    /// Barrier `n` came back (everything committed before it was sent has been seen).
+    fn came_back(&self, n: u64) {
+        self.returned.send_if_modified(|highest| {
+            let newer = n > *highest;
+            *highest = (*highest).max(n);
+            newer
+        });
+    }
+
+    /// Barriers sent that did not come back (a lost connection, a lost notification) are
+    /// wanted again, under their numbers.
+    fn send_lost_again(&self) {
+        let returned = *self.returned.borrow();
+        let sent = self.sent.load(Ordering::Acquire);
+        if sent > returned {
+            self.wanted.fetch_max(sent, Ordering::AcqRel);
+            self.sent.store(returned, Ordering::Release);
+        }
+    }
+}
+
+/// The listener's barriers (Postgres).
+pub(super) struct Barrier {
+    numbers: Numbers,
     /// Whether the listener is connected and listening (else reads skip the cache).
     listening: AtomicBool,
     /// The listener's thread, unparked when a barrier is asked for.
     listener: OnceLock<std::thread::Thread>,
-    /// The highest barrier come back.
-    returned: watch::Sender<u64>,
     /// This process's own sync channel (a random name, so no other process listens on it).
     pub(super) channel: String,
 }
@@ -80,21 +146,14 @@ impl Freshness {
 
     /// Marks that wait for a barrier through the signals listener (Postgres).
     pub(super) fn shared(url: &str) -> Arc<Freshness> {
-        let mut suffix = [0u8; 8];
-        // Without randomness two processes could share a channel: their barriers would then
-        // come back early for each other, so the cache stays off instead.
-        let channel = match getrandom::fill(&mut suffix) {
-            Ok(()) => format!("chatkit_sync_{:016x}", u64::from_le_bytes(suffix)),
-            Err(_) => String::new(),
-        };
+        // Without a channel of its own the cache stays off (see `Barrier::ask`).
+        let channel = sync_channel().unwrap_or_default();
         Arc::new(Freshness {
             epoch: AtomicU64::new(1),
             barrier: Some(Barrier {
-                wanted: AtomicU64::new(0),
-                sent: AtomicU64::new(0),
+                numbers: Numbers::new(),
                 listening: AtomicBool::new(false),
                 listener: OnceLock::new(),
-                returned: watch::Sender::new(0),
                 channel,
             }),
             url: url.to_owned(),
@@ -116,7 +175,7 @@ impl Freshness {
             return mark;
         }
         let target = barrier.ask()?;
-        let mut returned = barrier.returned.subscribe();
+        let mut returned = barrier.numbers.returned.subscribe();
         match tokio::time::timeout(BARRIER_WAIT, returned.wait_for(|&n| n >= target)).await {
             Ok(Ok(_)) => Some(self.epoch.load(Ordering::Acquire)),
             _ => None,
@@ -133,18 +192,24 @@ impl Freshness {
     }
 }
 
+/// A sync channel of this process's own: a random name, so that no other process listens on
+/// it. `None` without randomness, as two processes could then share a channel and their
+/// barriers come back early for each other.
+pub(super) fn sync_channel() -> Option<String> {
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).ok()?;
+    Some(format!("chatkit_sync_{:016x}", u64::from_le_bytes(suffix)))
+}
+
 impl Barrier {
-    /// The barrier a read starting now must wait for: the next one sent (a barrier numbered
-    /// above the `sent` seen here is sent after this). `None` while the listener is not
-    /// listening.
+    /// The barrier a read starting now must wait for ([`Numbers::ask`]). `None` while the
+    /// listener is not listening.
     fn ask(&self) -> Option<u64> {
         if self.channel.is_empty() || !self.listening.load(Ordering::Acquire) {
             return None;
         }
-        let target = self.sent.load(Ordering::Acquire) + 1;
-        if self.wanted.fetch_max(target, Ordering::AcqRel) < target
-            && let Some(listener) = self.listener.get()
-        {
+        let (target, newly) = self.numbers.ask();
+        if newly && let Some(listener) = self.listener.get() {
             listener.unpark();
         }
         Some(target)
@@ -163,45 +228,30 @@ impl Barrier {
         last_sent: Instant,
     ) -> Option<u64> {
         self.listener.get_or_init(std::thread::current);
-        let due = || {
-            let wanted = self.wanted.load(Ordering::Acquire);
-            (wanted > self.sent.load(Ordering::Acquire)).then_some(wanted)
-        };
-        if due().is_none() {
-            let pending = self.sent.load(Ordering::Acquire) > *self.returned.borrow();
+        if !self.numbers.is_due() {
+            let pending = self.numbers.in_flight();
             std::thread::park_timeout(if pending { soon } else { idle });
-            due()?;
+            if !self.numbers.is_due() {
+                return None;
+            }
         }
         let held = gather.saturating_sub(last_sent.elapsed());
         if !held.is_zero() {
             std::thread::sleep(held);
         }
-        let wanted = due()?;
-        self.sent.store(wanted, Ordering::Release);
-        Some(wanted)
+        self.numbers.take_due()
     }
 
     /// For the listener: barrier `n` came back (everything committed before it was sent has
     /// been seen).
     pub(super) fn returned(&self, n: u64) {
-        self.returned.send_if_modified(|highest| {
-            let newer = n > *highest;
-            if newer {
-                *highest = n;
-            }
-            newer
-        });
+        self.numbers.came_back(n);
     }
 
     /// For the listener: whether it listens. After a reconnect, barriers sent on the lost
     /// connection are sent again.
     pub(super) fn set_listening(&self, listening: bool) {
-        let returned = *self.returned.borrow();
-        let sent = self.sent.load(Ordering::Acquire);
-        if sent > returned {
-            self.wanted.fetch_max(sent, Ordering::AcqRel);
-            self.sent.store(returned, Ordering::Release);
-        }
+        self.numbers.send_lost_again();
         self.listening.store(listening, Ordering::Release);
     }
 }

@@ -15,25 +15,21 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 
-use super::{BARRIER_WAIT, CHANGED, Freshness};
+use super::{BARRIER_WAIT, CHANGED, Freshness, Numbers, sync_channel};
 
 /// How long after a failed connection the next read tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// One worker's connection and its barriers.
 struct WorkerBarrier {
-    /// The highest barrier a read waits for, the highest sent.
-    wanted: AtomicU64,
-    sent: AtomicU64,
-    /// The highest barrier come back.
-    returned: watch::Sender<u64>,
+    numbers: Numbers,
     /// Wakes the sender when a barrier is wanted or one came back.
     wake_sender: Notify,
     /// Cleared when the connection is lost: waiting reads give up.
@@ -56,11 +52,11 @@ thread_local! {
 /// caller falls back on the listener's), `Some(None)` when the read must go to the database.
 pub(super) async fn mark(freshness: &Arc<Freshness>, url: &str) -> Option<Option<u64>> {
     let barrier = worker_barrier(freshness, url)?;
-    let target = barrier.sent.load(Ordering::Acquire) + 1;
-    if barrier.wanted.fetch_max(target, Ordering::AcqRel) < target {
+    let (target, newly) = barrier.numbers.ask();
+    if newly {
         barrier.wake_sender.notify_one();
     }
-    let mut returned = barrier.returned.subscribe();
+    let mut returned = barrier.numbers.returned.subscribe();
     let back = returned.wait_for(|&n| n >= target || !barrier.alive.load(Ordering::Acquire));
     let came_back = matches!(
         tokio::time::timeout(BARRIER_WAIT, back).await,
@@ -104,14 +100,10 @@ async fn connect(
     freshness: Weak<Freshness>,
     url: &str,
 ) -> Result<Arc<WorkerBarrier>, Box<dyn std::error::Error>> {
+    let channel = sync_channel().ok_or("no randomness for a sync channel")?;
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let mut suffix = [0u8; 8];
-    getrandom::fill(&mut suffix)?;
-    let channel = format!("chatkit_sync_{:016x}", u64::from_le_bytes(suffix));
     let barrier = Arc::new(WorkerBarrier {
-        wanted: AtomicU64::new(0),
-        sent: AtomicU64::new(0),
-        returned: watch::Sender::new(0),
+        numbers: Numbers::new(),
         wake_sender: Notify::new(),
         alive: AtomicBool::new(true),
     });
@@ -125,11 +117,7 @@ async fn connect(
             };
             if n.channel() == own {
                 if let Ok(back) = n.payload().parse::<u64>() {
-                    reader.returned.send_if_modified(|highest| {
-                        let newer = back > *highest;
-                        *highest = (*highest).max(back);
-                        newer
-                    });
+                    reader.numbers.came_back(back);
                     reader.wake_sender.notify_one();
                 }
             } else if n.payload() == CHANGED
@@ -139,7 +127,7 @@ async fn connect(
             }
         }
         reader.alive.store(false, Ordering::Release);
-        reader.returned.send_modify(|_| {});
+        reader.numbers.returned.send_modify(|_| {});
         reader.wake_sender.notify_one();
     });
     client
@@ -157,28 +145,22 @@ async fn connect(
     let sender = barrier.clone();
     actix_rt::spawn(async move {
         while sender.alive.load(Ordering::Acquire) {
-            let wanted = sender.wanted.load(Ordering::Acquire);
-            let sent = sender.sent.load(Ordering::Acquire);
-            let in_flight = sent > *sender.returned.borrow();
-            if in_flight {
+            if sender.numbers.in_flight() {
                 // A barrier that does not come back is sent again under its number.
                 let back = tokio::time::timeout(BARRIER_WAIT, sender.wake_sender.notified());
                 if back.await.is_err() {
-                    let returned = *sender.returned.borrow();
-                    sender.sent.store(returned, Ordering::Release);
-                    sender.wanted.fetch_max(sent, Ordering::AcqRel);
+                    sender.numbers.send_lost_again();
                 }
                 continue;
             }
-            if wanted <= sent {
+            let Some(wanted) = sender.numbers.take_due() else {
                 sender.wake_sender.notified().await;
                 continue;
-            }
-            sender.sent.store(wanted, Ordering::Release);
+            };
             let notify = format!("NOTIFY {channel}, '{wanted}'");
             if client.batch_execute(&notify).await.is_err() {
                 sender.alive.store(false, Ordering::Release);
-                sender.returned.send_modify(|_| {});
+                sender.numbers.returned.send_modify(|_| {});
             }
         }
     });
