@@ -207,7 +207,8 @@ impl Default for DemoWidget {
                 description: "Shows a demonstration widget.".into(),
                 parameters: json!({"type": "object", "properties": {
                     "presses": {"type": "integer", "description": "How often its button was pressed."}
-                }}),
+                }})
+                .into(),
             },
         }
     }
@@ -277,7 +278,7 @@ mod tests {
                 .map(|name| ToolSpec {
                     name: (*name).into(),
                     description: String::new(),
-                    parameters: json!({}),
+                    parameters: json!({}).into(),
                 })
                 .collect(),
             ..Default::default()

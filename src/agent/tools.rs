@@ -200,7 +200,7 @@ impl ToolRegistry {
                 let spec = ToolSpec {
                     name,
                     description: tool.description.clone(),
-                    parameters: tool.input_schema.clone(),
+                    parameters: tool.input_schema.clone().into(),
                 };
                 self.server.push(Arc::new(McpTool {
                     server: server.clone(),
@@ -452,7 +452,7 @@ impl Default for CurrentTime {
             spec: ToolSpec {
                 name: "get_current_time".into(),
                 description: "The current date and time in UTC (ISO 8601).".into(),
-                parameters: serde_json::json!({"type": "object", "properties": {}}),
+                parameters: serde_json::json!({"type": "object", "properties": {}}).into(),
             },
         }
     }
@@ -504,7 +504,7 @@ impl AskHuman {
                               answer; the answer (or that they want you to use your best \
                               judgement, or cancelled) comes back as this tool's result."
                     .into(),
-                parameters: super::human::FormSpec::tool_parameters(),
+                parameters: super::human::FormSpec::tool_parameters().into(),
             },
             check: |arguments| super::human::FormSpec::parse(arguments).map(drop),
             busy: "Only one request for human input can be open at a time; ask again after \
@@ -521,7 +521,7 @@ impl AskHuman {
                               until they answer or skip; the answers come back as this tool's \
                               result, by question id."
                     .into(),
-                parameters: super::human::Questions::tool_parameters(),
+                parameters: super::human::Questions::tool_parameters().into(),
             },
             check: |arguments| super::human::Questions::parse(arguments).map(drop),
             busy: "Only one question for the user can be open at a time; ask again after the \

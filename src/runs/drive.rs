@@ -18,11 +18,10 @@ use super::{files, recovery};
 const SHUTDOWN_MESSAGE: &str = "The server is restarting, so this answer stopped early; what \
     was written so far is kept. Send your message again in a moment.";
 
-/// A run being driven: its slot (reservation and outside stops), this process's name, and the
-/// sink its events go through.
+/// A run being driven: its slot (reservation, claimed in the database, and outside stops) and
+/// the sink its events go through.
 pub(super) struct Run<'a> {
     pub(super) slot: &'a mut RunSlot,
-    pub(super) instance: &'a str,
     pub(super) sink: EventSink,
 }
 
@@ -34,7 +33,8 @@ enum Ended {
     Interrupted(Interrupt),
 }
 
-/// The body of a run: `stream_options`, the leading events, the agent's turn, and then either
+/// The body of a run: `stream_options`, the leading events, the agent's turn (on `known`
+/// history if given, else the thread's, read now), and then either
 /// nothing more, the cancel path, the interrupted path, or one `error` event; finally the
 /// run's record.
 pub(super) async fn drive(
@@ -44,20 +44,11 @@ pub(super) async fn drive(
     run: Run<'_>,
     input: TurnInput,
     leading: Vec<ThreadStreamEvent>,
+    known: Option<Vec<HistoryEntry>>,
 ) {
-    let Run {
-        slot,
-        instance,
-        mut sink,
-    } = run;
+    let Run { slot, mut sink } = run;
     let run_id = slot.run_id.clone();
     let thread_id = sink.thread().id.clone();
-    if !slot.claimed {
-        match store.claim_run(&run_id, &thread_id, instance).await {
-            Ok(claimed) => slot.claimed = claimed,
-            Err(e) => log::error!("thread {thread_id}: cannot record the run: {e}"),
-        }
-    }
     sink.run_id = Some(run_id.clone());
     let scope = sink.scope().clone();
     let interrupted = slot.interrupted();
@@ -70,9 +61,12 @@ pub(super) async fn drive(
         for event in leading {
             sink.emit(event).await?;
         }
-        let (history, dropped) = recent_history(store, agent, &scope, &thread_id)
-            .await
-            .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?;
+        let (history, dropped) = match known {
+            Some(history) => (history, 0),
+            None => recent_history(store, agent, &scope, &thread_id)
+                .await
+                .map_err(|e| AgentError::Stopped(Stop::Persist(e.to_string())))?,
+        };
         if dropped > 0 {
             context_dropped = Some(dropped);
         }

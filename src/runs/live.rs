@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::store::Store;
+use crate::store::{RunClaim, Store};
 
 /// Why a run is stopped from outside its own stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +118,30 @@ pub struct RunSlot {
     pub(super) store: Store,
     pub(super) thread_id: String,
     pub(super) run_id: String,
-    /// The run's row exists (a new thread's run records it when it starts).
+    /// This process's name, which the run's row carries.
+    pub(super) instance: Arc<str>,
+    /// The run's row exists: claimed by [`RunManager::reserve`](super::RunManager::reserve) or
+    /// by the write of the turn's input.
     pub(super) claimed: bool,
     pub(super) started: bool,
     pub(super) stopped: watch::Receiver<Option<Interrupt>>,
 }
 
 impl RunSlot {
+    /// The claim for the turn's first write to record with it ([`Store::add_user_message`]);
+    /// when that write says it claimed the thread, call [`RunSlot::claimed_by_write`].
+    pub fn claim(&self) -> RunClaim {
+        RunClaim {
+            run_id: self.run_id.clone(),
+            instance_id: self.instance.to_string(),
+        }
+    }
+
+    /// The claim of [`RunSlot::claim`] was written: the run's row exists.
+    pub fn claimed_by_write(&mut self) {
+        self.claimed = true;
+    }
+
     /// Resolves with the reason once the run is stopped from outside.
     pub(super) fn interrupted(
         &self,

@@ -29,6 +29,7 @@ use crate::agent::llm::ToolSpec;
 use crate::agent::mcp::{McpServer, ParkedCalls};
 use crate::agent::{Agent, Overrides, TurnInput};
 use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::{Thread, ThreadStreamEvent};
 use crate::config::{
     ClientToolSettings, LimitOverrides, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
@@ -95,6 +96,9 @@ pub struct RunStart {
     /// Events emitted (and persisted) right after `stream_options`, before the agent runs,
     /// such as the `thread.item.replaced` of an answered structured input.
     pub leading: Vec<ThreadStreamEvent>,
+    /// The thread's whole history, when the starter has it (a new thread's first message):
+    /// the run does not read it back.
+    pub history: Option<Vec<HistoryEntry>>,
 }
 
 impl RunManager {
@@ -213,8 +217,8 @@ impl RunManager {
         Ok(slot)
     }
 
-    /// Reserves a thread that is not stored yet; nobody else knows its id, and its run is
-    /// recorded when it starts.
+    /// Reserves the thread in this process only: the caller records the claim in the
+    /// database with its own first write ([`RunSlot::claim`]), or the run cannot start.
     pub fn reserve_new(&self, thread_id: &str) -> Result<RunSlot, Busy> {
         let run_id = ids::new_id(IdKind::Run);
         let stopped = self.live.insert(thread_id, &run_id).ok_or(Busy)?;
@@ -223,6 +227,7 @@ impl RunManager {
             store: self.store.clone(),
             thread_id: thread_id.to_owned(),
             run_id,
+            instance: self.instance.clone(),
             claimed: false,
             started: false,
             stopped,
@@ -322,7 +327,6 @@ impl RunManager {
     /// Runs the turn in a task that owns the slot; a run refused before it starts (a disabled
     /// agent) releases its claim when the slot drops.
     fn spawn(&self, mut slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
-        let instance = self.instance.clone();
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
         let manager = self.clone();
         // The run belongs to the request that started it: its log lines name that request.
@@ -359,10 +363,18 @@ impl RunManager {
             slot.started = true;
             let run = drive::Run {
                 slot: &mut slot,
-                instance: &instance,
                 sink,
             };
-            drive::drive(store, blobs, &agent, run, start.input, start.leading).await;
+            drive::drive(
+                store,
+                blobs,
+                &agent,
+                run,
+                start.input,
+                start.leading,
+                start.history,
+            )
+            .await;
             drop(slot);
         }));
     }
@@ -421,7 +433,7 @@ impl AgentOwn {
                     .map(|t| ToolSpec {
                         name: t.name,
                         description: t.description,
-                        parameters: t.parameters,
+                        parameters: t.parameters.into(),
                     })
                     .collect()
             }),

@@ -462,7 +462,7 @@ fn tool_registry(settings: &Settings, extra: Option<Arc<dyn Tool>>) -> ToolRegis
         .map(|t| ToolSpec {
             name: t.name.clone(),
             description: t.description.clone(),
-            parameters: t.parameters.clone(),
+            parameters: t.parameters.clone().into(),
         })
         .collect();
     let mut server_tools: Vec<Arc<dyn Tool>> = vec![Arc::new(CurrentTime::default())];

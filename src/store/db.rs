@@ -237,8 +237,8 @@ where
     let AnyConnection::Sqlite(sqlite) = &mut *conn else {
         return conn.transaction(f);
     };
-    // Within a write of a group commit, which runs in its own savepoint: that savepoint is
-    // rolled back if `f` fails, so `f` needs no other.
+    // Within a write of a group commit, which runs inside the group's transaction: that is
+    // rolled back whole if `f` fails, so `f` needs no other.
     let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth();
     if depth?.is_some() {
         return f(conn);

@@ -7,6 +7,7 @@ use super::db::{self, AnyConnection};
 use super::kept::UpdateItem;
 use super::models::{ItemRow, Visibility};
 use super::paging::{self, Listing, PageRequest};
+use super::run_ownership::{RunClaim, claim_in};
 use super::schema::{items, threads};
 use super::threads::{find_owned, new_thread_row};
 use super::{Found, Scope, Store, StoreError};
@@ -26,16 +27,19 @@ fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Saves a new user message: creates its thread first when `new_thread` is given, and
-    /// stamps the thread on the message's attachments, all in one transaction, so a refused
-    /// attachment ([`StoreError::Attach`]) leaves neither thread nor message behind.
+    /// Saves a new user message: creates its thread first when `new_thread` is given, claims
+    /// the thread for `claim`'s run, and stamps the thread on the message's attachments, all
+    /// in one transaction, so a refused attachment ([`StoreError::Attach`]) leaves neither
+    /// thread, run nor message behind. `false`, with nothing saved, when the thread already
+    /// has a running run.
     pub async fn add_user_message(
         &self,
         scope: &Scope,
         new_thread: Option<&Thread>,
         item: &ThreadItem,
         attachment_ids: &[String],
-    ) -> Result<(), StoreError> {
+        claim: Option<RunClaim>,
+    ) -> Result<bool, StoreError> {
         let scope = scope.clone();
         let thread_row = new_thread.map(|t| new_thread_row(&scope, t)).transpose()?;
         let row = ItemRow::from_item(item)?;
@@ -49,8 +53,14 @@ impl Store {
                 } else {
                     find_owned(conn, &scope, &row.thread_id)?;
                 }
+                if let Some(claim) = &claim
+                    && !claim_in(conn, claim, &row.thread_id)?
+                {
+                    return Ok(false);
+                }
                 attach_to_thread(conn, &scope, &row.thread_id, &attachment_ids)?;
-                upsert(conn, &row)
+                upsert(conn, &row)?;
+                Ok(true)
             })
         })
         .await

@@ -34,7 +34,7 @@ macro_rules! kept {
         impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
     )*};
 }
-kept!(UpdateItem, SavePartial, FinishRun, AddUsage);
+kept!(UpdateItem, SavePartial, FinishRun, AddUsage, ClaimRun);
 
 /// `UPDATE items` of everything an item's save may change, by id within its thread.
 pub(super) struct UpdateItem<'a>(pub(super) &'a ItemRow);
@@ -74,6 +74,39 @@ where
         then::<_, Timestamp, _>(&mut out, ", heartbeat_at = ", &self.at)?;
         then::<_, Text, _>(&mut out, " WHERE id = ", self.id)?;
         out.push_sql(" AND status = 'running'");
+        Ok(())
+    }
+}
+
+/// `INSERT INTO runs` of a running run, or nothing when the thread already has one (the
+/// unique index `runs_one_running`): a refused claim is no error, so it needs no savepoint
+/// inside a larger transaction.
+pub(super) struct ClaimRun<'a> {
+    pub(super) id: &'a String,
+    pub(super) thread_id: &'a str,
+    pub(super) instance_id: &'a String,
+    pub(super) at: chrono::NaiveDateTime,
+}
+
+impl<DB> QueryFragment<DB> for ClaimRun<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<Timestamp>,
+    String: ToSql<Text, DB>,
+    str: ToSql<Text, DB>,
+    chrono::NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        then::<_, Text, _>(
+            &mut out,
+            "INSERT INTO runs (id, thread_id, status, started_at, instance_id, heartbeat_at) \
+             VALUES (",
+            self.id,
+        )?;
+        then::<_, Text, _>(&mut out, ", ", self.thread_id)?;
+        then::<_, Timestamp, _>(&mut out, ", 'running', ", &self.at)?;
+        then::<_, Text, _>(&mut out, ", ", self.instance_id)?;
+        then::<_, Timestamp, _>(&mut out, ", ", &self.at)?;
+        out.push_sql(") ON CONFLICT DO NOTHING");
         Ok(())
     }
 }

@@ -65,7 +65,7 @@ pub use operators::{
 };
 pub use paging::PageRequest;
 pub use parked_calls::ParkedAnswer;
-pub use run_ownership::StaleRun;
+pub use run_ownership::{RunClaim, StaleRun};
 pub use runs::{RunOutcome, RunRow};
 pub use signals::{Signal, Signals, Subscription};
 pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
@@ -196,11 +196,12 @@ impl Store {
     }
 
     /// [`Store::with_conn`] for the writes every turn makes: on SQLite they commit in groups
-    /// (see `group_commit`), each in a savepoint, so `f` takes a transaction only through
-    /// [`db::write_transaction`], which nests there.
+    /// (see `group_commit`), inside a transaction shared with other writes, so `f` takes a
+    /// transaction only through [`db::write_transaction`], which nests there. `f` may run
+    /// twice (the second time alone, after its group failed), so it only writes.
     async fn write_conn<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut db::AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         match &self.writer {

@@ -6,15 +6,40 @@
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::db::{self, AnyConnection};
-use super::kept::{AddUsage, SavePartial};
+use super::kept::{AddUsage, ClaimRun, SavePartial};
 use super::models::ItemRow;
 use super::schema::{items, runs};
 use super::{Store, StoreError};
 use crate::chatkit::states::RunStatus;
 use crate::chatkit::types::ThreadItem;
+
+/// A run to record as running by the same write that saves its input
+/// ([`Store::add_user_message`]): one commit fewer before a turn's first token.
+#[derive(Debug, Clone)]
+pub struct RunClaim {
+    pub run_id: String,
+    /// The process that will drive the run.
+    pub instance_id: String,
+}
+
+/// Records the run as running on the thread, `false` when the thread already has a running
+/// run.
+pub(super) fn claim_in(
+    conn: &mut AnyConnection,
+    claim: &RunClaim,
+    thread_id: &str,
+) -> Result<bool, StoreError> {
+    let inserted = ClaimRun {
+        id: &claim.run_id,
+        thread_id,
+        instance_id: &claim.instance_id,
+        at: Utc::now().naive_utc(),
+    }
+    .execute(conn)?;
+    Ok(inserted == 1)
+}
 
 /// A running run whose process stopped refreshing it.
 #[derive(Debug, Clone, PartialEq, Queryable)]
@@ -36,27 +61,13 @@ impl Store {
         thread_id: &str,
         instance_id: &str,
     ) -> Result<bool, StoreError> {
-        let (run_id, thread_id) = (run_id.to_owned(), thread_id.to_owned());
-        let instance_id = instance_id.to_owned();
-        self.write_conn(move |conn| {
-            let now = Utc::now().naive_utc();
-            let inserted = diesel::insert_into(runs::table)
-                .values((
-                    runs::id.eq(run_id),
-                    runs::thread_id.eq(thread_id),
-                    runs::status.eq(RunStatus::Running.as_str()),
-                    runs::started_at.eq(now),
-                    runs::instance_id.eq(instance_id),
-                    runs::heartbeat_at.eq(now),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(_) => Ok(true),
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await
+        let claim = RunClaim {
+            run_id: run_id.to_owned(),
+            instance_id: instance_id.to_owned(),
+        };
+        let thread_id = thread_id.to_owned();
+        self.write_conn(move |conn| claim_in(conn, &claim, &thread_id))
+            .await
     }
 
     /// Removes a run that never started (the request that claimed it failed), freeing its

@@ -25,6 +25,13 @@ const ERROR_BODY_LIMIT: usize = 2000;
 /// a connection of its own over HTTP/1.1; without a cap, every one of a burst's connections
 /// would idle (with its descriptor and buffers) until the idle timeout.
 const POOL_IDLE_PER_HOST: usize = 64;
+/// The HTTP/2 connection window to a model server. Thousands of streams share one connection,
+/// each sending a small DATA frame per token; the HTTP/2 library closes the connection
+/// (`ENHANCE_YOUR_CALM`, every stream on it lost) once the small frames buffered before the
+/// runs read them exceed half this window. hyper's 5 MiB let a burst of 10,000 streams on
+/// busy request threads get there; 64 MiB allows about 200,000 such frames. Memory is spent
+/// only on frames actually waiting.
+const HTTP2_CONNECTION_WINDOW: u32 = 64 << 20;
 /// How long an idle connection to a model server is kept for the next call.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -123,7 +130,8 @@ impl ClientSettings {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT);
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .http2_initial_connection_window_size(HTTP2_CONNECTION_WINDOW);
         if self.http2_prior_knowledge {
             builder = builder.http2_prior_knowledge();
         }

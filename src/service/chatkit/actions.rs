@@ -49,6 +49,7 @@ impl ChatKitService {
                         input,
                         vec![ThreadStreamEvent::ItemReplaced { item: summary }],
                         &[],
+                        None,
                     )),
                 };
             }
@@ -69,7 +70,7 @@ impl ChatKitService {
             }
         };
         let slot = self.runs.reserve(&thread.id).await?;
-        Ok(self.stream_run(slot, ctx, thread, input, leading, &[]))
+        Ok(self.stream_run(slot, ctx, thread, input, leading, &[], None))
     }
 
     /// The widget an action was sent from (`None` for an action the page sent on its own), or

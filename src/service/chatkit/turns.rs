@@ -6,8 +6,9 @@ use super::{ChatKitService, EventStream, Processed};
 use crate::agent::TurnInput;
 use crate::auth::RequestContext;
 use crate::chatkit::ids::{self, IdKind};
+use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::*;
-use crate::runs::{RunSlot, RunStart, encode};
+use crate::runs::{Busy, RunSlot, RunStart, encode};
 use crate::service::error::ChatKitError;
 use crate::service::human::BeforeMessage;
 use crate::store::StoreError;
@@ -52,23 +53,28 @@ impl ChatKitService {
         input: UserMessageInput,
         mut leading: Vec<ThreadStreamEvent>,
     ) -> Result<Processed, ChatKitError> {
-        let slot = if new_thread {
-            self.runs.reserve_new(&thread.id)?
-        } else {
-            self.runs.reserve(&thread.id).await?
-        };
+        // The thread is reserved here at once; the database claim rides on the message's write.
+        let mut slot = self.runs.reserve_new(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
-        self.store
+        let claimed = self
+            .store
             .add_user_message(
                 &ctx.scope,
                 new_thread.then_some(&thread),
                 &message,
                 &attachment_ids,
+                Some(slot.claim()),
             )
             .await?;
+        if !claimed {
+            return Err(Busy.into());
+        }
+        slot.claimed_by_write();
         leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
         });
+        // A new thread's history is its first message: the run need not read it back.
+        let history = new_thread.then(|| vec![HistoryEntry::Item(message.clone())]);
         Ok(self.stream_run(
             slot,
             ctx,
@@ -76,6 +82,7 @@ impl ChatKitService {
             TurnInput::UserMessage(message),
             vec![],
             &leading,
+            history,
         ))
     }
 
@@ -118,7 +125,7 @@ impl ChatKitService {
                     .await?;
             }
         }
-        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, vec![], &[]))
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, vec![], &[], None))
     }
 
     /// Records the answers to a pending structured input and continues the turn (spec 2.2).
@@ -147,7 +154,7 @@ impl ChatKitService {
         // Questions of `ask_user_questions`: the answers become the call's result.
         self.human.answer_questions(&ctx.scope, &item).await?;
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
-        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[]))
+        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[], None))
     }
 
     /// Deletes what follows a user message and regenerates the answer; an item that is not in
@@ -180,12 +187,22 @@ impl ChatKitService {
             .await?;
         // A form the retry deleted can no longer be answered.
         self.store.cancel_pending_interactions(&thread.id).await?;
-        Ok(self.stream_run(slot, ctx, thread, TurnInput::UserMessage(item), vec![], &[]))
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            TurnInput::UserMessage(item),
+            vec![],
+            &[],
+            None,
+        ))
     }
 
     /// Starts a run and answers with its stream: first the frames of `prefix` (what the
     /// request itself produced, such as the user message), then the run's, which begin with
-    /// `stream_options` and the run's `leading` events.
+    /// `stream_options` and the run's `leading` events. `history` is the thread's whole
+    /// history when the caller has it at hand, which the run then does not read.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn stream_run(
         &self,
         slot: RunSlot,
@@ -194,6 +211,7 @@ impl ChatKitService {
         input: TurnInput,
         leading: Vec<ThreadStreamEvent>,
         prefix: &[ThreadStreamEvent],
+        history: Option<Vec<HistoryEntry>>,
     ) -> Processed {
         let run = self.runs.start(
             slot,
@@ -203,6 +221,7 @@ impl ChatKitService {
                 thread,
                 input,
                 leading,
+                history,
             },
         );
         Processed::Stream(EventStream {

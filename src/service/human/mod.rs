@@ -492,6 +492,7 @@ impl HumanService {
                 thread,
                 input,
                 leading: vec![],
+                history: None,
             },
         );
         Ok(())

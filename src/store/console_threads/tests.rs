@@ -87,7 +87,7 @@ async fn thread(
     thread.title = title.map(str::to_owned);
     let item = message(id, &format!("{id}_u"), "user_message", text, minute);
     store
-        .add_user_message(scope, Some(&thread), &item, &[])
+        .add_user_message(scope, Some(&thread), &item, &[], None)
         .await
         .unwrap();
 }
