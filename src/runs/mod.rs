@@ -205,7 +205,7 @@ impl RunManager {
     /// Reserves a stored thread for a run, or says it is busy: here, or in the database, where
     /// the run is claimed at once, so that a turn sent to another process is refused too.
     pub async fn reserve(&self, thread_id: &str) -> Result<RunSlot, ReserveError> {
-        let mut slot = self.reserve_new(thread_id)?;
+        let mut slot = self.reserve_here(thread_id)?;
         if !self
             .store
             .claim_run(&slot.run_id, thread_id, &self.instance)
@@ -219,7 +219,7 @@ impl RunManager {
 
     /// Reserves the thread in this process only: the caller records the claim in the
     /// database with its own first write ([`RunSlot::claim`]), or the run cannot start.
-    pub fn reserve_new(&self, thread_id: &str) -> Result<RunSlot, Busy> {
+    pub fn reserve_here(&self, thread_id: &str) -> Result<RunSlot, Busy> {
         let run_id = ids::new_id(IdKind::Run);
         let stopped = self.live.insert(thread_id, &run_id).ok_or(Busy)?;
         Ok(RunSlot {

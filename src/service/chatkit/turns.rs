@@ -54,7 +54,7 @@ impl ChatKitService {
         mut leading: Vec<ThreadStreamEvent>,
     ) -> Result<Processed, ChatKitError> {
         // The thread is reserved here at once; the database claim rides on the message's write.
-        let mut slot = self.runs.reserve_new(&thread.id)?;
+        let mut slot = self.runs.reserve_here(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
         let claimed = self
             .store
