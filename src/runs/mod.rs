@@ -206,11 +206,7 @@ impl RunManager {
     /// the run is claimed at once, so that a turn sent to another process is refused too.
     pub async fn reserve(&self, thread_id: &str) -> Result<RunSlot, ReserveError> {
         let mut slot = self.reserve_here(thread_id)?;
-        if !self
-            .store
-            .claim_run(&slot.run_id, thread_id, &self.instance)
-            .await?
-        {
+        if !self.store.claim_run(slot.claim(), thread_id).await? {
             return Err(Busy.into());
         }
         slot.claimed = true;

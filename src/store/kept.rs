@@ -12,6 +12,7 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
+use super::db::AnyConnection;
 use super::models::ItemRow;
 
 /// Pushes `sql`, then `value` as a bound parameter of type `T`.
@@ -153,9 +154,19 @@ where
 
 /// Adds a finished run to its day's usage row (one per day, account, user, agent and model).
 pub(super) struct AddUsage<'a> {
-    pub(super) run_id: &'a str,
+    run_id: &'a str,
     /// SQLite spells the day of a timestamp `date(...)`, Postgres `CAST(... AS DATE)`.
-    pub(super) sqlite: bool,
+    sqlite: bool,
+}
+
+impl<'a> AddUsage<'a> {
+    /// The statement for `run_id` in the dialect of `conn`.
+    pub(super) fn of(conn: &AnyConnection, run_id: &'a str) -> Self {
+        AddUsage {
+            run_id,
+            sqlite: matches!(conn, AnyConnection::Sqlite(_)),
+        }
+    }
 }
 
 impl<DB> QueryFragment<DB> for AddUsage<'_>

@@ -53,18 +53,9 @@ pub struct StaleRun {
 }
 
 impl Store {
-    /// Records a run of `instance_id` as running on the thread; `false` when the thread already
+    /// Records `claim`'s run as running on the thread; `false` when the thread already
     /// has a running run (in this process or another).
-    pub async fn claim_run(
-        &self,
-        run_id: &str,
-        thread_id: &str,
-        instance_id: &str,
-    ) -> Result<bool, StoreError> {
-        let claim = RunClaim {
-            run_id: run_id.to_owned(),
-            instance_id: instance_id.to_owned(),
-        };
+    pub async fn claim_run(&self, claim: RunClaim, thread_id: &str) -> Result<bool, StoreError> {
         let thread_id = thread_id.to_owned();
         self.write_conn(move |conn| claim_in(conn, &claim, &thread_id))
             .await
@@ -178,7 +169,6 @@ impl Store {
             .map(ItemRow::from_item)
             .collect::<Result<Vec<_>, _>>()?;
         self.with_conn(move |conn| {
-            let sqlite = matches!(conn, AnyConnection::Sqlite(_));
             db::write_transaction(conn, |conn| {
                 let mut update = diesel::update(runs::table)
                     .filter(runs::id.eq(&run_id))
@@ -206,11 +196,7 @@ impl Store {
                         .values(row)
                         .execute(conn)?;
                 }
-                AddUsage {
-                    run_id: &run_id,
-                    sqlite,
-                }
-                .execute(conn)?;
+                AddUsage::of(conn, &run_id).execute(conn)?;
                 Ok(true)
             })
         })

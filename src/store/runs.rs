@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use diesel::dsl::sql;
 use diesel::sql_types::BigInt;
 
-use super::db::AnyConnection;
 use super::kept::{AddUsage, FinishRun};
 use super::schema::{model_prices, runs, usage_days};
 use super::{Store, StoreError};
@@ -88,7 +87,6 @@ impl Store {
     pub async fn finish_run(&self, run_id: &str, outcome: RunOutcome) -> Result<(), StoreError> {
         let run_id = run_id.to_owned();
         self.write_conn(move |conn| {
-            let sqlite = matches!(conn, AnyConnection::Sqlite(_));
             // Reads the price before writing: on SQLite the write lock is taken up front, or
             // runs ending together fail with "database is locked".
             super::db::write_transaction(conn, |conn| {
@@ -125,11 +123,7 @@ impl Store {
                     context_dropped: outcome.context_dropped.map(tokens),
                 }
                 .execute(conn)?;
-                AddUsage {
-                    run_id: &run_id,
-                    sqlite,
-                }
-                .execute(conn)?;
+                AddUsage::of(conn, &run_id).execute(conn)?;
                 Ok(())
             })
         })

@@ -21,9 +21,10 @@ use super::{
 /// Most of an error body we keep for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
 
-/// Idle HTTP/1.1 connections kept per model server (and calling thread) after a burst of streams. Each stream needs
-/// a connection of its own over HTTP/1.1; without a cap, every one of a burst's connections
-/// would idle (with its descriptor and buffers) until the idle timeout.
+/// Idle HTTP/1.1 connections kept per model server (and calling thread) after a burst of
+/// streams. Each stream needs a connection of its own over HTTP/1.1; without a cap, every one
+/// of a burst's connections would idle (with its descriptor and buffers) until the idle
+/// timeout.
 const POOL_IDLE_PER_HOST: usize = 64;
 /// The HTTP/2 connection window to a model server. Thousands of streams share one connection,
 /// each sending a small DATA frame per token; the HTTP/2 library closes the connection
