@@ -211,6 +211,7 @@ async fn run(scenario: &Scenario, h2c: bool) {
     tokio::time::sleep(AFTER_LOAD).await;
     let after = Sample::of(pid);
     let hwm = procfs::peak_rss_kib(pid);
+    let huge_pages = procfs::huge_pages(pid);
     drop(server);
     drop(model);
 
@@ -261,13 +262,21 @@ async fn run(scenario: &Scenario, h2c: bool) {
     }
     println!(
         "- server RSS: idle {:.0} MiB, peak {:.0} MiB (sampled; VmHWM {:.0} MiB), {} s after \
-         the load {:.0} MiB ({:.1}x idle)",
+         the load {:.0} MiB ({:.2}x idle)",
         mib(idle.rss_kib),
         mib(server_peak.rss_kib),
         mib(hwm),
         AFTER_LOAD.as_secs(),
         mib(after.rss_kib),
         after.rss_kib as f64 / idle.rss_kib.max(1) as f64
+    );
+    println!(
+        "- server's transparent huge pages: {}",
+        match huge_pages {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "unknown (no THP_enabled in /proc)",
+        }
     );
     println!(
         "- server descriptors: idle {}, peak {}, after {}",

@@ -9,7 +9,7 @@ use chatkit_server::observe::logging;
 use chatkit_server::service::console::{Actor, Role};
 use chatkit_server::startup::{
     Application, agents_command, console_services, open_store, raise_open_file_limit,
-    spawn_memory_trimmer,
+    spawn_memory_trimmer, use_small_pages,
 };
 
 /// mimalloc rather than glibc's malloc: see its line in `Cargo.toml`. Only the binary sets it,
@@ -78,6 +78,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
+    use_small_pages();
     raise_open_file_limit();
     spawn_memory_trimmer();
     let bind = settings.http.bind;

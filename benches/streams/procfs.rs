@@ -46,6 +46,16 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:")
 }
 
+/// Whether the kernel may back the process's memory with transparent huge pages
+/// (`THP_enabled` of `/proc/<pid>/status`, Linux 6.0 and later).
+pub fn huge_pages(pid: u32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let value = status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))?;
+    Some(value.trim() == "1")
+}
+
 /// User plus system CPU time of the process so far.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

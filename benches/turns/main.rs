@@ -81,6 +81,10 @@ const DELTA_MARK: &[u8] = b"_part.text_delta\"";
 const FAKE_DELTA_MARK: &[u8] = b"{\"content\":\"w";
 
 fn main() {
+    // The server's memory is kept in ordinary pages, as the binary keeps it (`serve`).
+    if std::env::var_os("CHATKIT_BENCH_HUGE_PAGES").is_none() {
+        chatkit_server::startup::use_small_pages();
+    }
     // Only warnings and errors: a failing request says why, a normal run prints nothing.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     // The client's threads are named, so their CPU time can be told from the server's.

@@ -13,7 +13,7 @@ mod shutdown;
 
 pub use agents_cli::agents_command;
 pub use first_run::ModelChoice;
-pub use memory::spawn_trimmer as spawn_memory_trimmer;
+pub use memory::{spawn_trimmer as spawn_memory_trimmer, use_small_pages};
 pub use open_files::raise_and_report as raise_open_file_limit;
 
 use std::net::{SocketAddr, TcpListener};
@@ -196,6 +196,7 @@ impl Application {
             metrics,
         });
         let server = HttpServer::new(move || {
+            memory::collect_on_this_thread();
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     routes::body_deadline::body_deadline,

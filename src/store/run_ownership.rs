@@ -4,8 +4,11 @@
 //! across processes. A run whose heartbeat stopped is marked `interrupted` by whichever process
 //! sees it first, with the items that keep its partial answer visible.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
 use super::db::{self, AnyConnection};
 use super::kept::{AddUsage, ClaimRun, SavePartial};
@@ -22,6 +25,36 @@ pub struct RunClaim {
     pub run_id: String,
     /// The process that will drive the run.
     pub instance_id: String,
+}
+
+/// Later than any heartbeat: `stale_runs(None)` takes every running run.
+const NEVER: NaiveDateTime = NaiveDate::from_ymd_opt(9999, 12, 31)
+    .unwrap()
+    .and_hms_opt(0, 0, 0)
+    .unwrap();
+
+/// Running runs refreshed before `before` (or never), oldest first. Every process asks this on
+/// each heartbeat, so it reads the partial index `runs_running_started` (running runs only),
+/// never an index of every run ever made. The status is a literal, not a bound value: SQLite
+/// with its planner stability guarantee, and Postgres's generic plans, use a partial index
+/// only for a condition written as the index writes it.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn stale_runs_query(before: NaiveDateTime) -> _ {
+    let running: SqlLiteral<Bool> = sql("runs.status = 'running'");
+    runs::table
+        .filter(running)
+        .filter(
+            runs::heartbeat_at
+                .lt(before)
+                .or(runs::heartbeat_at.is_null()),
+        )
+        .select((
+            runs::id,
+            runs::thread_id,
+            runs::instance_id,
+            runs::partial_text,
+        ))
+        .order(runs::started_at.asc())
 }
 
 /// Records the run as running on the thread, `false` when the thread already has a running
@@ -129,27 +162,9 @@ impl Store {
         &self,
         before: Option<NaiveDateTime>,
     ) -> Result<Vec<StaleRun>, StoreError> {
-        self.with_conn(move |conn| {
-            let mut query = runs::table
-                .filter(runs::status.eq(RunStatus::Running.as_str()))
-                .select((
-                    runs::id,
-                    runs::thread_id,
-                    runs::instance_id,
-                    runs::partial_text,
-                ))
-                .order(runs::started_at.asc())
-                .into_boxed();
-            if let Some(before) = before {
-                query = query.filter(
-                    runs::heartbeat_at
-                        .lt(before)
-                        .or(runs::heartbeat_at.is_null()),
-                );
-            }
-            Ok(query.load(conn)?)
-        })
-        .await
+        let before = before.unwrap_or(NEVER);
+        self.with_conn(move |conn| Ok(stale_runs_query(before).load(conn)?))
+            .await
     }
 
     /// Marks a stale run interrupted for `reason` and adds `items` to its thread, counting it
@@ -201,5 +216,40 @@ impl Store {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::Text;
+    use diesel::sqlite::Sqlite;
+
+    use super::*;
+    use crate::store::test_db::each_backend;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// The heartbeat's query reads the running runs' partial index, on a connection set up as
+    /// the pool sets up every one (planner stability on), not an index of every run. SQLite
+    /// only: Postgres picks its plan from the table's statistics.
+    #[tokio::test]
+    async fn stale_runs_read_only_the_running_runs() {
+        let sqlite = each_backend().into_iter().next().unwrap();
+        let store = Store::connect(&sqlite.url, 1).unwrap();
+        let query = diesel::debug_query::<Sqlite, _>(&stale_runs_query(NEVER)).to_string();
+        let sql = query.split(" -- binds").next().unwrap().to_owned();
+        let plan: Vec<String> = store
+            .with_conn(move |conn| {
+                let steps = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                    .load::<PlanStep>(conn)?;
+                Ok(steps.into_iter().map(|s| s.detail).collect())
+            })
+            .await
+            .unwrap();
+        assert_eq!(plan, ["SCAN runs USING INDEX runs_running_started"]);
     }
 }
