@@ -23,7 +23,8 @@ use super::llm::{
 };
 use super::tools::{Progress, Tool, ToolOutput};
 use super::widgets::{Ui, Widget};
-use crate::chatkit::widgets::{ActionConfig, WidgetComponent, WidgetRoot};
+use crate::chatkit::actions::ActionConfig;
+use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
 
 /// The model name runs record.
 pub const DEMO_MODEL: &str = "demo";

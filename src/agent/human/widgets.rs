@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::outcome::Outcome;
 use super::spec::{Field, FieldKind, FormSpec, date_part, is_checked};
 use super::{BEST_JUDGEMENT_ACTION, CANCEL_ACTION, DECLINE_ACTION, ID_KEY, SUBMIT_ACTION};
-use crate::chatkit::widgets::{ActionConfig, WidgetComponent, WidgetRoot};
+use crate::chatkit::actions::ActionConfig;
+use crate::chatkit::widgets::{WidgetComponent, WidgetRoot};
 
 fn id_payload(interaction_id: &str) -> Value {
     json!({ ID_KEY: interaction_id })

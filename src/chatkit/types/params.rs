@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{
     InferenceOptions, StructuredInputAnswer, StructuredInputStatus, ThreadItem, UserMessageContent,
 };
-use crate::chatkit::widgets::ActionConfig;
+use crate::chatkit::actions::ActionConfig;
 
 /// A new message from the composer; `content`, `attachments` (ids) and
 /// `inference_options` are required, as in the SDK.
