@@ -282,15 +282,21 @@ impl Browser {
     }
 
     /// Fails if the page is wider than `width` or the viewport (sideways scrolling), naming
-    /// elements that stick out.
+    /// elements that stick out, or if a link of the console's sections is out of view (one
+    /// would have to scroll the bar sideways to find it).
     pub async fn assert_fits(&self, width: f64) {
         let measured = self
             .execute(
-                "const wide = [...document.querySelectorAll('body *')]
-                   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+                "const out = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
+                 const wide = [...document.querySelectorAll('body *')]
+                   .filter(out)
                    .slice(0, 8)
                    .map(e => e.tagName + '.' + e.className);
-                 return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+                 const sections = [...document.querySelectorAll('.nav-item')]
+                   .filter(out)
+                   .map(e => e.textContent.trim());
+                 return [document.documentElement.scrollWidth, window.innerWidth, wide,
+                         sections];",
                 vec![],
             )
             .await;
@@ -300,6 +306,11 @@ impl Browser {
             page_width <= width && viewport <= width,
             "page is {page_width}px wide in a {viewport}px viewport: {}",
             measured[2]
+        );
+        assert_eq!(
+            measured[3],
+            json!([]),
+            "console sections out of view in a {viewport}px viewport"
         );
     }
 
