@@ -1,9 +1,11 @@
-//! Memory the allocator keeps. glibc's malloc gives freed memory back to the system only from
-//! the top of each heap, so after a burst of thousands of streams a process would keep its
-//! peak resident set for good although most of it is free. The serving process asks malloc,
-//! from a thread of its own, to hand free pages back every few seconds; on an idle heap that
-//! costs microseconds. Other allocators (musl's, or a platform without glibc) return memory
-//! themselves, and nothing is done there.
+//! Memory the allocators keep, handed back to the system after a burst.
+//!
+//! glibc's malloc (which SQLite uses) gives freed memory back only from the top of each heap,
+//! so after a burst of thousands of streams a process would keep its peak resident set for
+//! good although most of it is free. The serving process asks malloc, from a thread of its
+//! own, to hand free pages back every few seconds; on an idle heap that costs microseconds.
+//! Other C allocators (musl's, or a platform without glibc) return memory themselves, and
+//! nothing is done there.
 //!
 //! mimalloc (the binary's allocator) hands a thread's free pages back only when that thread
 //! allocates or collects, so a request thread left idle after a burst would keep them: each
