@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::app::{Db, TestApp, spawn_llm_app_with};
-use crate::support::browser::{Browser, Viewport};
+use crate::support::browser::{Browser, Viewport, WAIT};
 use crate::support::fake_llm::FakeLlm;
 
 /// Titles stay off unless a test asks for them, so every scripted reply is the chat's.
@@ -66,14 +66,14 @@ async fn wait_idle(browser: &Browser) {
     wait_until(browser, "the response to end", "return !!document.querySelector('chatkit-chat .ck-stop[hidden]') && !document.querySelector('chatkit-chat .ck-streaming');").await;
 }
 
-/// Waits (at most 10 s) until `script` returns true.
+/// Waits (at most [`WAIT`]) until `script` returns true.
 async fn wait_until(browser: &Browser, what: &str, script: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + WAIT;
     loop {
         if browser.execute(script, vec![]).await == json!(true) {
             return;
         }
-        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        assert!(Instant::now() < deadline, "waited {WAIT:?} for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

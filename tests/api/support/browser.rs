@@ -40,8 +40,10 @@ const SWITCHES: &[&str] = &[
     "--use-fake-ui-for-media-stream",
 ];
 
-/// How long a wait for the page (an element, a text, a navigation) may take.
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a wait for the page (an element, a text, a navigation) may take: a bound, never
+/// a pause, and generous, because the suite runs browser and database tests side by side on
+/// machines with two cores.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// How long chromedriver may take to listen.
 const DRIVER_START: Duration = Duration::from_secs(10);
@@ -221,7 +223,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
-    /// Waits (at most 10 s) for an element `css` to appear.
+    /// Waits (at most [`WAIT`]) for an element `css` to appear.
     pub async fn wait_for(&self, css: &str) -> Element {
         self.client
             .wait()
@@ -231,7 +233,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no element {css} within {WAIT:?}: {e}"))
     }
 
-    /// Waits (at most 10 s) for an element `css` whose text contains `text`.
+    /// Waits (at most [`WAIT`]) for an element `css` whose text contains `text`.
     pub async fn wait_for_text(&self, css: &str, text: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -256,7 +258,7 @@ impl Browser {
         }
     }
 
-    /// Waits (at most 10 s) for the address to contain `part`: what a form submitted from a
+    /// Waits (at most [`WAIT`]) for the address to contain `part`: what a form submitted from a
     /// page that looks like the next one has to wait for.
     pub async fn wait_for_url(&self, part: &str) {
         let deadline = Instant::now() + WAIT;
