@@ -59,6 +59,8 @@ pub struct Pool {
     inner: r2d2::Pool<ConnectionManager>,
     /// How many connections were found dead so far.
     losses: Arc<AtomicU64>,
+    /// The database's URL, for connections outside the pool.
+    url: Arc<str>,
 }
 
 impl Pool {
@@ -88,8 +90,18 @@ impl Pool {
         result
     }
 
+    /// A connection of the pool's database and settings that the pool does not lend, for the
+    /// one caller that keeps a connection to itself (SQLite's writer thread).
+    pub fn own_connection(&self) -> Result<PooledConn, StoreError> {
+        let manager = ConnectionManager::new(&self.url);
+        r2d2::ManageConnection::connect(&manager).map_err(|e| match e {
+            diesel::r2d2::Error::QueryError(e) => StoreError::Db(e),
+            e => StoreError::Failed(format!("cannot open a database connection: {e}")),
+        })
+    }
+
     /// Whether `result` says the connection is gone; if so it is marked to be closed.
-    fn note<T>(&self, conn: &mut PooledConn, result: &Result<T, StoreError>) -> bool {
+    pub(super) fn note<T>(&self, conn: &mut PooledConn, result: &Result<T, StoreError>) -> bool {
         let Err(StoreError::Db(e)) = result else {
             return false;
         };
@@ -271,7 +283,11 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
         // and after a loss `Pool::checkout` tests the idle ones.
         .test_on_check_out(false)
         .build(manager)?;
-    let pool = Pool { inner, losses };
+    let pool = Pool {
+        inner,
+        losses,
+        url: url.into(),
+    };
     pool.run(run_migrations)?;
     Ok(pool)
 }

@@ -130,6 +130,12 @@ impl Writer {
 /// The writer thread: takes what is waiting (at least one write), runs it in one transaction,
 /// and answers each caller once the commit is known.
 fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box<dyn Write>>) {
+    // The writer's own connection, outside the pool: SQLite drops a connection's page cache
+    // whenever another connection has committed, so a writer borrowing pooled connections
+    // read back the pages of the indexes it writes on almost every commit; and a write no
+    // longer waits for readers to give a connection back. Opened at the first write, and
+    // again after one that found it dead.
+    let mut own: Option<db::PooledConn> = None;
     while let Ok(first) = writes.recv() {
         let mut batch = vec![first];
         while batch.len() < MOST_PER_COMMIT {
@@ -138,7 +144,16 @@ fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box
                 Err(_) => break,
             }
         }
-        let committed = pool.run(|conn| commit(conn, &mut batch));
+        let committed = match own.take().map_or_else(|| pool.own_connection(), Ok) {
+            Ok(mut conn) => {
+                let result = commit(&mut conn, &mut batch);
+                if !pool.note(&mut conn, &result) {
+                    own = Some(conn);
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
         // Before anyone hears back, as `Store::with_conn` does: a read that follows an
         // acknowledged write must not be answered from before it.
         freshness.bump();
@@ -273,5 +288,22 @@ mod tests {
         let stored: Vec<i64> = stored.into_iter().map(|row| row.x).collect();
         let expected: Vec<i64> = (0..20).filter(|x| *x != 7 && *x != 8).collect();
         assert_eq!(stored, expected);
+    }
+
+    /// The writer keeps a connection of its own: writes commit while readers hold every
+    /// pooled connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_needs_no_pooled_connection() {
+        let db = each_backend().into_iter().next().unwrap();
+        let store = Store::connect(&db.url, 2).unwrap();
+        let lent: Vec<_> = (0..2).map(|_| store.pool.checkout().unwrap()).collect();
+        let write = store
+            .write_conn(|conn| Ok(diesel::sql_query("SELECT 7 AS x").get_result::<Row>(conn)?));
+        let row = tokio::time::timeout(std::time::Duration::from_secs(3), write)
+            .await
+            .expect("the write waited for a pooled connection")
+            .unwrap();
+        assert_eq!(row.x, 7);
+        drop(lent);
     }
 }

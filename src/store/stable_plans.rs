@@ -1,5 +1,5 @@
 //! SQLite's query planner stability guarantee, switched on for every connection this process
-//! opens.
+//! opens, and SQLite's process-wide threading and memory settings, made before it starts.
 //!
 //! Without it SQLite marks a prepared statement to be parsed and planned again whenever a new
 //! value is bound to a parameter the planner looked at: `LIMIT ?` (every diesel `.first()` and
@@ -15,10 +15,21 @@ use std::sync::Once;
 
 use libsqlite3_sys as ffi;
 
-/// Registers, once per process, the hook SQLite runs on each connection it opens.
+/// Configures SQLite and registers, once per process, the hook SQLite runs on each connection
+/// it opens.
 pub(super) fn enable() {
     static REGISTERED: Once = Once::new();
     REGISTERED.call_once(|| {
+        // No allocation statistics (nothing reads them; each allocation took a global mutex
+        // to keep them), and no mutex per connection: diesel lends a connection to one thread
+        // at a time, which is what SQLite's multi-thread mode asks. Both must precede SQLite's
+        // initialisation, which the registration below performs; if something initialised it
+        // first (a test opening its own database), they are refused and change nothing.
+        // SAFETY: both options take the arguments given; SQLite checks the call's timing.
+        unsafe {
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int);
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD);
+        }
         // SAFETY: `stable_plans` has the signature SQLite calls an extension entry point with,
         // and is a plain function, valid for the life of the process.
         let rc = unsafe { ffi::sqlite3_auto_extension(Some(stable_plans)) };
