@@ -103,7 +103,15 @@ impl Stream for SseBody {
         if let Some(frame) = self.leading.next() {
             return Poll::Ready(Some(Ok(frame)));
         }
-        if !self.releasing {
+        loop {
+            if self.releasing {
+                if let Some(frame) = self.held.pop_front() {
+                    self.held_bytes -= frame.len();
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                self.releasing = false;
+            }
+            // Also registers this task with the channel when nothing is ready.
             let fresh = self.gather(cx);
             let more_may_come = self.run.is_some() && self.held_bytes < MOST_HELD;
             if fresh && more_may_come && self.passes < MOST_PASSES {
@@ -112,24 +120,11 @@ impl Stream for SseBody {
                 return Poll::Pending;
             }
             self.passes = 0;
-            self.releasing = !self.held.is_empty();
-            if self.releasing {
-                self.keep_alive.reset();
+            if self.held.is_empty() {
+                break;
             }
-        }
-        if let Some(frame) = self.held.pop_front() {
-            self.held_bytes -= frame.len();
-            return Poll::Ready(Some(Ok(frame)));
-        }
-        self.releasing = false;
-        if self.run.is_none() {
-            return Poll::Ready(None);
-        }
-        // The next frame starts a new gathering (and registers this task with the channel).
-        if self.gather(cx) {
-            self.passes = 1;
-            yield_to_runtime(cx);
-            return Poll::Pending;
+            self.releasing = true;
+            self.keep_alive.reset();
         }
         if self.run.is_none() {
             return Poll::Ready(None);
