@@ -5,6 +5,7 @@
 //! process's runs and stops them from outside (a deleted thread, a shutdown); `recovery` ends
 //! the runs of processes that died; `signals` takes stops and answers from other processes.
 
+mod built;
 mod drive;
 mod files;
 mod live;
@@ -23,6 +24,7 @@ pub use live::{Interrupt, RunSlot};
 pub use recovery::{INTERRUPTED_CONTEXT, INTERRUPTED_TITLE};
 pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
 
+use built::Built;
 use live::LiveRuns;
 
 use crate::agent::llm::ToolSpec;
@@ -34,7 +36,10 @@ use crate::chatkit::types::{Thread, ThreadStreamEvent};
 use crate::config::{
     ClientToolSettings, LimitOverrides, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
 };
-use crate::store::{AgentRow, BlobStore, McpServerRow, Scope, Signal, Store, StoreError};
+use crate::store::{
+    AgentChanges, AgentRow, AgentSettings, BlobStore, McpServerRow, Scope, Signal, Store,
+    StoreError,
+};
 
 /// A stored MCP server row with the server made from it; `None` for a row that cannot be
 /// used, remembered so that it is reported once rather than on every run.
@@ -78,6 +83,8 @@ pub struct RunManager {
     instance: Arc<str>,
     /// Agents' own MCP servers, with the rows they were made from.
     agent_mcp: Arc<Mutex<AgentMcpServers>>,
+    /// Agents built for runs, with their rows, while no agent has changed.
+    built: Arc<Built<(AgentRow, Arc<Agent>)>>,
     /// How long a question to a person stays answerable, unless the agent says otherwise.
     human_timeout: std::time::Duration,
     /// Opens the secrets agents keep sealed (API keys, MCP header values).
@@ -96,9 +103,18 @@ pub struct RunStart {
     /// Events emitted (and persisted) right after `stream_options`, before the agent runs,
     /// such as the `thread.item.replaced` of an answered structured input.
     pub leading: Vec<ThreadStreamEvent>,
-    /// The thread's whole history, when the starter has it (a new thread's first message):
-    /// the run does not read it back.
+    /// What the starter already read, which the run does not read again.
+    pub known: AlreadyRead,
+}
+
+/// What the starter of a run has read already.
+#[derive(Default)]
+pub struct AlreadyRead {
+    /// The thread's whole history, when the starter has it (a new thread's first message).
     pub history: Option<Vec<HistoryEntry>>,
+    /// The count of agent changes in the transaction that saved the turn's input: an agent
+    /// built from rows read at that count or later is used as it is.
+    pub agent_changes: Option<AgentChanges>,
 }
 
 impl RunManager {
@@ -117,6 +133,7 @@ impl RunManager {
             live: LiveRuns::default(),
             instance: ids::new_id(IdKind::Run).replacen("run_", "proc_", 1).into(),
             agent_mcp: Arc::default(),
+            built: Arc::new(Built::new()),
             human_timeout,
             sealer,
             parked,
@@ -200,6 +217,39 @@ impl RunManager {
             known.insert(agent.id.clone(), built);
         }
         servers
+    }
+
+    /// The agent a run starts with: the one built at the count of agent changes its input was
+    /// saved at, or else one built from the rows as they are now (an operator's change
+    /// applies from the next run on), kept for the runs after it.
+    async fn run_agent(
+        &self,
+        stored: &AgentRow,
+        changes: Option<AgentChanges>,
+    ) -> (AgentRow, Result<Arc<Agent>, UnusableAgent>) {
+        if let Some((row, agent)) = changes.and_then(|changes| self.built.get(&stored.id, changes))
+        {
+            return (row, Ok(agent));
+        }
+        match self.store.agent_settings(&stored.id).await {
+            Ok(AgentSettings {
+                changes,
+                row,
+                servers,
+            }) => {
+                let agent = self.agent_with(&row, servers).map(Arc::new);
+                if let Ok(agent) = &agent {
+                    self.built
+                        .keep(changes, &row.id, (row.clone(), agent.clone()));
+                }
+                (row, agent)
+            }
+            Err(e) => {
+                log::warn!("agent {}: cannot reload its settings: {e}", stored.slug);
+                let agent = self.agent_for(stored).await.map(Arc::new);
+                (stored.clone(), agent)
+            }
+        }
     }
 
     /// Reserves a stored thread for a run, or says it is busy: here, or in the database, where
@@ -327,22 +377,9 @@ impl RunManager {
         let manager = self.clone();
         // The run belongs to the request that started it: its log lines name that request.
         tokio::spawn(crate::observe::carry(async move {
-            // The row as it is now: an operator's change applies from the next run on.
-            let made = match manager.store.agent_with_mcp_servers(&start.agent.id).await {
-                Ok((row, servers)) => {
-                    let agent = manager.agent_with(&row, servers);
-                    (row, agent)
-                }
-                Err(e) => {
-                    log::warn!(
-                        "agent {}: cannot reload its settings: {e}",
-                        start.agent.slug
-                    );
-                    let agent = manager.agent_for(&start.agent).await;
-                    (start.agent, agent)
-                }
-            };
-            let (row, agent) = made;
+            let (row, agent) = manager
+                .run_agent(&start.agent, start.known.agent_changes)
+                .await;
             sink.human_timeout = row
                 .form_timeout_secs
                 .and_then(|secs| u64::try_from(secs).ok())
@@ -368,7 +405,7 @@ impl RunManager {
                 run,
                 start.input,
                 start.leading,
-                start.history,
+                start.known.history,
             )
             .await;
             drop(slot);

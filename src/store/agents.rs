@@ -10,11 +10,34 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::schema::{accounts, agent_mcp_servers, agents};
+use super::schema::{accounts, agent_changes, agent_mcp_servers, agents};
 use super::{
     AccountRow, AgentRow, Found, McpServerFields, McpServerRow, Store, StoreError, db, touched,
 };
 use crate::chatkit::ids::{self, IdKind};
+
+/// An agent's row and MCP server rows, with the count of agent changes read before them.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub changes: AgentChanges,
+    pub row: AgentRow,
+    pub servers: Vec<McpServerRow>,
+}
+
+/// How many changes agents and their MCP servers have seen, counted by triggers in the
+/// database (so changes from other processes and tools count too). While it stands, what was
+/// built from an agent's rows may be used again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AgentChanges(pub i64);
+
+/// The count of agent changes, as of the connection's current transaction.
+pub(super) fn agent_changes(conn: &mut db::AnyConnection) -> Result<AgentChanges, StoreError> {
+    let n = agent_changes::table
+        .select(agent_changes::n)
+        .first::<i64>(conn)
+        .found("agent change count")?;
+    Ok(AgentChanges(n))
+}
 
 /// What happens to a stored secret on a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,16 +228,16 @@ impl Store {
     }
 
     /// Agent `id` as it is now, with its MCP server rows: what a run starts from, in one trip.
-    pub async fn agent_with_mcp_servers(
-        &self,
-        id: &str,
-    ) -> Result<(AgentRow, Vec<McpServerRow>), StoreError> {
+    pub async fn agent_settings(&self, id: &str) -> Result<AgentSettings, StoreError> {
         let id = id.to_owned();
         self.read_conn(move |conn| {
-            Ok((
-                agent_by_id(conn, &id)?,
-                super::mcp_servers::servers_of(conn, &id)?,
-            ))
+            // The count first: rows read after it are at least as new as it says.
+            let changes = agent_changes(conn)?;
+            Ok(AgentSettings {
+                changes,
+                row: agent_by_id(conn, &id)?,
+                servers: super::mcp_servers::servers_of(conn, &id)?,
+            })
         })
         .await
     }

@@ -10,7 +10,7 @@ use super::paging::{self, Listing, PageRequest};
 use super::run_ownership::{RunClaim, claim_in};
 use super::schema::{items, threads};
 use super::threads::{find_owned, new_thread_row};
-use super::{Found, Scope, Store, StoreError};
+use super::{AgentChanges, Found, Scope, Store, StoreError};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
 use crate::chatkit::types::{Order, Page, Thread, ThreadItem, WireItem};
 
@@ -30,8 +30,9 @@ impl Store {
     /// Saves a new user message: creates its thread first when `new_thread` is given, claims
     /// the thread for `claim`'s run, and stamps the thread on the message's attachments, all
     /// in one transaction, so a refused attachment ([`StoreError::Attach`]) leaves neither
-    /// thread, run nor message behind. `false`, with nothing saved, when the thread already
-    /// has a running run.
+    /// thread, run nor message behind. The count of agent changes as of that transaction
+    /// (what the run's agent must be at least as new as); `None`, with nothing saved, when the
+    /// thread already has a running run.
     pub async fn add_user_message(
         &self,
         scope: &Scope,
@@ -39,7 +40,7 @@ impl Store {
         item: &ThreadItem,
         attachment_ids: &[String],
         claim: Option<RunClaim>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<AgentChanges>, StoreError> {
         let scope = scope.clone();
         let thread_row = new_thread.map(|t| new_thread_row(&scope, t)).transpose()?;
         let row = ItemRow::from_item(item)?;
@@ -56,11 +57,11 @@ impl Store {
                 if let Some(claim) = &claim
                     && !claim_in(conn, claim, &row.thread_id)?
                 {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 attach_to_thread(conn, &scope, &row.thread_id, &attachment_ids)?;
                 upsert(conn, &row)?;
-                Ok(true)
+                super::agents::agent_changes(conn).map(Some)
             })
         })
         .await

@@ -42,7 +42,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 pub use accounts::{AccountRow, AgentRow, DEFAULT_SLUG};
 pub use agents::{
-    AgentFields, AgentImport, AgentOverview, ImportSummary, McpServerImport, SecretChange,
+    AgentChanges, AgentFields, AgentImport, AgentOverview, AgentSettings, ImportSummary,
+    McpServerImport, SecretChange,
 };
 pub use attachments::{AttachError, AttachmentRow, UploadState};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};

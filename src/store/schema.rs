@@ -301,3 +301,10 @@ diesel::table! {
         result -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    agent_changes (id) {
+        id -> Integer,
+        n -> BigInt,
+    }
+}

@@ -12,6 +12,7 @@ use crate::support::fake_llm::{FakeLlm, Reply};
 use crate::support::fixtures::user_input;
 use crate::support::macros::llm_test;
 
+mod changed_agent;
 mod context;
 mod faults;
 mod retry_after;

@@ -6,6 +6,7 @@ use crate::agent::TurnInput;
 use crate::auth::RequestContext;
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::types::*;
+use crate::runs::AlreadyRead;
 use crate::service::error::ChatKitError;
 use crate::service::human::ChatAnswer;
 
@@ -49,7 +50,7 @@ impl ChatKitService {
                         input,
                         vec![ThreadStreamEvent::ItemReplaced { item: summary }],
                         &[],
-                        None,
+                        AlreadyRead::default(),
                     )),
                 };
             }
@@ -70,7 +71,15 @@ impl ChatKitService {
             }
         };
         let slot = self.runs.reserve(&thread.id).await?;
-        Ok(self.stream_run(slot, ctx, thread, input, leading, &[], None))
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            input,
+            leading,
+            &[],
+            AlreadyRead::default(),
+        ))
     }
 
     /// The widget an action was sent from (`None` for an action the page sent on its own), or

@@ -8,7 +8,7 @@ use crate::auth::RequestContext;
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::HistoryEntry;
 use crate::chatkit::types::*;
-use crate::runs::{Busy, RunSlot, RunStart, encode};
+use crate::runs::{AlreadyRead, Busy, RunSlot, RunStart, encode};
 use crate::service::error::ChatKitError;
 use crate::service::human::BeforeMessage;
 use crate::store::StoreError;
@@ -56,7 +56,7 @@ impl ChatKitService {
         // The thread is reserved here at once; the database claim rides on the message's write.
         let mut slot = self.runs.reserve_here(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
-        let claimed = self
+        let agent_changes = self
             .store
             .add_user_message(
                 &ctx.scope,
@@ -65,16 +65,17 @@ impl ChatKitService {
                 &attachment_ids,
                 Some(slot.claim()),
             )
-            .await?;
-        if !claimed {
-            return Err(Busy.into());
-        }
+            .await?
+            .ok_or(Busy)?;
         slot.claimed_by_write();
         leading.push(ThreadStreamEvent::ItemDone {
             item: message.clone(),
         });
-        // A new thread's history is its first message: the run need not read it back.
-        let history = new_thread.then(|| vec![HistoryEntry::Item(message.clone())]);
+        let known = AlreadyRead {
+            // A new thread's history is its first message: the run need not read it back.
+            history: new_thread.then(|| vec![HistoryEntry::Item(message.clone())]),
+            agent_changes: Some(agent_changes),
+        };
         Ok(self.stream_run(
             slot,
             ctx,
@@ -82,7 +83,7 @@ impl ChatKitService {
             TurnInput::UserMessage(message),
             vec![],
             &leading,
-            history,
+            known,
         ))
     }
 
@@ -125,7 +126,15 @@ impl ChatKitService {
                     .await?;
             }
         }
-        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, vec![], &[], None))
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            TurnInput::Continue,
+            vec![],
+            &[],
+            AlreadyRead::default(),
+        ))
     }
 
     /// Records the answers to a pending structured input and continues the turn (spec 2.2).
@@ -154,7 +163,15 @@ impl ChatKitService {
         // Questions of `ask_user_questions`: the answers become the call's result.
         self.human.answer_questions(&ctx.scope, &item).await?;
         let leading = vec![ThreadStreamEvent::ItemReplaced { item }];
-        Ok(self.stream_run(slot, ctx, thread, TurnInput::Continue, leading, &[], None))
+        Ok(self.stream_run(
+            slot,
+            ctx,
+            thread,
+            TurnInput::Continue,
+            leading,
+            &[],
+            AlreadyRead::default(),
+        ))
     }
 
     /// Deletes what follows a user message and regenerates the answer; an item that is not in
@@ -194,14 +211,15 @@ impl ChatKitService {
             TurnInput::UserMessage(item),
             vec![],
             &[],
-            None,
+            AlreadyRead::default(),
         ))
     }
 
     /// Starts a run and answers with its stream: first the frames of `prefix` (what the
     /// request itself produced, such as the user message), then the run's, which begin with
-    /// `stream_options` and the run's `leading` events. `history` is the thread's whole
-    /// history when the caller has it at hand, which the run then does not read.
+    /// `stream_options` and the run's `leading` events. `known` is what the caller has read
+    /// already (the thread's whole history, the count of agent changes), which the run then
+    /// does not read.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn stream_run(
         &self,
@@ -211,7 +229,7 @@ impl ChatKitService {
         input: TurnInput,
         leading: Vec<ThreadStreamEvent>,
         prefix: &[ThreadStreamEvent],
-        history: Option<Vec<HistoryEntry>>,
+        known: AlreadyRead,
     ) -> Processed {
         let run = self.runs.start(
             slot,
@@ -221,7 +239,7 @@ impl ChatKitService {
                 thread,
                 input,
                 leading,
-                history,
+                known,
             },
         );
         Processed::Stream(EventStream {

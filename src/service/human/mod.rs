@@ -33,7 +33,7 @@ use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
 use crate::chatkit::types::{
     Action, ItemBody, NoticeLevel, ThreadItem, ThreadStreamEvent, WidgetItem,
 };
-use crate::runs::{RunManager, RunSlot, RunStart};
+use crate::runs::{AlreadyRead, RunManager, RunSlot, RunStart};
 use crate::store::{AgentRow, InteractionRow, Scope, Store, StoreError};
 
 mod outcome;
@@ -492,7 +492,7 @@ impl HumanService {
                 thread,
                 input,
                 leading: vec![],
-                history: None,
+                known: AlreadyRead::default(),
             },
         );
         Ok(())
