@@ -238,7 +238,7 @@ impl RunManager {
                 servers,
             }) => {
                 let agent = self.agent_with(&row, servers).map(Arc::new);
-                if let Ok(agent) = &agent {
+                if let (Some(changes), Ok(agent)) = (changes, &agent) {
                     self.built
                         .keep(changes, &row.id, (row.clone(), agent.clone()));
                 }

@@ -16,10 +16,11 @@ use super::{
 };
 use crate::chatkit::ids::{self, IdKind};
 
-/// An agent's row and MCP server rows, with the count of agent changes read before them.
+/// An agent's row and MCP server rows, with the count of agent changes read before them
+/// (`None` when the count's row is gone: nothing built from them is then kept).
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
-    pub changes: AgentChanges,
+    pub changes: Option<AgentChanges>,
     pub row: AgentRow,
     pub servers: Vec<McpServerRow>,
 }
@@ -30,13 +31,16 @@ pub struct AgentSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AgentChanges(pub i64);
 
-/// The count of agent changes, as of the connection's current transaction.
-pub(super) fn agent_changes(conn: &mut db::AnyConnection) -> Result<AgentChanges, StoreError> {
-    let n = agent_changes::table
+/// The count of agent changes, as of the connection's current transaction; `None` when its
+/// row is gone (deleted by hand), which must not fail a turn.
+pub(super) fn agent_changes(
+    conn: &mut db::AnyConnection,
+) -> Result<Option<AgentChanges>, StoreError> {
+    Ok(agent_changes::table
         .select(agent_changes::n)
         .first::<i64>(conn)
-        .found("agent change count")?;
-    Ok(AgentChanges(n))
+        .optional()?
+        .map(AgentChanges))
 }
 
 /// What happens to a stored secret on a write.

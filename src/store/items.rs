@@ -26,13 +26,20 @@ fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A user message saved (with its run's claim, when one was asked for).
+#[derive(Debug, Clone, Copy)]
+pub struct SavedMessage {
+    /// The count of agent changes in the transaction that saved it: what the run's agent must
+    /// be at least as new as (`None` when the count's row is gone).
+    pub agent_changes: Option<AgentChanges>,
+}
+
 impl Store {
     /// Saves a new user message: creates its thread first when `new_thread` is given, claims
     /// the thread for `claim`'s run, and stamps the thread on the message's attachments, all
     /// in one transaction, so a refused attachment ([`StoreError::Attach`]) leaves neither
-    /// thread, run nor message behind. The count of agent changes as of that transaction
-    /// (what the run's agent must be at least as new as); `None`, with nothing saved, when the
-    /// thread already has a running run.
+    /// thread, run nor message behind. `None`, with nothing saved, when the thread already
+    /// has a running run.
     pub async fn add_user_message(
         &self,
         scope: &Scope,
@@ -40,7 +47,7 @@ impl Store {
         item: &ThreadItem,
         attachment_ids: &[String],
         claim: Option<RunClaim>,
-    ) -> Result<Option<AgentChanges>, StoreError> {
+    ) -> Result<Option<SavedMessage>, StoreError> {
         let scope = scope.clone();
         let thread_row = new_thread.map(|t| new_thread_row(&scope, t)).transpose()?;
         let row = ItemRow::from_item(item)?;
@@ -61,7 +68,8 @@ impl Store {
                 }
                 attach_to_thread(conn, &scope, &row.thread_id, &attachment_ids)?;
                 upsert(conn, &row)?;
-                super::agents::agent_changes(conn).map(Some)
+                let agent_changes = super::agents::agent_changes(conn)?;
+                Ok(Some(SavedMessage { agent_changes }))
             })
         })
         .await

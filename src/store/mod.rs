@@ -59,6 +59,7 @@ pub use fault::DbFault;
 pub use history::{HistoryWalk, RecentHistory};
 pub use human::InteractionRow;
 pub use human_queue::{Claim, QueueEntry, QueueFilter};
+pub use items::SavedMessage;
 pub use mcp_servers::{McpServerFields, McpServerRow};
 pub use operators::{
     ChangeOutcome, NewOperator, NewSession, Operator, OperatorChange, Role, SessionRecord,

@@ -58,10 +58,12 @@ async fn the_demo_model_answers_when_nothing_is_found(db: Db) {
         ("CHATKIT_PROBE_PORTS", closed.as_str()),
         ("CHATKIT_DEMO_MODEL", "true"),
     ];
+    let mark = logs::mark();
     let Some(app) = spawn_app_with(db, &vars).await else {
         return;
     };
-    let started = logs::lines(
+    let started = logs::lines_after(
+        mark,
         "chatkit_server::startup",
         &format!("chat: {}/", app.address),
     );

@@ -56,7 +56,7 @@ impl ChatKitService {
         // The thread is reserved here at once; the database claim rides on the message's write.
         let mut slot = self.runs.reserve_here(&thread.id)?;
         let (message, attachment_ids) = self.user_message(&ctx, &thread.id, input).await?;
-        let agent_changes = self
+        let saved = self
             .store
             .add_user_message(
                 &ctx.scope,
@@ -74,7 +74,7 @@ impl ChatKitService {
         let known = AlreadyRead {
             // A new thread's history is its first message: the run need not read it back.
             history: new_thread.then(|| vec![HistoryEntry::Item(message.clone())]),
-            agent_changes: Some(agent_changes),
+            agent_changes: saved.agent_changes,
         };
         Ok(self.stream_run(
             slot,

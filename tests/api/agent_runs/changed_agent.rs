@@ -1,7 +1,7 @@
 //! A run uses the agent as it is when its message is saved: a change made behind the server's
 //! back (another process, a SQL tool) to the agent or its MCP servers applies to the next
 //! turn, to a new thread or an old one, and turns with no change in between keep using the
-//! changed agent.
+//! changed agent. A count that is gone (its row deleted by hand) fails no turn.
 
 use serde_json::{Value, json};
 
@@ -94,6 +94,12 @@ async fn an_agent_changed_elsewhere_applies_to_the_next_turn(app: TestApp, llm: 
     assert!(!tools(5).contains("echo"), "{}", tools(5));
     assert!(tools(6).contains("echo"), "{}", tools(6));
 
+    // With the count's row deleted by hand, turns still run, each with the agent as it is.
+    execute_sql(&app.db_url, "DELETE FROM agent_changes");
+    set_instructions(&app, "Fourth instructions.");
+    let eighth = json!({"thread_id": thread_id, "input": user_input("Eight")});
+    turn(&app, "threads.add_user_message", eighth).await;
+
     assert_eq!(
         instructions(&llm),
         [
@@ -104,6 +110,7 @@ async fn an_agent_changed_elsewhere_applies_to_the_next_turn(app: TestApp, llm: 
             "Third instructions.",
             "Third instructions.",
             "Third instructions.",
+            "Fourth instructions.",
         ]
     );
 }

@@ -38,10 +38,22 @@ pub fn capture() {
 
 /// The captured lines of `target` that contain `needle`.
 pub fn lines(target: &str, needle: &str) -> Vec<String> {
+    lines_after(0, target, needle)
+}
+
+/// Where the captured lines end now, for [`lines_after`].
+pub fn mark() -> usize {
+    LINES.lock().expect("log lines").len()
+}
+
+/// The lines of `target` containing `needle` captured after `mark`: for a needle another test
+/// may have logged before, such as a server address (the kernel hands ports out again).
+pub fn lines_after(mark: usize, target: &str, needle: &str) -> Vec<String> {
     LINES
         .lock()
         .expect("log lines")
         .iter()
+        .skip(mark)
         .filter(|(t, line)| t == target && line.contains(needle))
         .map(|(_, line)| line.clone())
         .collect()
