@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::attachments::attach_to_thread;
 use super::db::{self, AnyConnection};
-use super::kept::UpdateItem;
+use super::kept::{InsertItem, UpdateItem};
 use super::models::{ItemRow, Visibility};
 use super::paging::{self, Listing, PageRequest};
 use super::run_ownership::{RunClaim, claim_in};
@@ -19,9 +19,7 @@ use crate::chatkit::types::{Order, Page, Thread, ThreadItem, WireItem};
 fn upsert(conn: &mut AnyConnection, row: &ItemRow) -> Result<(), StoreError> {
     let updated = UpdateItem(row).execute(conn)?;
     if updated == 0 {
-        diesel::insert_into(items::table)
-            .values(row)
-            .execute(conn)?;
+        InsertItem(row).execute(conn)?;
     }
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! Diesel marks every `UPDATE`, every upsert and every `sql_query` as unsafe to cache (their
 //! SQL may vary with the values), so each run of one was parsed and planned again, with the
 //! programs of the triggers it fires: a fifth of the store's CPU in a streamed turn. These
-//! statements have one SQL text per backend, so they are query fragments that diesel may
-//! cache, keyed by that text.
+//! statements have one SQL text per backend, and a connection (whose cache it is) has one
+//! backend, so diesel keeps them under their type: it need not write their SQL out again to
+//! look them up, as it must for a statement keyed by its text (a tenth of the writer thread's
+//! time went to that, mostly for the item insert, whose derived form varies with its values).
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
@@ -25,17 +27,53 @@ where
     out.push_bind_param::<T, U>(value)
 }
 
-/// Declares a fragment cacheable by its SQL text (no static query id: the text is the key).
+/// Declares a fragment kept prepared under its type (a static query id).
 macro_rules! kept {
     ($($name:ident),*) => {$(
         impl QueryId for $name<'_> {
-            type QueryId = ();
-            const HAS_STATIC_QUERY_ID: bool = false;
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
         }
         impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
     )*};
 }
-kept!(UpdateItem, SavePartial, FinishRun, AddUsage, ClaimRun);
+kept!(
+    InsertItem,
+    UpdateItem,
+    SavePartial,
+    FinishRun,
+    AddUsage,
+    ClaimRun
+);
+
+/// `INSERT INTO items` of a new item, every column given.
+pub(super) struct InsertItem<'a>(pub(super) &'a ItemRow);
+
+impl<DB> QueryFragment<DB> for InsertItem<'_>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<Timestamp>,
+    String: ToSql<Text, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+    chrono::NaiveDateTime: ToSql<Timestamp, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let row = self.0;
+        then::<_, Text, _>(
+            &mut out,
+            "INSERT INTO items (id, thread_id, kind, visibility, status, created_at, data) \
+             VALUES (",
+            &row.id,
+        )?;
+        then::<_, Text, _>(&mut out, ", ", &row.thread_id)?;
+        then::<_, Text, _>(&mut out, ", ", &row.kind)?;
+        then::<_, Text, _>(&mut out, ", ", &row.visibility)?;
+        then::<_, Nullable<Text>, _>(&mut out, ", ", &row.status)?;
+        then::<_, Timestamp, _>(&mut out, ", ", &row.created_at)?;
+        then::<_, Text, _>(&mut out, ", ", &row.data)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
 
 /// `UPDATE items` of everything an item's save may change, by id within its thread.
 pub(super) struct UpdateItem<'a>(pub(super) &'a ItemRow);
