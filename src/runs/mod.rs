@@ -37,8 +37,7 @@ use crate::config::{
     ClientToolSettings, LimitOverrides, McpProtocol, McpServerSettings, RunSettings, Sealer, Secret,
 };
 use crate::store::{
-    AgentChanges, AgentRow, AgentSettings, BlobStore, McpServerRow, Scope, Signal, Store,
-    StoreError,
+    AgentChanges, AgentRow, AgentRows, BlobStore, McpServerRow, Scope, Signal, Store, StoreError,
 };
 
 /// A stored MCP server row with the server made from it; `None` for a row that cannot be
@@ -231,8 +230,8 @@ impl RunManager {
         {
             return (row, Ok(agent));
         }
-        match self.store.agent_settings(&stored.id).await {
-            Ok(AgentSettings {
+        match self.store.agent_rows(&stored.id).await {
+            Ok(AgentRows {
                 changes,
                 row,
                 servers,

@@ -19,7 +19,7 @@ use crate::chatkit::ids::{self, IdKind};
 /// An agent's row and MCP server rows, with the count of agent changes read before them
 /// (`None` when the count's row is gone: nothing built from them is then kept).
 #[derive(Debug, Clone)]
-pub struct AgentSettings {
+pub struct AgentRows {
     pub changes: Option<AgentChanges>,
     pub row: AgentRow,
     pub servers: Vec<McpServerRow>,
@@ -232,12 +232,12 @@ impl Store {
     }
 
     /// Agent `id` as it is now, with its MCP server rows: what a run starts from, in one trip.
-    pub async fn agent_settings(&self, id: &str) -> Result<AgentSettings, StoreError> {
+    pub async fn agent_rows(&self, id: &str) -> Result<AgentRows, StoreError> {
         let id = id.to_owned();
         self.read_conn(move |conn| {
             // The count first: rows read after it are at least as new as it says.
             let changes = agent_changes(conn)?;
-            Ok(AgentSettings {
+            Ok(AgentRows {
                 changes,
                 row: agent_by_id(conn, &id)?,
                 servers: super::mcp_servers::servers_of(conn, &id)?,

@@ -144,16 +144,14 @@ fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box
                 Err(_) => break,
             }
         }
-        let committed = match own.take().map_or_else(|| pool.own_connection(), Ok) {
-            Ok(mut conn) => {
-                let result = commit(&mut conn, &mut batch);
-                if !pool.note(&mut conn, &result) {
-                    own = Some(conn);
-                }
-                result
+        let conn = own.take().map_or_else(|| pool.own_connection(), Ok);
+        let committed = conn.and_then(|mut conn| {
+            let result = commit(&mut conn, &mut batch);
+            if !pool.note(&mut conn, &result) {
+                own = Some(conn);
             }
-            Err(e) => Err(e),
-        };
+            result
+        });
         // Before anyone hears back, as `Store::with_conn` does: a read that follows an
         // acknowledged write must not be answered from before it.
         freshness.bump();

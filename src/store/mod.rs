@@ -42,7 +42,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 pub use accounts::{AccountRow, AgentRow, DEFAULT_SLUG};
 pub use agents::{
-    AgentChanges, AgentFields, AgentImport, AgentOverview, AgentSettings, ImportSummary,
+    AgentChanges, AgentFields, AgentImport, AgentOverview, AgentRows, ImportSummary,
     McpServerImport, SecretChange,
 };
 pub use attachments::{AttachError, AttachmentRow, UploadState};
