@@ -1,7 +1,8 @@
 //! The console bench's data: 100,000 threads and 1,000,000 items spread over 90 days, written
 //! with multi-row INSERTs in transactions of a few hundred threads, so the migrations'
-//! triggers (counters, last activity, the SQLite FTS5 index) and Postgres' generated
-//! `tsvector` column do their work row by row as they do in production.
+//! triggers (counters, last activity, the bookkeeping of SQLite's search index, whose waiting
+//! messages the server indexes in batches) and Postgres' generated `tsvector` column do their
+//! work row by row as they do in production.
 //!
 //! Rows are built from the same types the store writes: item JSON is a serialised
 //! `ThreadItem` (or `ToolCallRecord`), times go through Diesel's `Timestamp`, ids carry the

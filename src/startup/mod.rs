@@ -46,7 +46,7 @@ use crate::service::human::HumanService;
 use crate::service::limits::Limiter;
 use crate::service::metrics::MetricsService;
 use crate::service::webhooks::{RunningWorker, WebhookWorker};
-use crate::store::{BlobStore, DbFault, Outbox, Store, StoreError};
+use crate::store::{Backend, BlobStore, DbFault, Outbox, SEARCH_INDEX_EVERY, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -149,6 +149,7 @@ impl Application {
             limits,
         );
         spawn_sweep(attachments.clone(), settings.attachments.sweep_interval);
+        spawn_search_indexing(store.clone());
         let dictation = Dictation::new(settings.transcribe.as_ref())?;
         let chatkit = chatkit
             .with_dictation(dictation, settings.http.max_request_bytes)
@@ -370,6 +371,24 @@ fn spawn_sweep(attachments: AttachmentService, every: Duration) {
             ticks.tick().await;
             if let Err(e) = attachments.sweep().await {
                 log::error!("attachment sweep failed: {e}");
+            }
+        }
+    });
+}
+
+/// Indexes the messages that wait for the search index about once a second (SQLite batches
+/// them: see `store::search_index`), for as long as the process runs.
+fn spawn_search_indexing(store: Store) {
+    if store.backend() != Backend::Sqlite {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SEARCH_INDEX_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = store.index_pending_search().await {
+                log::error!("indexing messages for search failed: {e}");
             }
         }
     });

@@ -353,13 +353,17 @@ fn stored_items(conn: &mut AnyConnection, thread_id: &str) -> Result<Vec<StoredI
 }
 
 impl Store {
-    /// A page of threads matching `filter`, `limit` long at most.
+    /// A page of threads matching `filter`, `limit` long at most. A search first indexes the
+    /// messages that wait for it, so it finds everything committed before it.
     pub async fn console_threads(
         &self,
         filter: &ThreadFilter,
         at: PageAt,
         limit: usize,
     ) -> Result<ThreadListPage, StoreError> {
+        if filter.search.is_some() {
+            self.index_pending_search().await?;
+        }
         let filter = filter.clone();
         self.with_conn(move |conn| {
             let plan = match &filter.search {

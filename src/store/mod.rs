@@ -30,6 +30,7 @@ mod run_ownership;
 mod runs;
 pub mod schema;
 pub mod search;
+mod search_index;
 mod signals;
 mod stable_plans;
 #[cfg(test)]
@@ -69,6 +70,7 @@ pub use paging::PageRequest;
 pub use parked_calls::ParkedAnswer;
 pub use run_ownership::{RunClaim, StaleRun};
 pub use runs::{RunOutcome, RunRow};
+pub use search_index::INDEX_EVERY as SEARCH_INDEX_EVERY;
 pub use signals::{Signal, Signals, Subscription};
 pub use usage::{ModelPrice, RefusalCount, UsageFilter, UsageLine, UsageReport, UsageTotals};
 pub use webhooks::{Attempt, Delivery, DeliveryFilter, Outbox};

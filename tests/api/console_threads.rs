@@ -14,7 +14,9 @@ use std::collections::HashSet;
 use chatkit_server::store::Role;
 use serde_json::json;
 
-use crate::support::app::{TestApp, add_agent, execute_sql, tie_in_threes};
+use crate::support::app::{
+    Db, TestApp, add_agent, eventually, execute_sql, spawn_llm_app_with, sql_count, tie_in_threes,
+};
 use crate::support::console::{
     ConsoleSession, FORM, PASSWORD, add_operator, attribute_values, client, form_body, get, sign_in,
 };
@@ -125,6 +127,36 @@ async fn seed(app: &TestApp, llm: &FakeLlm) -> Seeded {
         rated,
         support,
     }
+}
+
+/// On SQLite the server indexes the messages of turns for search in batches, about once a
+/// second, whether or not anyone searches (a search indexes what waits first: see the test
+/// above). Read straight from the index, without the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_indexed_for_search_without_a_search() {
+    let (app, llm) = spawn_llm_app_with(Db::Sqlite, VARS)
+        .await
+        .expect("sqlite app");
+    turn(
+        &app,
+        &llm,
+        None,
+        "ana",
+        None,
+        "Where is my kayak",
+        "Kayaks ship Monday.",
+    )
+    .await;
+    let found = |word: &str| {
+        let sql = format!("SELECT COUNT(*) AS n FROM search_fts WHERE search_fts MATCH '{word}'");
+        sql_count(&app.db_url, &sql)
+    };
+    eventually("the turn's messages in the search index", || async {
+        (found("kayak") == 1 && found("monday") == 1).then_some(())
+    })
+    .await;
+    let waiting = sql_count(&app.db_url, "SELECT COUNT(*) AS n FROM search_pending");
+    assert_eq!(waiting, 0);
 }
 
 llm_test!(the_list_filters_searches_and_shows_each_thread, vars = VARS);

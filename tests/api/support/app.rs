@@ -339,6 +339,25 @@ pub fn execute_sql(db_url: &str, sql: &str) {
     done.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// The `n` of a one-row query on the test database, such as `SELECT COUNT(*) AS n FROM ...`.
+pub fn sql_count(db_url: &str, sql: &str) -> i64 {
+    use chatkit_server::config::database::sqlite_path;
+    use chatkit_server::store::Backend;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found = match Backend::of_url(db_url) {
+        Backend::Postgres => diesel::sql_query(sql)
+            .get_result::<Count>(&mut PgConnection::establish(db_url).expect("connect")),
+        Backend::Sqlite => diesel::sql_query(sql).get_result::<Count>(
+            &mut diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect"),
+        ),
+    };
+    found.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}
+
 /// Adds an enabled agent `slug` to the default account; returns its id.
 pub async fn add_agent(app: &TestApp, slug: &str) -> String {
     let (account, _) = app.store.ensure_defaults().await.expect("defaults");
