@@ -362,13 +362,28 @@ fn public_url(settings: &Settings, port: u16) -> String {
         .unwrap_or_else(|| format!("http://{}", SocketAddr::new(settings.http.bind.ip(), port)))
 }
 
-/// Purges unused uploads now and then, for as long as the process runs.
-fn spawn_sweep(attachments: AttachmentService, every: Duration) {
+/// Runs `job` every `every` for as long as the process runs; a late round delays the next
+/// instead of bunching them.
+fn spawn_every<F, Fut>(every: Duration, mut job: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            job().await;
+        }
+    });
+}
+
+/// Purges unused uploads now and then.
+fn spawn_sweep(attachments: AttachmentService, every: Duration) {
+    spawn_every(every, move || {
+        let attachments = attachments.clone();
+        async move {
             if let Err(e) = attachments.sweep().await {
                 log::error!("attachment sweep failed: {e}");
             }
@@ -377,16 +392,14 @@ fn spawn_sweep(attachments: AttachmentService, every: Duration) {
 }
 
 /// Indexes the messages that wait for the search index about once a second (SQLite batches
-/// them: see `store::search_index`), for as long as the process runs.
+/// them: see `store::search_index`).
 fn spawn_search_indexing(store: Store) {
     if store.backend() != Backend::Sqlite {
         return;
     }
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SEARCH_INDEX_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+    spawn_every(SEARCH_INDEX_EVERY, move || {
+        let store = store.clone();
+        async move {
             if let Err(e) = store.index_pending_search().await {
                 log::error!("indexing messages for search failed: {e}");
             }
