@@ -8,9 +8,10 @@
 //! a restart loses none of it. Postgres indexes each message as it is written (a generated
 //! `tsvector` column under a GIN index) and has nothing waiting.
 
-use diesel::RunQueryDsl;
+use diesel::sql_types::Bool;
+use diesel::{QueryableByName, RunQueryDsl};
 
-use super::db::{self, AnyConnection, Backend};
+use super::db::{self, Backend};
 use super::{Store, StoreError};
 
 /// How often the server indexes what waits (a search first indexes whatever waits then).
@@ -28,6 +29,14 @@ const INDEX_WAITING: &str = "INSERT INTO search_fts (rowid, body) \
 
 const CLEAR_WAITING: &str = "DELETE FROM search_pending";
 
+const ANY_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM search_pending) AS waiting";
+
+#[derive(QueryableByName)]
+struct Waiting {
+    #[diesel(sql_type = Bool)]
+    waiting: bool,
+}
+
 impl Store {
     /// Indexes the messages that wait for the search index, in one write; how many there
     /// were. Nothing waits on Postgres.
@@ -35,10 +44,16 @@ impl Store {
         if self.backend() != Backend::Sqlite {
             return Ok(0);
         }
+        // Read first, so that a server with nothing to index takes no write lock.
+        let waiting = self.read_conn(|conn| {
+            Ok(diesel::sql_query(ANY_WAITING)
+                .get_result::<Waiting>(conn)?
+                .waiting)
+        });
+        if !waiting.await? {
+            return Ok(0);
+        }
         self.write_conn(|conn| {
-            if !matches!(conn, AnyConnection::Sqlite(_)) {
-                return Ok(0);
-            }
             db::write_transaction(conn, |conn| {
                 let indexed = diesel::sql_query(INDEX_WAITING).execute(conn)?;
                 // Also drops what no longer holds JSON to index (a later write made it so).

@@ -326,22 +326,29 @@ pub async fn spawn_mcp_app(db: Db, servers: Value) -> Option<(TestApp, FakeLlm)>
 
 /// Runs one SQL statement on the test database (for data no API creates yet).
 pub fn execute_sql(db_url: &str, sql: &str) {
-    use chatkit_server::config::database::sqlite_path;
     use chatkit_server::store::Backend;
     let done = match Backend::of_url(db_url) {
         Backend::Postgres => {
             diesel::sql_query(sql).execute(&mut PgConnection::establish(db_url).expect("connect"))
         }
-        Backend::Sqlite => diesel::sql_query(sql).execute(
-            &mut diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect"),
-        ),
+        Backend::Sqlite => diesel::sql_query(sql).execute(&mut sqlite(db_url)),
     };
     done.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// A connection to the test's SQLite file that waits for the server's writes, as any other
+/// writer of a live database must (the server indexes messages for search in the background).
+fn sqlite(db_url: &str) -> diesel::SqliteConnection {
+    use chatkit_server::config::database::sqlite_path;
+    use diesel::connection::SimpleConnection;
+    let mut conn = diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect");
+    conn.batch_execute("PRAGMA busy_timeout = 10000")
+        .expect("busy timeout");
+    conn
+}
+
 /// The `n` of a one-row query on the test database, such as `SELECT COUNT(*) AS n FROM ...`.
 pub fn sql_count(db_url: &str, sql: &str) -> i64 {
-    use chatkit_server::config::database::sqlite_path;
     use chatkit_server::store::Backend;
     #[derive(diesel::QueryableByName)]
     struct Count {
@@ -351,9 +358,7 @@ pub fn sql_count(db_url: &str, sql: &str) -> i64 {
     let found = match Backend::of_url(db_url) {
         Backend::Postgres => diesel::sql_query(sql)
             .get_result::<Count>(&mut PgConnection::establish(db_url).expect("connect")),
-        Backend::Sqlite => diesel::sql_query(sql).get_result::<Count>(
-            &mut diesel::SqliteConnection::establish(sqlite_path(db_url)).expect("connect"),
-        ),
+        Backend::Sqlite => diesel::sql_query(sql).get_result::<Count>(&mut sqlite(db_url)),
     };
     found.unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
