@@ -8,7 +8,7 @@
 //! a restart loses none of it. Postgres indexes each message as it is written (a generated
 //! `tsvector` column under a GIN index) and has nothing waiting.
 
-use diesel::sql_types::Bool;
+use diesel::sql_types::{BigInt, Bool};
 use diesel::{QueryableByName, RunQueryDsl};
 
 use super::db::{self, Backend};
@@ -17,17 +17,28 @@ use super::{Store, StoreError};
 /// How often the server indexes what waits (a search first indexes whatever waits then).
 pub const INDEX_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Every waiting message, under the document number its trigger gave it, with the text of its
-/// content parts (as the triggers indexed them one by one before).
+/// Messages indexed in one write at most: a backlog (a bulk import, a busy second on a slow
+/// disk) is indexed in several writes, so that none holds the write lock for long.
+const MOST_PER_WRITE: i64 = 2_000;
+/// The pause between two full writes, for other writers waiting for the lock (SQLite's busy
+/// handler retries after sleeps of up to 100 ms).
+const BETWEEN_WRITES: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The first `MOST_PER_WRITE` waiting messages (by id), under the document numbers their
+/// triggers gave them, with the text of their content parts (as the triggers indexed them one
+/// by one before).
 const INDEX_WAITING: &str = "INSERT INTO search_fts (rowid, body) \
      SELECT s.doc, (SELECT group_concat(json_extract(part.value, '$.text'), ' ') \
                     FROM json_each(i.data, '$.content') AS part) \
-     FROM search_pending p \
+     FROM (SELECT item_id FROM search_pending ORDER BY item_id LIMIT ?) p \
      JOIN search_items s ON s.item_id = p.item_id \
      JOIN items i ON i.id = p.item_id \
      WHERE json_valid(i.data)";
 
-const CLEAR_WAITING: &str = "DELETE FROM search_pending";
+/// The same messages, taken off the list; also those with no JSON left to index (a later
+/// write made it so).
+const CLEAR_WAITING: &str = "DELETE FROM search_pending WHERE item_id IN \
+     (SELECT item_id FROM search_pending ORDER BY item_id LIMIT ?)";
 
 const ANY_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM search_pending) AS waiting";
 
@@ -38,8 +49,8 @@ struct Waiting {
 }
 
 impl Store {
-    /// Indexes the messages that wait for the search index, in one write; how many there
-    /// were. Nothing waits on Postgres.
+    /// Indexes the messages that wait for the search index, at most [`MOST_PER_WRITE`] per
+    /// write; how many were indexed. Nothing waits on Postgres.
     pub async fn index_pending_search(&self) -> Result<usize, StoreError> {
         if self.backend() != Backend::Sqlite {
             return Ok(0);
@@ -53,14 +64,26 @@ impl Store {
         if !waiting.await? {
             return Ok(0);
         }
-        self.write_conn(|conn| {
-            db::write_transaction(conn, |conn| {
-                let indexed = diesel::sql_query(INDEX_WAITING).execute(conn)?;
-                // Also drops what no longer holds JSON to index (a later write made it so).
-                diesel::sql_query(CLEAR_WAITING).execute(conn)?;
-                Ok(indexed)
-            })
-        })
-        .await
+        let mut indexed = 0;
+        loop {
+            let (taken, done) = self
+                .write_conn(|conn| {
+                    db::write_transaction(conn, |conn| {
+                        let done = diesel::sql_query(INDEX_WAITING)
+                            .bind::<BigInt, _>(MOST_PER_WRITE)
+                            .execute(conn)?;
+                        let taken = diesel::sql_query(CLEAR_WAITING)
+                            .bind::<BigInt, _>(MOST_PER_WRITE)
+                            .execute(conn)?;
+                        Ok((taken, done))
+                    })
+                })
+                .await?;
+            indexed += done;
+            if i64::try_from(taken).unwrap_or(i64::MAX) < MOST_PER_WRITE {
+                return Ok(indexed);
+            }
+            tokio::time::sleep(BETWEEN_WRITES).await;
+        }
     }
 }

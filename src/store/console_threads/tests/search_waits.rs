@@ -48,3 +48,28 @@ async fn messages_that_change_or_go_while_they_wait_on(store: Store, scope: Scop
     assert!(ids(&store, &search("damson")).await.is_empty());
     assert_eq!(ids(&store, &search("elderberry")).await, ["thr_a"]);
 }
+
+/// More messages wait than one write indexes (a bulk import): every one is indexed once, in
+/// several writes. SQLite only: nothing waits on Postgres.
+#[tokio::test]
+async fn a_backlog_is_indexed_in_several_writes() {
+    let (_db, store, scope) = stores().await.swap_remove(0);
+    assert_eq!(store.backend(), Backend::Sqlite);
+    thread(&store, &scope, "thr_a", None, "start", 0).await;
+    let import = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4500) \
+        INSERT INTO items (id, thread_id, kind, visibility, created_at, data) \
+        SELECT printf('msg_%05d', i), 'thr_a', 'user_message', 'visible', \
+        '2026-01-01 00:00:00', json_object('type', 'user_message', 'content', \
+        json_array(json_object('type', 'input_text', 'text', 'word' || i))) FROM n";
+    store
+        .with_conn(move |conn| Ok(diesel::sql_query(import).execute(conn)?))
+        .await
+        .unwrap();
+    let waiting = "SELECT COUNT(*) AS n FROM search_pending";
+    assert_eq!(count(&store, waiting).await, 4501);
+    assert_eq!(store.index_pending_search().await.unwrap(), 4501);
+    assert_eq!(count(&store, waiting).await, 0);
+    for word in ["start", "word1", "word2000", "word2001", "word4500"] {
+        assert_eq!(ids(&store, &search(word)).await, ["thr_a"], "{word}");
+    }
+}
