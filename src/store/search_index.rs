@@ -2,11 +2,11 @@
 //! ones, at every commit that indexed something; with the one or two messages a turn commits
 //! at a time that was about a third of the work of the turn's writes. So the items triggers
 //! only note a new or replaced message in `search_pending` (see the migration
-//! `deferred_search_index`), and [`Store::index_pending_search`] indexes every noted message in
-//! one statement: about once a second (started with the server), and before every search, so
-//! that a search still finds everything committed before it. What waits is in the database, so
-//! a restart loses none of it. Postgres indexes each message as it is written (a generated
-//! `tsvector` column under a GIN index) and has nothing waiting.
+//! `deferred_search_index`), and [`Store::index_pending_search`] indexes the noted messages
+//! together (up to 2,000 per write): about once a second (started with the server), and before
+//! every search, so that a search still finds everything committed before it. What waits is in
+//! the database, so a restart loses none of it. Postgres indexes each message as it is written
+//! (a generated `tsvector` column under a GIN index) and has nothing waiting.
 
 use diesel::sql_types::{BigInt, Bool};
 use diesel::{QueryableByName, RunQueryDsl};

@@ -2,8 +2,9 @@
 -- segment, and merges older ones, at every commit that indexed something: with the one or two
 -- messages a turn commits at a time, about a third of the work of the turn's writes. A
 -- message now waits in `search_pending` (its document number is taken at once, as before)
--- until the store indexes every waiting message in one statement: about once a second, and
--- always before a search, so a search still finds everything committed before it.
+-- until the store indexes the waiting messages together (up to 2,000 per write): about once
+-- a second, and always before a search, so a search still finds everything committed before
+-- it.
 CREATE TABLE search_pending (
     item_id TEXT PRIMARY KEY NOT NULL
 ) WITHOUT ROWID;
