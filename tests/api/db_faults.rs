@@ -4,12 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-use crate::support::app::{Db, TestApp, TestDb, eventually, serve};
+use crate::support::app::{Db, TestApp, TestDb, eventually, serve, sql_count};
 use crate::support::console::{self, PASSWORD};
 use crate::support::skip;
 
@@ -26,21 +26,6 @@ fn postgres_admin_url() -> Option<String> {
 fn with_param(url: &str, param: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{param}")
-}
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-/// Runs `sql` on the admin connection, and the number it selects as `n`, if any.
-pub(crate) fn admin_count(admin_url: &str, sql: &str) -> i64 {
-    let mut conn = PgConnection::establish(admin_url).expect("admin connection");
-    diesel::sql_query(sql)
-        .get_result::<Count>(&mut conn)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .n
 }
 
 fn admin_execute(admin_url: &str, sql: &str) {
@@ -97,7 +82,7 @@ async fn ended_database_sessions_are_replaced_unseen() {
     // The pool opens connections in the background: wait until it holds several.
     eventually("the pool to hold two sessions", || async {
         list_concurrently(&app).await;
-        (admin_count(&admin_url, &count) >= 2).then_some(())
+        (sql_count(&admin_url, &count) >= 2).then_some(())
     })
     .await;
 
@@ -105,11 +90,11 @@ async fn ended_database_sessions_are_replaced_unseen() {
     // round ran would otherwise survive it.
     let mut ended = 0;
     eventually("the sessions to end", || {
-        ended += admin_count(
+        ended += sql_count(
             &admin_url,
             &format!("SELECT COUNT(pg_terminate_backend(pid)) AS n {sessions}"),
         );
-        let left = admin_count(&admin_url, &count);
+        let left = sql_count(&admin_url, &count);
         async move { (left == 0).then_some(()) }
     })
     .await;
@@ -281,7 +266,7 @@ async fn a_read_only_database_refuses_changes_and_readiness() {
             db.name
         ),
     );
-    admin_count(
+    sql_count(
         &admin_url,
         &format!(
             "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \

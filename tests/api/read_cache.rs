@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::db_faults::{admin_count, named_postgres_app};
+use crate::db_faults::named_postgres_app;
 use crate::recovery::{Sse, as_refs, process_vars};
-use crate::support::app::{Db, TestApp, TestDb, execute_sql, spawn_app, spawn_app_with};
+use crate::support::app::{Db, TestApp, TestDb, execute_sql, spawn_app, spawn_app_with, sql_count};
 use crate::support::fake_llm::FakeLlm;
 use crate::support::macros::db_test;
 use crate::support::process::ServerProcess;
@@ -223,7 +223,7 @@ async fn postgres_reads_stay_fresh_when_the_listening_sessions_end() {
     for round in 0..12 {
         title(app, &thread).await;
         if round % 3 == 1 {
-            admin_count(&named.admin_url, &end_sessions);
+            sql_count(&named.admin_url, &end_sessions);
         }
         execute_sql(
             &app.db_url,
