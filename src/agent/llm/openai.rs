@@ -2,21 +2,19 @@
 //! Ollama, llama.cpp server, LiteLLM) speak it: SSE chunks of deltas, tool-call arguments in
 //! fragments, an optional usage chunk, and `[DONE]`.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use futures_util::{FutureExt, StreamExt};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    InputItem, LlmError, ModelEvent, ModelRequest, ModelStream, Provider, ToolCall, UserPart,
-};
+mod stream;
+
+use super::{InputItem, LlmError, ModelRequest, ModelStream, Provider, UserPart};
 
 /// Most of an error body we keep for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
@@ -152,7 +150,7 @@ impl Provider for ChatCompletions {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
             let response = self.send(&body).await?;
-            Ok(chunks(response, self.idle_timeout))
+            Ok(stream::chunks(response, self.idle_timeout))
         }
         .boxed()
     }
@@ -260,230 +258,10 @@ fn user_content(parts: &[UserPart]) -> Value {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<Choice>,
-    usage: Option<Usage>,
-    /// What a service sends instead of a chunk when it fails mid-stream (OpenAI, vLLM and
-    /// LiteLLM send `{"error": {"message": ...}}`; some send a bare string).
-    error: Option<Value>,
-}
-
-/// The message of an error object (or string) a service put in its stream.
-fn stream_error_message(error: &Value) -> String {
-    let message = match error {
-        Value::String(text) => Some(text.as_str()),
-        other => other["message"].as_str(),
-    };
-    match message {
-        Some(text) if !text.trim().is_empty() => text.chars().take(ERROR_BODY_LIMIT).collect(),
-        _ => error.to_string().chars().take(ERROR_BODY_LIMIT).collect(),
-    }
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    #[serde(default)]
-    delta: Delta,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-struct Delta {
-    content: Option<String>,
-    #[serde(default)]
-    tool_calls: Vec<ToolCallDelta>,
-}
-
-#[derive(Deserialize)]
-struct ToolCallDelta {
-    index: usize,
-    id: Option<String>,
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDelta {
-    name: Option<String>,
-    arguments: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Usage {
-    prompt_tokens: u64,
-    completion_tokens: u64,
-}
-
-/// Reading state of one streamed response.
-struct Reader<S> {
-    events: S,
-    ready: VecDeque<ModelEvent>,
-    /// Tool calls being assembled, by their index.
-    calls: BTreeMap<usize, ToolCall>,
-    finished: bool,
-    done: bool,
-    idle: Duration,
-}
-
-impl<S> Reader<S> {
-    fn flush_calls(&mut self) {
-        let calls = std::mem::take(&mut self.calls);
-        self.ready
-            .extend(calls.into_values().map(ModelEvent::ToolCall));
-    }
-
-    fn take_chunk(&mut self, chunk: Chunk) {
-        if let Some(usage) = chunk.usage {
-            self.ready.push_back(ModelEvent::Usage {
-                prompt_tokens: usage.prompt_tokens,
-                completion_tokens: usage.completion_tokens,
-            });
-        }
-        for choice in chunk.choices {
-            if let Some(text) = choice.delta.content.filter(|t| !t.is_empty()) {
-                self.ready.push_back(ModelEvent::TextDelta(text));
-            }
-            for fragment in choice.delta.tool_calls {
-                let call = self
-                    .calls
-                    .entry(fragment.index)
-                    .or_insert_with(|| ToolCall {
-                        call_id: String::new(),
-                        name: String::new(),
-                        arguments: String::new(),
-                    });
-                if let Some(id) = fragment.id {
-                    call.call_id = id;
-                }
-                if let Some(function) = fragment.function {
-                    call.name
-                        .push_str(function.name.as_deref().unwrap_or_default());
-                    call.arguments
-                        .push_str(function.arguments.as_deref().unwrap_or_default());
-                }
-            }
-            if choice.finish_reason.is_some() {
-                self.finished = true;
-                self.flush_calls();
-            }
-        }
-    }
-}
-
-fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
-    let reader = Reader {
-        events: ByLine {
-            body: Box::pin(response.bytes_stream()),
-            rest: bytes::Bytes::new(),
-        }
-        .eventsource(),
-        ready: VecDeque::new(),
-        calls: BTreeMap::new(),
-        finished: false,
-        done: false,
-        idle,
-    };
-    Box::pin(futures_util::stream::unfold(reader, |mut r| async move {
-        loop {
-            if let Some(event) = r.ready.pop_front() {
-                return Some((Ok(event), r));
-            }
-            if r.done {
-                return None;
-            }
-            let next = match tokio::time::timeout(r.idle, r.events.next()).await {
-                Err(_) => {
-                    let secs = r.idle.as_secs();
-                    return fail(r, LlmError::IdleTimeout(secs));
-                }
-                Ok(next) => next,
-            };
-            match next {
-                Some(Ok(event)) if event.data.trim() == "[DONE]" => {
-                    r.flush_calls();
-                    r.done = true;
-                }
-                // An SSE `event: error` frame, whatever its data.
-                Some(Ok(event)) if event.event == "error" => {
-                    let message = serde_json::from_str::<Value>(&event.data)
-                        .map(|v| stream_error_message(v.get("error").unwrap_or(&v)))
-                        .unwrap_or_else(|_| event.data.chars().take(ERROR_BODY_LIMIT).collect());
-                    return fail(r, LlmError::StreamError(message));
-                }
-                Some(Ok(event)) => match serde_json::from_str::<Chunk>(&event.data) {
-                    Ok(Chunk {
-                        error: Some(error), ..
-                    }) if !error.is_null() => {
-                        return fail(r, LlmError::StreamError(stream_error_message(&error)));
-                    }
-                    Ok(chunk) => r.take_chunk(chunk),
-                    Err(e) => return fail(r, LlmError::Malformed(e.to_string())),
-                },
-                Some(Err(e)) => return fail(r, LlmError::Broken(e.to_string())),
-                // Tolerate servers that end after the finish reason without `[DONE]`.
-                None if r.finished => {
-                    r.flush_calls();
-                    r.done = true;
-                }
-                None => {
-                    return fail(
-                        r,
-                        LlmError::Broken("the stream ended before the answer was complete".into()),
-                    );
-                }
-            }
-        }
-    }))
-}
-
-/// The body cut after each line feed. eventsource-stream copies what follows a line each time
-/// it takes one off its buffer, so a read that held a whole answer (a hundred lines) cost a
-/// hundred copies of the rest of it; fed line by line, its buffer holds at most one line.
-struct ByLine<S> {
-    body: S,
-    /// Read but not yet passed on.
-    rest: bytes::Bytes,
-}
-
-impl<S, E> futures_util::Stream for ByLine<S>
-where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-{
-    type Item = Result<bytes::Bytes, E>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        if self.rest.is_empty() {
-            match std::task::ready!(self.body.poll_next_unpin(cx)) {
-                Some(Ok(read)) => self.rest = read,
-                other => return std::task::Poll::Ready(other),
-            }
-        }
-        // A line feed ends a line; a piece without one goes as it is, and the parser keeps it.
-        let piece = match self.rest.iter().position(|&b| b == b'\n') {
-            Some(end) => self.rest.split_to(end + 1),
-            None => std::mem::take(&mut self.rest),
-        };
-        std::task::Poll::Ready(Some(Ok(piece)))
-    }
-}
-
-/// Yields the error and ends the stream.
-fn fail<S>(
-    mut reader: Reader<S>,
-    error: LlmError,
-) -> Option<(Result<ModelEvent, LlmError>, Reader<S>)> {
-    reader.done = true;
-    reader.ready.clear();
-    Some((Err(error), reader))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::llm::ToolCall;
 
     fn call(id: &str) -> InputItem {
         InputItem::ToolCall(ToolCall {
@@ -549,46 +327,5 @@ mod tests {
             user_content(&parts),
             json!([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
         );
-    }
-
-    /// Events split anywhere across reads, several in one read, and a multi-byte character cut
-    /// in two come out as the server sent them.
-    #[tokio::test]
-    async fn events_read_line_by_line_are_the_events_sent() {
-        let reads: Vec<Result<bytes::Bytes, std::convert::Infallible>> = [
-            &b"data: {\"a\":1}\n\ndata: x"[..],
-            b"y\n\nevent: error\ndata: \xc3",
-            b"\xa9\n\n",
-            b"",
-            b"data: [DONE]\n\n",
-        ]
-        .into_iter()
-        .map(|read| Ok(bytes::Bytes::from_static(read)))
-        .collect();
-        let events = ByLine {
-            body: futures_util::stream::iter(reads),
-            rest: bytes::Bytes::new(),
-        }
-        .eventsource();
-        let events: Vec<_> = events
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .map(|e| {
-                let e = e.unwrap();
-                (e.event, e.data)
-            })
-            .collect();
-        let expected = [
-            ("message", "{\"a\":1}"),
-            ("message", "xy"),
-            ("error", "\u{e9}"),
-            ("message", "[DONE]"),
-        ];
-        let expected: Vec<_> = expected
-            .iter()
-            .map(|(e, d)| (e.to_string(), d.to_string()))
-            .collect();
-        assert_eq!(events, expected);
     }
 }
