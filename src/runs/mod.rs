@@ -8,6 +8,7 @@
 mod built;
 mod drive;
 mod files;
+mod frames;
 mod live;
 mod recovery;
 mod signals;
@@ -20,9 +21,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+pub use frames::encode;
 pub use live::{Interrupt, RunSlot};
 pub use recovery::{INTERRUPTED_CONTEXT, INTERRUPTED_TITLE};
-pub use sink::{CANCELLED_CONTEXT, EventSink, encode};
+pub use sink::{CANCELLED_CONTEXT, EventSink};
 
 use built::Built;
 use live::LiveRuns;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::encode;
 use crate::agent::{Emit, PendingInteraction, Stop};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
@@ -317,19 +318,6 @@ impl Emit for EventSink {
     fn has_title(&self) -> bool {
         self.thread.title.is_some()
     }
-}
-
-/// One SSE frame: `data: <compact JSON>\n\n`.
-pub fn encode(event: &ThreadStreamEvent) -> Bytes {
-    let mut frame = Vec::with_capacity(256);
-    frame.extend_from_slice(b"data: ");
-    // Serialising our own types into a Vec cannot fail (string keys only).
-    if serde_json::to_writer(&mut frame, event).is_err() {
-        frame.truncate(6);
-        frame.extend_from_slice(br#"{"type":"error","code":"stream.error","allow_retry":true}"#);
-    }
-    frame.extend_from_slice(b"\n\n");
-    Bytes::from(frame)
 }
 
 /// Applies an update to a pending item the way the SDK folds them.
