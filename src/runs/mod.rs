@@ -377,7 +377,9 @@ impl RunManager {
         let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
         let manager = self.clone();
         // The run belongs to the request that started it: its log lines name that request.
-        tokio::spawn(crate::observe::carry(async move {
+        // Boxed where it is made: the run's future holds every state of a turn inline, and
+        // held by value it was copied whole on each move into the task and when the task ended.
+        let work = Box::pin(async move {
             let (row, agent) = manager
                 .run_agent(&start.agent, start.known.agent_changes)
                 .await;
@@ -410,7 +412,8 @@ impl RunManager {
             )
             .await;
             drop(slot);
-        }));
+        });
+        tokio::spawn(crate::observe::carry(work));
     }
 }
 
