@@ -12,6 +12,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
+mod sse;
 mod stream;
 
 use super::{InputItem, LlmError, ModelRequest, ModelStream, Provider, UserPart};

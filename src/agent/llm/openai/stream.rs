@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,14 +15,11 @@ use tokio::time::{Instant, Sleep};
 
 use super::super::{LlmError, ModelEvent, ModelStream, ToolCall};
 use super::ERROR_BODY_LIMIT;
+use super::sse::{self, Events};
 
 /// The model events of a streamed answer.
 pub(super) fn chunks(response: reqwest::Response, idle: Duration) -> ModelStream {
-    let body = ByLine {
-        body: Box::pin(response.bytes_stream()),
-        rest: bytes::Bytes::new(),
-    };
-    Box::pin(Reader::new(body.eventsource(), idle))
+    Box::pin(Reader::new(Events::new(response.bytes_stream()), idle))
 }
 
 #[derive(Deserialize)]
@@ -99,10 +95,9 @@ struct Reader<S> {
     timer: Pin<Box<Sleep>>,
 }
 
-impl<S, E> Stream for Reader<S>
+impl<S> Stream for Reader<S>
 where
-    S: Stream<Item = Result<eventsource_stream::Event, E>> + Unpin,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<sse::Event, String>> + Unpin,
 {
     type Item = Result<ModelEvent, LlmError>;
 
@@ -147,7 +142,7 @@ where
                     Ok(chunk) => r.take_chunk(chunk),
                     Err(e) => return Poll::Ready(Some(r.fail(LlmError::Malformed(e.to_string())))),
                 },
-                Some(Err(e)) => return Poll::Ready(Some(r.fail(LlmError::Broken(e.to_string())))),
+                Some(Err(e)) => return Poll::Ready(Some(r.fail(LlmError::Broken(e)))),
                 // Tolerate servers that end after the finish reason without `[DONE]`.
                 None if r.finished => {
                     r.flush_calls();
@@ -244,81 +239,9 @@ impl<S> Reader<S> {
     }
 }
 
-/// The body cut after each line feed. eventsource-stream copies what follows a line each time
-/// it takes one off its buffer, so a read that held a whole answer (a hundred lines) cost a
-/// hundred copies of the rest of it; fed line by line, its buffer holds at most one line.
-struct ByLine<S> {
-    body: S,
-    /// Read but not yet passed on.
-    rest: bytes::Bytes,
-}
-
-impl<S, E> Stream for ByLine<S>
-where
-    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-{
-    type Item = Result<bytes::Bytes, E>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.rest.is_empty() {
-            match ready!(self.body.poll_next_unpin(cx)) {
-                Some(Ok(read)) => self.rest = read,
-                other => return Poll::Ready(other),
-            }
-        }
-        // A line feed ends a line; a piece without one goes as it is, and the parser keeps it.
-        let piece = match self.rest.iter().position(|&b| b == b'\n') {
-            Some(end) => self.rest.split_to(end + 1),
-            None => std::mem::take(&mut self.rest),
-        };
-        Poll::Ready(Some(Ok(piece)))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Events split anywhere across reads, several in one read, and a multi-byte character cut
-    /// in two come out as the server sent them.
-    #[tokio::test]
-    async fn events_read_line_by_line_are_the_events_sent() {
-        let reads: Vec<Result<bytes::Bytes, std::convert::Infallible>> = [
-            &b"data: {\"a\":1}\n\ndata: x"[..],
-            b"y\n\nevent: error\ndata: \xc3",
-            b"\xa9\n\n",
-            b"",
-            b"data: [DONE]\n\n",
-        ]
-        .into_iter()
-        .map(|read| Ok(bytes::Bytes::from_static(read)))
-        .collect();
-        let events = ByLine {
-            body: futures_util::stream::iter(reads),
-            rest: bytes::Bytes::new(),
-        }
-        .eventsource();
-        let events: Vec<_> = events
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .map(|e| {
-                let e = e.unwrap();
-                (e.event, e.data)
-            })
-            .collect();
-        let expected = [
-            ("message", "{\"a\":1}"),
-            ("message", "xy"),
-            ("error", "\u{e9}"),
-            ("message", "[DONE]"),
-        ];
-        let expected: Vec<_> = expected
-            .iter()
-            .map(|(e, d)| (e.to_string(), d.to_string()))
-            .collect();
-        assert_eq!(events, expected);
-    }
 
     /// An answer whose deltas come less than the idle timeout apart never times out, however
     /// long it lasts in all; a silence of the idle timeout does.
@@ -338,12 +261,7 @@ mod tests {
             })
             .chain(futures_util::stream::pending())
             .boxed();
-        let events = ByLine {
-            body,
-            rest: bytes::Bytes::new(),
-        }
-        .eventsource();
-        let mut reader = Reader::new(events, idle);
+        let mut reader = Reader::new(Events::new(body), idle);
         let started = std::time::Instant::now();
         for i in 0..6 {
             match reader.next().await {
