@@ -79,9 +79,9 @@ struct Usage {
 
 /// Reading state of one streamed response, and the stream of its events.
 ///
-/// One timer for the whole answer: a timeout per wait registered and removed a timer for most
-/// deltas. The wait's start is noted (a clock read), and the timer, armed when a wait first
-/// finds nothing, is moved to that wait's deadline when it fires early.
+/// One timer for the whole answer, set to a wait's deadline when that wait first finds
+/// nothing, as a timeout per wait would be but without making one each time; a wait whose
+/// event is already there costs a clock read.
 struct Reader<S> {
     events: S,
     ready: VecDeque<ModelEvent>,
@@ -92,6 +92,8 @@ struct Reader<S> {
     idle: Duration,
     /// When the current wait for the model began; `None` between waits.
     waiting_since: Option<Instant>,
+    /// `timer` is set for the current wait.
+    armed: bool,
     timer: Pin<Box<Sleep>>,
 }
 
@@ -120,6 +122,7 @@ where
                 }
             };
             r.waiting_since = None;
+            r.armed = false;
             match next {
                 Some(Ok(event)) if event.data.trim() == "[DONE]" => {
                     r.flush_calls();
@@ -168,24 +171,19 @@ impl<S> Reader<S> {
             done: false,
             idle,
             waiting_since: None,
+            armed: false,
             timer: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
-    /// Ready once the wait that began at `since` has lasted the idle timeout.
+    /// Ready once the wait that began at `since` has lasted the idle timeout; the timer is
+    /// set for this wait the first time it finds nothing.
     fn poll_idle(&mut self, cx: &mut Context<'_>, since: Instant) -> Poll<()> {
-        let deadline = since + self.idle;
-        loop {
-            // Still armed for an earlier wait: moved to this one's deadline once it has fired.
-            let early = self.timer.deadline() < deadline && self.timer.is_elapsed();
-            if early || self.timer.deadline() > deadline {
-                self.timer.as_mut().reset(deadline);
-            }
-            ready!(self.timer.as_mut().poll(cx));
-            if self.timer.deadline() >= deadline {
-                return Poll::Ready(());
-            }
+        if !self.armed {
+            self.armed = true;
+            self.timer.as_mut().reset(since + self.idle);
         }
+        self.timer.as_mut().poll(cx)
     }
 
     /// Ends the stream with `error`.
