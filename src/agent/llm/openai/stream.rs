@@ -79,9 +79,9 @@ struct Usage {
 
 /// Reading state of one streamed response, and the stream of its events.
 ///
-/// One timer for the whole answer, set to a wait's deadline when that wait first finds
-/// nothing, as a timeout per wait would be but without making one each time; a wait whose
-/// event is already there costs a clock read.
+/// One timer for the whole answer, set when a wait first finds nothing, as a timeout per wait
+/// would be but without making one each time; a wait whose event is already there costs
+/// nothing.
 struct Reader<S> {
     events: S,
     ready: VecDeque<ModelEvent>,
@@ -90,8 +90,6 @@ struct Reader<S> {
     finished: bool,
     done: bool,
     idle: Duration,
-    /// When the current wait for the model began; `None` between waits.
-    waiting_since: Option<Instant>,
     /// `timer` is set for the current wait.
     armed: bool,
     timer: Pin<Box<Sleep>>,
@@ -112,16 +110,14 @@ where
             if r.done {
                 return Poll::Ready(None);
             }
-            let since = *r.waiting_since.get_or_insert_with(Instant::now);
             let next = match r.events.poll_next_unpin(cx) {
                 Poll::Ready(next) => next,
                 Poll::Pending => {
-                    ready!(r.poll_idle(cx, since));
+                    ready!(r.poll_idle(cx));
                     let secs = r.idle.as_secs();
                     return Poll::Ready(Some(r.fail(LlmError::IdleTimeout(secs))));
                 }
             };
-            r.waiting_since = None;
             r.armed = false;
             match next {
                 Some(Ok(event)) if event.data.trim() == "[DONE]" => {
@@ -170,18 +166,17 @@ impl<S> Reader<S> {
             finished: false,
             done: false,
             idle,
-            waiting_since: None,
             armed: false,
             timer: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
-    /// Ready once the wait that began at `since` has lasted the idle timeout; the timer is
-    /// set for this wait the first time it finds nothing.
-    fn poll_idle(&mut self, cx: &mut Context<'_>, since: Instant) -> Poll<()> {
+    /// Ready once the model has been silent for the idle timeout since this wait first found
+    /// nothing.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.armed {
             self.armed = true;
-            self.timer.as_mut().reset(since + self.idle);
+            self.timer.as_mut().reset(Instant::now() + self.idle);
         }
         self.timer.as_mut().poll(cx)
     }
