@@ -21,8 +21,9 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// The `event` field, `message` when there was none.
-    pub event: String,
+    /// The `event` field, `message` when there was none (borrowed then: no allocation for
+    /// the events of a model's answer, which have none).
+    pub event: Cow<'static, str>,
     pub data: String,
 }
 
@@ -98,9 +99,9 @@ impl<S> Events<S> {
             None => (line, &[][..]),
         };
         match field {
-            b"event" => self.event = text(value).into_owned(),
+            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
             b"data" => {
-                self.data.push_str(&text(value));
+                self.data.push_str(&String::from_utf8_lossy(value));
                 self.data.push('\n');
             }
             _ => {}
@@ -116,16 +117,12 @@ impl<S> Events<S> {
         let mut data = std::mem::take(&mut self.data);
         data.pop();
         let event = if event.is_empty() {
-            "message".to_owned()
+            Cow::Borrowed("message")
         } else {
-            event
+            Cow::Owned(event)
         };
         Some(Event { event, data })
     }
-}
-
-fn text(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
 }
 
 impl<S, E> Stream for Events<S>
@@ -170,7 +167,7 @@ mod tests {
         Events::new(futures_util::stream::iter(reads))
             .map(|e| {
                 let e = e.unwrap();
-                (e.event, e.data)
+                (e.event.into_owned(), e.data)
             })
             .collect()
             .await
