@@ -30,14 +30,22 @@ pub struct Event {
 /// The events of a byte stream; an error of the body ends it.
 pub struct Events<S> {
     body: S,
-    /// Bytes read and not yet taken as whole lines.
+    /// Bytes read; the lines before `taken` are done with. Lines are read in place and the
+    /// done bytes dropped once per read, not split off one line at a time.
     buffer: BytesMut,
-    /// How much of `buffer` is known to hold no line end.
+    taken: usize,
+    /// Up to where `buffer` is known to hold no line end.
     scanned: usize,
     /// The last line ended with CR: a LF that comes next belongs to it.
     after_cr: bool,
-    first_line: bool,
     ended: bool,
+    fields: Fields,
+}
+
+/// The event being put together.
+#[derive(Default)]
+struct Fields {
+    first_line: bool,
     event: String,
     data: String,
 }
@@ -47,37 +55,38 @@ impl<S> Events<S> {
         Events {
             body,
             buffer: BytesMut::new(),
+            taken: 0,
             scanned: 0,
             after_cr: false,
-            first_line: true,
             ended: false,
-            event: String::new(),
-            data: String::new(),
+            fields: Fields {
+                first_line: true,
+                ..Fields::default()
+            },
         }
     }
 
-    /// The next whole line in the buffer, without its end.
-    fn next_line(&mut self) -> Option<Bytes> {
-        if self.after_cr && !self.buffer.is_empty() {
+    /// Where the next whole line in the buffer lies, without its end; takes it.
+    fn next_line(&mut self) -> Option<(usize, usize)> {
+        if self.after_cr && self.taken < self.buffer.len() {
             self.after_cr = false;
-            if self.buffer[0] == b'\n' {
-                self.buffer.advance(1);
+            if self.buffer[self.taken] == b'\n' {
+                self.taken += 1;
             }
         }
-        let end = self.buffer[self.scanned..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r');
-        let Some(end) = end.map(|at| self.scanned + at) else {
+        let from = self.scanned.max(self.taken);
+        let Some(at) = memchr::memchr2(b'\n', b'\r', &self.buffer[from..]) else {
             self.scanned = self.buffer.len();
             return None;
         };
-        let line = self.buffer.split_to(end).freeze();
-        self.after_cr = self.buffer[0] == b'\r';
-        self.buffer.advance(1);
-        self.scanned = 0;
-        Some(line)
+        let (start, end) = (self.taken, from + at);
+        self.after_cr = self.buffer[end] == b'\r';
+        self.taken = end + 1;
+        Some((start, end))
     }
+}
 
+impl Fields {
     /// Takes one line; the event it completes, if any.
     fn take_line(&mut self, line: &[u8]) -> Option<Event> {
         let line = if std::mem::take(&mut self.first_line) {
@@ -91,7 +100,7 @@ impl<S> Events<S> {
         if line[0] == b':' {
             return None;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let value = &line[colon + 1..];
                 (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
@@ -99,9 +108,9 @@ impl<S> Events<S> {
             None => (line, &[][..]),
         };
         match field {
-            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
+            b"event" => self.event = text(value).into_owned(),
             b"data" => {
-                self.data.push_str(&String::from_utf8_lossy(value));
+                self.data.push_str(&text(value));
                 self.data.push('\n');
             }
             _ => {}
@@ -125,6 +134,14 @@ impl<S> Events<S> {
     }
 }
 
+/// UTF-8 as it is (checked a word at a time), anything else with U+FFFD for what is not.
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 impl<S, E> Stream for Events<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -135,8 +152,8 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            while let Some(line) = this.next_line() {
-                if let Some(event) = this.take_line(&line) {
+            while let Some((start, end)) = this.next_line() {
+                if let Some(event) = this.fields.take_line(&this.buffer[start..end]) {
                     return Poll::Ready(Some(Ok(event)));
                 }
             }
@@ -144,7 +161,13 @@ where
                 return Poll::Ready(None);
             }
             match ready!(this.body.poll_next_unpin(cx)) {
-                Some(Ok(read)) => this.buffer.extend_from_slice(&read),
+                Some(Ok(read)) => {
+                    // The lines taken go before more is read: the buffer's space is reused.
+                    this.buffer.advance(this.taken);
+                    this.scanned -= this.taken.min(this.scanned);
+                    this.taken = 0;
+                    this.buffer.extend_from_slice(&read);
+                }
                 Some(Err(e)) => {
                     this.ended = true;
                     return Poll::Ready(Some(Err(e.to_string())));
