@@ -3,8 +3,6 @@
 //! `updated`; hidden items are persisted but never streamed; every event is serialised once and
 //! handed to the subscriber, if there is one.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
@@ -28,8 +26,10 @@ pub struct EventSink {
     store: Store,
     scope: Scope,
     thread: Thread,
-    /// Items added but not yet done, with the updates folded in (for the cancel path).
-    pending: HashMap<String, ThreadItem>,
+    /// Items added but not yet done, with the updates folded in (for the cancel path); a
+    /// turn has one or two at a time, found by id faster in a list than by hashing it for
+    /// every delta.
+    pending: Vec<ThreadItem>,
     subscriber: Option<mpsc::Sender<Bytes>>,
     /// What the run's record will say about cost.
     pub usage: Usage,
@@ -68,7 +68,7 @@ impl EventSink {
             store,
             scope,
             thread,
-            pending: HashMap::new(),
+            pending: Vec::new(),
             subscriber,
             usage: Usage::default(),
             started: std::time::Instant::now(),
@@ -93,21 +93,22 @@ impl EventSink {
     async fn persist(&mut self, event: &ThreadStreamEvent) -> Result<(), Stop> {
         let result = match event {
             ThreadStreamEvent::ItemAdded { item } => {
-                self.pending.insert(item.id.clone(), item.clone());
+                self.pending.retain(|p| p.id != item.id);
+                self.pending.push(item.clone());
                 Ok(())
             }
             ThreadStreamEvent::ItemUpdated { item_id, update } => {
-                if let Some(item) = self.pending.get_mut(item_id) {
+                if let Some(item) = self.pending.iter_mut().find(|p| &p.id == item_id) {
                     fold_update(item, update);
                 }
                 Ok(())
             }
             ThreadStreamEvent::ItemDone { item } | ThreadStreamEvent::ItemReplaced { item } => {
-                self.pending.remove(&item.id);
+                self.pending.retain(|p| p.id != item.id);
                 self.store.save_item(&self.scope, item).await
             }
             ThreadStreamEvent::ItemRemoved { item_id } => {
-                self.pending.remove(item_id);
+                self.pending.retain(|p| &p.id != item_id);
                 self.store
                     .delete_thread_item(&self.scope, &self.thread.id, item_id)
                     .await
@@ -139,7 +140,7 @@ impl EventSink {
     pub fn pending_text(&self) -> Option<String> {
         let mut messages: Vec<&ThreadItem> = self
             .pending
-            .values()
+            .iter()
             .filter(|item| matches!(item.body, ItemBody::AssistantMessage(_)))
             .collect();
         messages.sort_by_key(|item| item.created_at);
@@ -200,8 +201,7 @@ impl EventSink {
     pub async fn keep_partial(&mut self, after: Vec<ThreadItem>) -> Result<(), Stop> {
         let mut partial: Vec<ThreadItem> = self
             .pending
-            .drain()
-            .map(|(_, item)| item)
+            .drain(..)
             .filter(|item| match &item.body {
                 ItemBody::AssistantMessage(m) => {
                     m.content.iter().any(|c| !c.text.trim().is_empty())
