@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+mod body;
 mod sse;
 mod stream;
 
-use super::{InputItem, LlmError, ModelRequest, ModelStream, Provider, UserPart};
+use super::{LlmError, ModelRequest, ModelStream, Provider};
+use body::Body;
 
 /// Most of an error body we keep for the message.
 const ERROR_BODY_LIMIT: usize = 2000;
@@ -83,7 +85,7 @@ impl ChatCompletions {
         }
     }
 
-    async fn send(&self, body: &Value) -> Result<reqwest::Response, LlmError> {
+    async fn send(&self, body: &Body<'_>) -> Result<reqwest::Response, LlmError> {
         let mut request = self.client()?.post(&self.url).json(body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
@@ -147,10 +149,7 @@ impl Provider for ChatCompletions {
         request: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<ModelStream, LlmError>> {
         async move {
-            let mut body = request_body(request);
-            body["stream"] = json!(true);
-            body["stream_options"] = json!({"include_usage": true});
-            let response = self.send(&body).await?;
+            let response = self.send(&Body::streamed(request)).await?;
             Ok(stream::chunks(response, self.idle_timeout))
         }
         .boxed()
@@ -161,7 +160,7 @@ impl Provider for ChatCompletions {
         request: &'a ModelRequest,
     ) -> BoxFuture<'a, Result<String, LlmError>> {
         async move {
-            let response = self.send(&request_body(request)).await?;
+            let response = self.send(&Body::of(request)).await?;
             let body: Value = tokio::time::timeout(self.idle_timeout, response.json())
                 .await
                 .map_err(|_| LlmError::IdleTimeout(self.idle_timeout.as_secs()))?
@@ -172,161 +171,5 @@ impl Provider for ChatCompletions {
                 .ok_or_else(|| LlmError::Malformed("the completion has no message content".into()))
         }
         .boxed()
-    }
-}
-
-/// The JSON body of a call, without the streaming options.
-fn request_body(request: &ModelRequest) -> Value {
-    let mut messages = Vec::new();
-    if let Some(instructions) = &request.instructions {
-        messages.push(json!({"role": "system", "content": instructions}));
-    }
-    // Results wait until the calls of their step are all out: the API wants each step's calls
-    // in one assistant message (after the step's text), followed by all of their results.
-    let mut results: Vec<Value> = Vec::new();
-    for item in &request.input {
-        if !matches!(item, InputItem::ToolCall(_) | InputItem::ToolResult { .. }) {
-            messages.append(&mut results);
-        }
-        match item {
-            InputItem::User(parts) => {
-                messages.push(json!({"role": "user", "content": user_content(parts)}))
-            }
-            InputItem::Assistant(text) => {
-                messages.push(json!({"role": "assistant", "content": text}))
-            }
-            InputItem::ToolCall(call) => {
-                let call = json!({"id": call.call_id, "type": "function",
-                                  "function": {"name": call.name, "arguments": call.arguments}});
-                // A call after results starts the next step's assistant message.
-                messages.append(&mut results);
-                match messages.last_mut() {
-                    Some(last) if last["role"] == "assistant" => {
-                        if let Some(calls) = last["tool_calls"].as_array_mut() {
-                            calls.push(call);
-                        } else {
-                            last["tool_calls"] = json!([call]);
-                        }
-                    }
-                    _ => messages
-                        .push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
-                }
-            }
-            InputItem::ToolResult { call_id, output } => {
-                results.push(json!({"role": "tool", "tool_call_id": call_id, "content": output}));
-            }
-        }
-    }
-    messages.append(&mut results);
-    let mut body = json!({"model": request.model, "messages": messages});
-    if let Some(temperature) = request.temperature {
-        body["temperature"] = json!(temperature);
-    }
-    if !request.tools.is_empty() {
-        body["tools"] = request
-            .tools
-            .iter()
-            .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
-            .collect();
-        if let Some(name) = &request.forced_tool {
-            body["tool_choice"] = json!({"type": "function", "function": {"name": name}});
-        }
-    }
-    body
-}
-
-/// Plain text when there is only text (what every compatible server accepts), else parts.
-fn user_content(parts: &[UserPart]) -> Value {
-    if parts.iter().all(|p| matches!(p, UserPart::Text(_))) {
-        let texts: Vec<&str> = parts
-            .iter()
-            .filter_map(|p| {
-                if let UserPart::Text(t) = p {
-                    Some(t.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect();
-        return json!(texts.join("\n\n"));
-    }
-    parts
-        .iter()
-        .map(|part| match part {
-            UserPart::Text(text) => json!({"type": "text", "text": text}),
-            UserPart::Image { url } => json!({"type": "image_url", "image_url": {"url": url}}),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::agent::llm::ToolCall;
-
-    fn call(id: &str) -> InputItem {
-        InputItem::ToolCall(ToolCall {
-            call_id: id.into(),
-            name: "f".into(),
-            arguments: "{}".into(),
-        })
-    }
-
-    fn result(id: &str) -> InputItem {
-        InputItem::ToolResult {
-            call_id: id.into(),
-            output: id.into(),
-        }
-    }
-
-    #[test]
-    fn tool_calls_follow_their_text_in_one_assistant_message() {
-        let request = ModelRequest {
-            model: "m".into(),
-            instructions: Some("be brief".into()),
-            input: vec![
-                InputItem::User(vec![UserPart::Text("hi".into())]),
-                InputItem::Assistant("checking".into()),
-                call("c1"),
-                call("c2"),
-                result("c1"),
-                result("c2"),
-                InputItem::User(vec![UserPart::Text("thanks".into())]),
-            ],
-            tools: vec![],
-            forced_tool: None,
-            temperature: None,
-        };
-        let body = request_body(&request);
-        let messages = body["messages"].as_array().unwrap();
-        assert_eq!(messages.len(), 6);
-        assert_eq!(
-            messages[0],
-            json!({"role": "system", "content": "be brief"})
-        );
-        assert_eq!(messages[1], json!({"role": "user", "content": "hi"}));
-        assert_eq!(messages[2]["content"], "checking");
-        assert_eq!(messages[2]["tool_calls"].as_array().unwrap().len(), 2);
-        assert_eq!(
-            messages[3],
-            json!({"role": "tool", "tool_call_id": "c1", "content": "c1"})
-        );
-        assert_eq!(messages[4]["tool_call_id"], "c2");
-        assert_eq!(messages[5], json!({"role": "user", "content": "thanks"}));
-        assert!(body.get("tools").is_none(), "no tools, no tools key");
-    }
-
-    #[test]
-    fn images_switch_to_content_parts() {
-        let parts = [
-            UserPart::Text("look".into()),
-            UserPart::Image {
-                url: "data:image/png;base64,AA==".into(),
-            },
-        ];
-        assert_eq!(
-            user_content(&parts),
-            json!([{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}])
-        );
     }
 }
