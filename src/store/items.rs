@@ -4,11 +4,11 @@ use diesel::prelude::*;
 
 use super::attachments::attach_to_thread;
 use super::db::{self, AnyConnection};
-use super::kept::{InsertItem, UpdateItem};
+use super::kept::{InsertItem, InsertThread, UpdateItem};
 use super::models::{ItemRow, Visibility};
 use super::paging::{self, Listing, PageRequest};
 use super::run_ownership::{RunClaim, claim_in};
-use super::schema::{items, threads};
+use super::schema::items;
 use super::threads::{find_owned, new_thread_row};
 use super::{AgentChanges, Found, Scope, Store, StoreError};
 use crate::chatkit::records::{HistoryEntry, ToolCallRecord};
@@ -53,9 +53,7 @@ impl Store {
         self.write_conn(move |conn| {
             db::write_transaction(conn, |conn| {
                 if let Some(thread_row) = &thread_row {
-                    diesel::insert_into(threads::table)
-                        .values(thread_row)
-                        .execute(conn)?;
+                    InsertThread(thread_row).execute(conn)?;
                 } else {
                     find_owned(conn, &scope, &row.thread_id)?;
                 }
@@ -65,7 +63,8 @@ impl Store {
                     return Ok(None);
                 }
                 attach_to_thread(conn, &scope, &row.thread_id, &attachment_ids)?;
-                upsert(conn, &row)?;
+                // The message's id is new, made by the server for it.
+                InsertItem(&row).execute(conn)?;
                 let agent_changes = super::agents::agent_changes(conn)?;
                 Ok(Some(SavedMessage { agent_changes }))
             })

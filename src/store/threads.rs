@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::attachments::delete_thread_attachments;
 use super::db::{self, AnyConnection};
+use super::kept::InsertThread;
 use super::models::ThreadRow;
 use super::paging::{self, Listing, PageRequest};
 use super::schema::threads;
@@ -51,9 +52,7 @@ impl Store {
     pub async fn save_new_thread(&self, scope: &Scope, thread: &Thread) -> Result<(), StoreError> {
         let row = new_thread_row(scope, thread)?;
         self.with_conn(move |conn| {
-            diesel::insert_into(threads::table)
-                .values(&row)
-                .execute(conn)?;
+            InsertThread(&row).execute(conn)?;
             Ok(())
         })
         .await
