@@ -52,11 +52,7 @@ fn text_delta(frame: &mut Vec<u8>, item_id: &str, content_index: usize, delta: &
 /// A JSON string: copied as it is unless it holds a byte JSON escapes (a control character,
 /// a quote or a backslash), which serde_json then escapes.
 fn string(frame: &mut Vec<u8>, text: &str) {
-    // Every byte checked, without an early exit, so that the check runs a vector at a time.
-    let plain = text.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-    });
-    if plain {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         frame.reserve(text.len() + 2);
         frame.push(b'"');
         frame.extend_from_slice(text.as_bytes());
