@@ -110,6 +110,9 @@ impl Fields {
         match field {
             b"event" => self.event = text(value).into_owned(),
             b"data" => {
+                // Room for the line feed too: the event's data is a new string each time,
+                // which would otherwise grow again for its last byte.
+                self.data.reserve(value.len() + 1);
                 self.data.push_str(&text(value));
                 self.data.push('\n');
             }
