@@ -6,6 +6,26 @@ use super::*;
 /// The name of the client runtime's threads (the main thread is the client's too).
 pub(crate) const CLIENT_THREAD: &str = "bench-client";
 
+/// Where the threads run when the bench is pinned: the server alone on one core, the load
+/// (client and fake model) on the other, as issue 15 measured turns.
+const SERVER_CORE: usize = 0;
+const LOAD_CORE: usize = 1;
+
+/// Whether the bench pins its threads: on two cores or more, unless `CHATKIT_BENCH_UNPINNED`
+/// is set (the scheduler then places them, as in the runs before the bench pinned).
+pub(crate) fn pinned() -> bool {
+    std::env::var_os("CHATKIT_BENCH_UNPINNED").is_none()
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
+/// Whose a thread of this process is.
+#[derive(PartialEq)]
+enum Owner {
+    Server,
+    Fake,
+    Client,
+}
+
 /// On-CPU time of this process's threads, split by whose they are.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Cpu {
@@ -46,9 +66,34 @@ impl CpuSample {
 pub(crate) struct CpuMeter {
     /// The fake model's threads (those that appeared when it started).
     pub(crate) fake: std::collections::HashSet<u32>,
+    /// Whether [`CpuMeter::start`] places the threads on their cores ([`pinned`]).
+    pub(crate) pinned: bool,
 }
 
 impl CpuMeter {
+    /// Starts a measured phase: places every thread on its core when the bench is pinned
+    /// (those made since the last phase too: tokio starts blocking threads as it needs them,
+    /// and a new thread runs where the thread that made it ran), then samples.
+    pub(crate) fn start(&self) -> CpuSample {
+        self.place();
+        self.sample()
+    }
+
+    /// The server's threads on [`SERVER_CORE`], the others on [`LOAD_CORE`].
+    pub(crate) fn place(&self) {
+        if !self.pinned {
+            return;
+        }
+        for tid in threads() {
+            let core = match self.owner(tid) {
+                Owner::Server => SERVER_CORE,
+                Owner::Fake | Owner::Client => LOAD_CORE,
+            };
+            // A thread that ended meanwhile has nothing to place.
+            let _ = pin(tid, core);
+        }
+    }
+
     pub(crate) fn sample(&self) -> CpuSample {
         let times = threads()
             .into_iter()
@@ -64,15 +109,37 @@ impl CpuMeter {
     /// Whose thread `tid` is: the client's (the main thread and the named runtime threads),
     /// the fake's, or else the server's (its actix workers and their blocking threads).
     pub(crate) fn slot<'a>(&self, cpu: &'a mut Cpu, tid: u32) -> &'a mut Duration {
-        let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"));
-        if tid == std::process::id() || name.is_ok_and(|n| n.starts_with(CLIENT_THREAD)) {
-            &mut cpu.client
-        } else if self.fake.contains(&tid) {
-            &mut cpu.fake
-        } else {
-            &mut cpu.server
+        match self.owner(tid) {
+            Owner::Client => &mut cpu.client,
+            Owner::Fake => &mut cpu.fake,
+            Owner::Server => &mut cpu.server,
         }
     }
+
+    fn owner(&self, tid: u32) -> Owner {
+        let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"));
+        if tid == std::process::id() || name.is_ok_and(|n| n.starts_with(CLIENT_THREAD)) {
+            Owner::Client
+        } else if self.fake.contains(&tid) {
+            Owner::Fake
+        } else {
+            Owner::Server
+        }
+    }
+}
+
+/// Runs thread `tid` on `core` only.
+fn pin(tid: u32, core: usize) -> std::io::Result<()> {
+    let tid = libc::pid_t::try_from(tid).map_err(std::io::Error::other)?;
+    // SAFETY: the set is a plain bit mask on the stack, sized as the call is told.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The ids of this process's threads.

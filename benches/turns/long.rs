@@ -30,12 +30,12 @@ pub(crate) async fn long_threads(bench: &Bench, db: &str, report: &mut Report) {
         add_message(bench, user, &warm, &reply).await;
     }
 
-    let before = bench.cpu.sample();
+    let before = bench.cpu.start();
     for thread in &short {
         add_message(bench, user, thread, &reply).await;
     }
     let short_cpu = before.elapsed(&bench.cpu).server;
-    let before = bench.cpu.sample();
+    let before = bench.cpu.start();
     for _ in 0..LONG_TURNS {
         add_message(bench, user, &long, &reply).await;
     }

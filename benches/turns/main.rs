@@ -3,9 +3,10 @@
 //!
 //! `cargo bench --bench turns` (add `TEST_DATABASE_URL=postgres://...` for the Postgres row).
 //! Everything runs on loopback in this process: the server (its own actix workers), the fake
-//! OpenAI endpoint (one actix worker) and the load-generating client (this tokio runtime), so
-//! the client and the fake compete with the server for the machine's cores. Every loop is
-//! bounded by a count and a time budget; nothing here asserts on time.
+//! OpenAI endpoint (one actix worker) and the load-generating client (this tokio runtime). On
+//! two cores or more the server's threads are pinned to one core and the client's and the
+//! fake's to another (`cpu::pinned`), so the load does not take the server's core. Every loop
+//! is bounded by a count and a time budget; nothing here asserts on time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

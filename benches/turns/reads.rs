@@ -38,7 +38,7 @@ pub(crate) async fn reads(bench: &Bench, report: &mut Report) {
         (format!("`threads.list`, {READ_THREADS} threads"), &list),
     ] {
         read_load(bench, user, body, Duration::from_millis(500)).await;
-        let before = bench.cpu.sample();
+        let before = bench.cpu.start();
         let (latencies, elapsed) = read_load(bench, user, body, READ_BUDGET).await;
         let cpu = before.elapsed(&bench.cpu);
         report.row(

@@ -82,6 +82,14 @@ pub(crate) fn machine_facts(report: &mut Report) {
     };
     report.facts.push(format!("cores (nproc): {cores}"));
     report.facts.push(format!("CPU: {cpu}"));
+    report.facts.push(
+        if super::cpu::pinned() {
+            "threads: the server's pinned to core 0, the client's and the fake model's to core 1"
+        } else {
+            "threads: not pinned (placed by the scheduler)"
+        }
+        .to_owned(),
+    );
     report
         .facts
         .push(format!("rustc: {}", output("rustc", &["--version"])));

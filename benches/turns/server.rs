@@ -30,6 +30,7 @@ impl Bench {
             .expect("the fake answers");
         let cpu = CpuMeter {
             fake: threads().difference(&before).copied().collect(),
+            pinned: cpu::pinned(),
         };
         let mut vars: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", db_url),
@@ -43,13 +44,17 @@ impl Bench {
         let app = Application::build(settings).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        Some(Bench {
+        let bench = Bench {
             address,
             client,
             fake: Arc::new(fake),
             cpu,
             _db: db,
-        })
+        };
+        // A first turn starts the server's threads, which are then placed on their core.
+        bench.create("warm-up", "hello", words(3)).await;
+        bench.cpu.place();
+        Some(bench)
     }
 
     /// One streamed request: queues `reply` at the fake, sends, and reads the stream to its

@@ -37,7 +37,7 @@ pub(crate) async fn deltas_per_second(bench: &Bench, report: &mut Report) {
     let mut gaps_fake = Vec::new();
     let mut cpu = Cpu::default();
     for run in 0..LONG_REPLY_RUNS {
-        let before = bench.cpu.sample();
+        let before = bench.cpu.start();
         let turn = bench
             .create("long", &format!("long {run}"), reply.clone())
             .await;
@@ -106,7 +106,7 @@ pub(crate) async fn turns_per_second(bench: &Bench, db: &str, report: &mut Repor
     for clients in TURN_CLIENTS {
         // Opens the connections and warms the pools.
         load(bench, clients, Duration::from_millis(500), clients * 4).await;
-        let before = bench.cpu.sample();
+        let before = bench.cpu.start();
         let (latencies, failed, elapsed) = load(bench, clients, TURNS_BUDGET, TURNS_CAP).await;
         let cpu = before.elapsed(&bench.cpu);
         let failed = if failed == 0 {
