@@ -19,7 +19,6 @@ pub(crate) fn pinned() -> bool {
 }
 
 /// Whose a thread of this process is.
-#[derive(PartialEq)]
 enum Owner {
     Server,
     Fake,
