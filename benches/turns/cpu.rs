@@ -1,5 +1,6 @@
-//! CPU time, from /proc: on one machine the client and the fake take cores from the server,
-//! so the server's own CPU time per turn, delta or request is the steadier figure.
+//! CPU time, from /proc, and where threads run: the client and the fake share the machine with
+//! the server (on the other core when the bench is pinned), so the server's own CPU time per
+//! turn, delta or request is the steadier figure.
 
 use super::*;
 
