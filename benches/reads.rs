@@ -18,6 +18,8 @@
 #[path = "../tests/api/support/mod.rs"]
 mod support;
 
+#[path = "common/affinity.rs"]
+mod affinity;
 #[allow(dead_code)]
 #[path = "common/stats.rs"]
 mod stats;
@@ -25,6 +27,7 @@ mod stats;
 #[path = "reads/load.rs"]
 mod load;
 
+use affinity::pin;
 use load::{Connection, load};
 
 use std::io::Write;
@@ -70,7 +73,7 @@ fn main() {
     }
     let pinned = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     if pinned {
-        pin(LOAD_CORE).expect("pin the load to its core");
+        pin(0, LOAD_CORE).expect("pin the load to its core");
     }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -282,7 +285,7 @@ impl Server {
         if pinned {
             // SAFETY: sched_setaffinity is a plain system call, safe between fork and exec.
             unsafe {
-                command.pre_exec(|| pin(SERVER_CORE));
+                command.pre_exec(|| pin(0, SERVER_CORE));
             }
         }
         let child = command.spawn().expect("server starts");
@@ -341,19 +344,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-/// Pins the calling thread (and what it starts afterwards) to `core`.
-fn pin(core: usize) -> std::io::Result<()> {
-    // SAFETY: the set is a plain bit mask on the stack, sized as the call is told.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// The bare server: actix-web with its defaults (one worker per core it may use, so one when

@@ -90,7 +90,9 @@ impl CpuMeter {
                 Owner::Fake | Owner::Client => LOAD_CORE,
             };
             // A thread that ended meanwhile has nothing to place.
-            let _ = pin(tid, core);
+            if let Ok(tid) = libc::pid_t::try_from(tid) {
+                let _ = crate::affinity::pin(tid, core);
+            }
         }
     }
 
@@ -126,20 +128,6 @@ impl CpuMeter {
             Owner::Server
         }
     }
-}
-
-/// Runs thread `tid` on `core` only.
-fn pin(tid: u32, core: usize) -> std::io::Result<()> {
-    let tid = libc::pid_t::try_from(tid).map_err(std::io::Error::other)?;
-    // SAFETY: the set is a plain bit mask on the stack, sized as the call is told.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(core, &mut set);
-        if libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// The ids of this process's threads.

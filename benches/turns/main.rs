@@ -20,6 +20,9 @@ mod support;
 #[path = "../common/stats.rs"]
 mod stats;
 
+#[path = "../common/affinity.rs"]
+mod affinity;
+
 mod cpu;
 mod long;
 mod reads;
