@@ -10,7 +10,8 @@
 //! - 10,000 streams, deltas 300 ms apart (ideal duration 14.7 s).
 //!
 //! It reports the time to the first delta and the stream duration (p50, p99, max) as the
-//! client sees them, lost streams (any that did not end with all 50 deltas and no error), the
+//! client sees them, the CPU each process spent until every stream had its first delta, lost
+//! streams (any that did not end with all 50 deltas and no error), the
 //! server's RSS idle before, at its peak and a minute after the load, its descriptors and the
 //! model server's at their peak, and the server's CPU time. `CHATKIT_BENCH_ONLY=2000` or
 //! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=2` tells the server the model speaks
@@ -35,7 +36,7 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use procfs::Sample;
@@ -162,10 +163,18 @@ fn start_server(dir: &std::path::Path, model_port: u16, h2c: bool) -> (Process, 
     (Process(child), address)
 }
 
-/// `n` streams at once; their outcomes.
-async fn burst(n: usize, server: SocketAddr, offset: usize) -> Vec<client::Outcome> {
+/// `n` streams at once; their outcomes. Each stream's first delta is counted in `firsts`.
+async fn burst(
+    n: usize,
+    server: SocketAddr,
+    offset: usize,
+    firsts: Arc<AtomicUsize>,
+) -> Vec<client::Outcome> {
     let tasks: Vec<_> = (0..n)
-        .map(|i| tokio::spawn(client::stream(offset + i, server)))
+        .map(|i| {
+            let firsts = firsts.clone();
+            tokio::spawn(async move { client::stream(offset + i, server, &firsts).await })
+        })
         .collect();
     let mut outcomes = Vec::with_capacity(n);
     for task in tasks {
@@ -174,13 +183,48 @@ async fn burst(n: usize, server: SocketAddr, offset: usize) -> Vec<client::Outco
     outcomes
 }
 
+/// The start of a load: from sending the requests until every stream had its first delta,
+/// and the CPU each process spent in that time.
+struct Starts {
+    took: Duration,
+    server: Duration,
+    model: Duration,
+    client: Duration,
+}
+
+/// Waits until `n` first deltas are counted (or the load ends without them: `None`).
+async fn watch_starts(
+    n: usize,
+    firsts: Arc<AtomicUsize>,
+    running: Arc<AtomicBool>,
+    pids: (u32, u32),
+) -> Option<Starts> {
+    let cpu = || {
+        [pids.0, pids.1, std::process::id()].map(|pid| Duration::from_nanos(procfs::cpu_ns(pid)))
+    };
+    let (started, before) = (Instant::now(), cpu());
+    while firsts.load(Ordering::Relaxed) < n {
+        if !running.load(Ordering::Relaxed) {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let (took, after) = (started.elapsed(), cpu());
+    Some(Starts {
+        took,
+        server: after[0] - before[0],
+        model: after[1] - before[1],
+        client: after[2] - before[2],
+    })
+}
+
 async fn run(scenario: &Scenario, h2c: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (model, model_port) = start_model(scenario.interval);
     let (server, address) = start_server(dir.path(), model_port, h2c);
     let (pid, model_pid) = (server.0.id(), model.0.id());
 
-    let warm = burst(WARM_UP, address, 1_000_000).await;
+    let warm = burst(WARM_UP, address, 1_000_000, Arc::default()).await;
     let warm_lost = warm.iter().filter(|o| !o.complete(model::DELTAS)).count();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = Sample::of(pid);
@@ -200,13 +244,21 @@ async fn run(scenario: &Scenario, h2c: bool) {
             (server_peak, model_peak)
         })
     };
+    let firsts = Arc::new(AtomicUsize::new(0));
+    let starts = tokio::spawn(watch_starts(
+        scenario.streams,
+        firsts.clone(),
+        running.clone(),
+        (pid, model_pid),
+    ));
     let cpu_before = procfs::cpu_seconds(pid);
     let started = Instant::now();
-    let outcomes = burst(scenario.streams, address, 0).await;
+    let outcomes = burst(scenario.streams, address, 0, firsts).await;
     let took = started.elapsed();
     let cpu = procfs::cpu_seconds(pid) - cpu_before;
     running.store(false, Ordering::Relaxed);
     let (server_peak, model_peak) = sampler.await.expect("the sampler");
+    let starts = starts.await.expect("the start watcher");
     let load_average = procfs::load_average();
     tokio::time::sleep(AFTER_LOAD).await;
     let after = Sample::of(pid);
@@ -245,6 +297,18 @@ async fn run(scenario: &Scenario, h2c: bool) {
         ms(percentile(&first, 99.0)),
         ms(first.last().copied())
     );
+    match starts {
+        Some(s) => println!(
+            "- until every stream's first delta ({:.0} ms): server CPU {:.0} ms ({:.0} µs per \
+             stream), fake model {:.0} ms, this client {:.0} ms",
+            s.took.as_secs_f64() * 1e3,
+            s.server.as_secs_f64() * 1e3,
+            s.server.as_secs_f64() * 1e6 / scenario.streams as f64,
+            s.model.as_secs_f64() * 1e3,
+            s.client.as_secs_f64() * 1e3
+        ),
+        None => println!("- until every stream's first delta: not every stream had one"),
+    }
     println!(
         "- duration: p50 {} / p99 {} / max {}",
         ms(percentile(&whole, 50.0)),

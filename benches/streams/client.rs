@@ -4,6 +4,7 @@
 //! Connections come from several loopback source addresses, each with its own ephemeral ports.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,11 +37,12 @@ impl Outcome {
     }
 }
 
-/// Sends `threads.create` as user `u<index>` and reads the stream to its end.
-pub async fn stream(index: usize, server: SocketAddr) -> Outcome {
+/// Sends `threads.create` as user `u<index>` and reads the stream to its end; counts its
+/// first delta in `firsts`.
+pub async fn stream(index: usize, server: SocketAddr, firsts: &AtomicUsize) -> Outcome {
     let mut outcome = Outcome::default();
     let started = Instant::now();
-    if let Err(e) = read(index, server, started, &mut outcome).await {
+    if let Err(e) = read(index, server, started, &mut outcome, firsts).await {
         outcome.failure.get_or_insert(e);
     }
     outcome
@@ -51,6 +53,7 @@ async fn read(
     server: SocketAddr,
     started: Instant,
     outcome: &mut Outcome,
+    firsts: &AtomicUsize,
 ) -> Result<(), String> {
     let source = Ipv4Addr::from(u32::from(Ipv4Addr::LOCALHOST) + index as u32 % SOURCE_ADDRESSES);
     let socket = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
@@ -98,6 +101,7 @@ async fn read(
         let deltas = count(&window, DELTA);
         if deltas > 0 && outcome.first_delta.is_none() {
             outcome.first_delta = Some(started.elapsed());
+            firsts.fetch_add(1, Ordering::Relaxed);
         }
         outcome.deltas += deltas;
         if count(&window, ERROR) > 0 {
