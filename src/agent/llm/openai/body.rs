@@ -5,9 +5,8 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::super::{InputItem, ModelRequest, UserPart};
+use super::super::{InputItem, ModelRequest, Schema, UserPart};
 
 #[derive(Serialize)]
 pub(super) struct Body<'a> {
@@ -98,7 +97,7 @@ struct Function<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<&'a Value>,
+    parameters: Option<&'a Schema>,
 }
 
 impl<'a> Body<'a> {
@@ -231,9 +230,7 @@ fn user_content(parts: &[UserPart]) -> UserContent<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::agent::llm::{ToolCall, ToolSpec};
@@ -312,7 +309,7 @@ mod tests {
         request.tools = vec![ToolSpec {
             name: "lookup".into(),
             description: "Looks up".into(),
-            parameters: Arc::new(json!({"type": "object", "properties": {}})),
+            parameters: json!({"type": "object", "properties": {}}).into(),
         }];
         request.forced_tool = Some("lookup".into());
         request.temperature = Some(0.5);
