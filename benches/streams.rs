@@ -210,11 +210,12 @@ async fn watch_starts(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let (took, after) = (started.elapsed(), cpu());
+    // Saturating: a thread that ended in the meantime takes its time out of the sum.
     Some(Starts {
         took,
-        server: after[0] - before[0],
-        model: after[1] - before[1],
-        client: after[2] - before[2],
+        server: after[0].saturating_sub(before[0]),
+        model: after[1].saturating_sub(before[1]),
+        client: after[2].saturating_sub(before[2]),
     })
 }
 
