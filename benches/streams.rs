@@ -28,6 +28,8 @@ mod client;
 mod model;
 #[path = "streams/procfs.rs"]
 mod procfs;
+#[path = "common/schedstat.rs"]
+mod schedstat;
 #[allow(dead_code)]
 #[path = "common/stats.rs"]
 mod stats;
@@ -199,9 +201,8 @@ async fn watch_starts(
     running: Arc<AtomicBool>,
     pids: (u32, u32),
 ) -> Option<Starts> {
-    let cpu = || {
-        [pids.0, pids.1, std::process::id()].map(|pid| Duration::from_nanos(procfs::cpu_ns(pid)))
-    };
+    let cpu =
+        || [pids.0, pids.1, std::process::id()].map(|pid| schedstat::threads_cpu(&pid.to_string()));
     let (started, before) = (Instant::now(), cpu());
     while firsts.load(Ordering::Relaxed) < n {
         if !running.load(Ordering::Relaxed) {
@@ -210,12 +211,19 @@ async fn watch_starts(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let (took, after) = (started.elapsed(), cpu());
-    // Saturating: a thread that ended in the meantime takes its time out of the sum.
+    // Thread by thread, as the turns bench counts: a thread started meanwhile counts from
+    // zero; one that ended meantime is missing from `after`, its time in between lost.
+    let used = |i: usize| -> Duration {
+        after[i]
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(before[i].get(tid).copied().unwrap_or_default()))
+            .sum()
+    };
     Some(Starts {
         took,
-        server: after[0].saturating_sub(before[0]),
-        model: after[1].saturating_sub(before[1]),
-        client: after[2].saturating_sub(before[2]),
+        server: used(0),
+        model: used(1),
+        client: used(2),
     })
 }
 

@@ -72,20 +72,6 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / per_second as f64
 }
 
-/// CPU time of the process's live threads so far, in nanoseconds (`schedstat`): precise
-/// enough for a window of a few hundred milliseconds, which clock ticks are not.
-pub fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .filter_map(|task| {
-            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-            stat.split_whitespace().next()?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
 /// Raises this process's open-file soft limit to its hard limit: 10,000 client sockets.
 pub fn raise_open_files() {
     let mut limit = libc::rlimit {

@@ -97,15 +97,7 @@ impl CpuMeter {
     }
 
     pub(crate) fn sample(&self) -> CpuSample {
-        let times = threads()
-            .into_iter()
-            .filter_map(|tid| {
-                let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"));
-                let ns = stat.ok()?.split_whitespace().next()?.parse().ok()?;
-                Some((tid, Duration::from_nanos(ns)))
-            })
-            .collect();
-        CpuSample(times)
+        CpuSample(crate::schedstat::threads_cpu("self"))
     }
 
     /// Whose thread `tid` is: the client's (the main thread and the named runtime threads),

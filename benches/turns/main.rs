@@ -22,6 +22,8 @@ mod stats;
 
 #[path = "../common/affinity.rs"]
 mod affinity;
+#[path = "../common/schedstat.rs"]
+mod schedstat;
 
 mod cpu;
 mod long;
