@@ -63,7 +63,8 @@ pub struct ToolSpec {
 /// A tool's JSON schema as JSON text, shared and written once: every turn's request lists
 /// the agent's tools, and their schemas (about 6 KB a turn in the streams bench) are neither
 /// copied nor serialised again for it (walking their trees was ~3% of a turn's start).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
 pub struct Schema(std::sync::Arc<serde_json::value::RawValue>);
 
 impl From<serde_json::Value> for Schema {
@@ -78,12 +79,6 @@ impl From<serde_json::Value> for Schema {
 impl PartialEq for Schema {
     fn eq(&self, other: &Self) -> bool {
         self.0.get() == other.0.get()
-    }
-}
-
-impl serde::Serialize for Schema {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
     }
 }
 
