@@ -13,7 +13,10 @@
 //! client sees them, the CPU each process spent until every stream had its first delta, lost
 //! streams (any that did not end with all 50 deltas and no error), the
 //! server's RSS idle before, at its peak and a minute after the load, its descriptors and the
-//! model server's at their peak, and the server's CPU time. `CHATKIT_BENCH_ONLY=2000` or
+//! model server's at their peak, and the server's CPU time. Before the server, each scenario
+//! runs against a bare actix-web relay of the model's stream (`streams/bare.rs`) with the same
+//! client and a fresh fake model: the floor the server's figures are set beside, in a table
+//! at the end of the scenario. `CHATKIT_BENCH_ONLY=2000` or
 //! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=2` tells the server the model speaks
 //! HTTP/2 cleartext (`CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`; by default, as in the server, its
 //! model client uses HTTP/1.1);
@@ -22,6 +25,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "streams/bare.rs"]
+mod bare;
 #[path = "streams/client.rs"]
 mod client;
 #[path = "streams/model.rs"]
@@ -59,6 +64,11 @@ fn main() {
     if let Ok(ms) = std::env::var(MODEL_ROLE) {
         let interval = Duration::from_millis(ms.parse().expect("an interval in ms"));
         return runtime().block_on(model::serve(interval));
+    }
+    if let Ok(address) = std::env::var(bare::ROLE) {
+        let model = std::env::var(bare::MODEL).expect("the model's URL");
+        let h2c = std::env::var(bare::HTTP).as_deref() == Ok("2");
+        return bare::serve(&address, model, h2c);
     }
     procfs::raise_open_files();
     let only = std::env::var("CHATKIT_BENCH_ONLY").unwrap_or_default();
@@ -122,10 +132,7 @@ fn start_model(interval: Duration) -> (Process, u16) {
 
 /// The server binary on a fresh SQLite database, with the fake model as its model.
 fn start_server(dir: &std::path::Path, model_port: u16, h2c: bool) -> (Process, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let address = free_address();
     let log = std::fs::File::create(dir.join("server.log")).expect("log file");
     // Another build of the server may be measured with the same bench (before and after).
     let binary = std::env::var("CHATKIT_BENCH_SERVER_BIN")
@@ -138,7 +145,7 @@ fn start_server(dir: &std::path::Path, model_port: u16, h2c: bool) -> (Process, 
             "DATABASE_URL",
             format!("sqlite://{}", dir.join("bench.db").display()),
         )
-        .env("CHATKIT_BIND", format!("127.0.0.1:{port}"))
+        .env("CHATKIT_BIND", address.to_string())
         .env("CHATKIT_STORAGE_DIR", dir.join("files"))
         .env(
             "OPENAI_BASE_URL",
@@ -156,13 +163,40 @@ fn start_server(dir: &std::path::Path, model_port: u16, h2c: bool) -> (Process, 
         .stderr(log)
         .spawn()
         .expect("the server binary starts");
-    let address: SocketAddr = ([127, 0, 0, 1], port).into();
+    (Process(child), wait_for(address))
+}
+
+/// This binary as the bare relay to the fake model at `model_port`; its process and address.
+fn start_bare(model_port: u16, h2c: bool) -> (Process, SocketAddr) {
+    let address = free_address();
+    let child = Command::new(std::env::current_exe().expect("this binary"))
+        .env(bare::ROLE, address.to_string())
+        .env(bare::MODEL, format!("http://127.0.0.1:{model_port}/v1"))
+        .env(bare::HTTP, if h2c { "2" } else { "1.1" })
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the bare relay starts");
+    (Process(child), wait_for(address))
+}
+
+/// A loopback address with a port free now (the server binds it a moment later).
+fn free_address() -> SocketAddr {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    ([127, 0, 0, 1], port).into()
+}
+
+/// `address` once a server accepts on it.
+fn wait_for(address: SocketAddr) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(address).is_err() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    (Process(child), address)
+    address
 }
 
 /// `n` streams at once; their outcomes. Each stream's first delta is counted in `firsts`.
@@ -227,12 +261,43 @@ async fn watch_starts(
     })
 }
 
-async fn run(scenario: &Scenario, h2c: bool) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (model, model_port) = start_model(scenario.interval);
-    let (server, address) = start_server(dir.path(), model_port, h2c);
-    let (pid, model_pid) = (server.0.id(), model.0.id());
+/// What one server did under a scenario's burst.
+struct Measured {
+    warm_lost: usize,
+    /// Samples 5 s after the warm-up.
+    idle: Sample,
+    model_idle: Sample,
+    outcomes: Vec<client::Outcome>,
+    starts: Option<Starts>,
+    /// From sending the requests to the end of the last stream.
+    took: Duration,
+    /// The server's CPU seconds in that time.
+    cpu: f64,
+    server_peak: Sample,
+    model_peak: Sample,
+}
 
+impl Measured {
+    fn lost(&self) -> Vec<&client::Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| !o.complete(model::DELTAS))
+            .collect()
+    }
+
+    /// First deltas and durations, each sorted.
+    fn latencies(&self) -> (Vec<Duration>, Vec<Duration>) {
+        let mut first: Vec<Duration> = self.outcomes.iter().filter_map(|o| o.first_delta).collect();
+        let mut whole: Vec<Duration> = self.outcomes.iter().filter_map(|o| o.duration).collect();
+        first.sort();
+        whole.sort();
+        (first, whole)
+    }
+}
+
+/// The warm-up, a rest, then the scenario's burst against the server at `address`.
+async fn measure(scenario: &Scenario, address: SocketAddr, pids: (u32, u32)) -> Measured {
+    let (pid, model_pid) = pids;
     let warm = burst(WARM_UP, address, 1_000_000, Arc::default()).await;
     let warm_lost = warm.iter().filter(|o| !o.complete(model::DELTAS)).count();
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -258,7 +323,7 @@ async fn run(scenario: &Scenario, h2c: bool) {
         scenario.streams,
         firsts.clone(),
         running.clone(),
-        (pid, model_pid),
+        pids,
     ));
     let cpu_before = procfs::cpu_seconds(pid);
     let started = Instant::now();
@@ -268,6 +333,31 @@ async fn run(scenario: &Scenario, h2c: bool) {
     running.store(false, Ordering::Relaxed);
     let (server_peak, model_peak) = sampler.await.expect("the sampler");
     let starts = starts.await.expect("the start watcher");
+    Measured {
+        warm_lost,
+        idle,
+        model_idle,
+        outcomes,
+        starts,
+        took,
+        cpu,
+        server_peak,
+        model_peak,
+    }
+}
+
+async fn run(scenario: &Scenario, h2c: bool) {
+    // The floor first, each with a fresh fake model.
+    let relay = {
+        let (model, model_port) = start_model(scenario.interval);
+        let (relay, address) = start_bare(model_port, h2c);
+        measure(scenario, address, (relay.0.id(), model.0.id())).await
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (model, model_port) = start_model(scenario.interval);
+    let (server, address) = start_server(dir.path(), model_port, h2c);
+    let pid = server.0.id();
+    let ours = measure(scenario, address, (pid, model.0.id())).await;
     let load_average = procfs::load_average();
     tokio::time::sleep(AFTER_LOAD).await;
     let after = Sample::of(pid);
@@ -276,14 +366,16 @@ async fn run(scenario: &Scenario, h2c: bool) {
     drop(server);
     drop(model);
 
-    let lost: Vec<&client::Outcome> = outcomes
-        .iter()
-        .filter(|o| !o.complete(model::DELTAS))
-        .collect();
-    let mut first: Vec<Duration> = outcomes.iter().filter_map(|o| o.first_delta).collect();
-    let mut whole: Vec<Duration> = outcomes.iter().filter_map(|o| o.duration).collect();
-    first.sort();
-    whole.sort();
+    let Measured {
+        warm_lost,
+        idle,
+        model_idle,
+        server_peak,
+        model_peak,
+        ..
+    } = ours;
+    let lost = ours.lost();
+    let (first, whole) = ours.latencies();
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "\n## {} simultaneous streams, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
@@ -306,18 +398,10 @@ async fn run(scenario: &Scenario, h2c: bool) {
         ms(percentile(&first, 99.0)),
         ms(first.last().copied())
     );
-    match starts {
-        Some(s) => println!(
-            "- until every stream's first delta ({:.0} ms): server CPU {:.0} ms ({:.0} µs per \
-             stream), fake model {:.0} ms, this client {:.0} ms",
-            s.took.as_secs_f64() * 1e3,
-            s.server.as_secs_f64() * 1e3,
-            s.server.as_secs_f64() * 1e6 / scenario.streams as f64,
-            s.model.as_secs_f64() * 1e3,
-            s.client.as_secs_f64() * 1e3
-        ),
-        None => println!("- until every stream's first delta: not every stream had one"),
-    }
+    println!(
+        "- until every stream's first delta: {}",
+        starts_line(&ours, scenario)
+    );
     println!(
         "- duration: p50 {} / p99 {} / max {}",
         ms(percentile(&whole, 50.0)),
@@ -365,11 +449,59 @@ async fn run(scenario: &Scenario, h2c: bool) {
     );
     println!(
         "- server CPU: {:.1} s over {:.1} s of load ({:.0}% of one core)",
-        cpu,
-        took.as_secs_f64(),
-        100.0 * cpu / took.as_secs_f64()
+        ours.cpu,
+        ours.took.as_secs_f64(),
+        100.0 * ours.cpu / ours.took.as_secs_f64()
     );
     println!("- load average at the end of the load: {load_average}");
+    compare(scenario, &ours, &relay);
+}
+
+/// The time until every first delta and each process's CPU in it, as one line.
+fn starts_line(measured: &Measured, scenario: &Scenario) -> String {
+    match &measured.starts {
+        Some(s) => format!(
+            "{:.0} ms; server CPU {:.0} ms ({:.0} µs per stream), fake model {:.0} ms, this \
+             client {:.0} ms",
+            s.took.as_secs_f64() * 1e3,
+            s.server.as_secs_f64() * 1e3,
+            s.server.as_secs_f64() * 1e6 / scenario.streams as f64,
+            s.model.as_secs_f64() * 1e3,
+            s.client.as_secs_f64() * 1e3
+        ),
+        None => "not every stream had one".to_owned(),
+    }
+}
+
+/// This server beside the bare relay of the same run.
+fn compare(scenario: &Scenario, ours: &Measured, relay: &Measured) {
+    println!("\n| figure | this server | bare actix-web relay (no database, no agent) |");
+    println!("|---|---|---|");
+    let what = [
+        "first delta p50 / p99",
+        "until every first delta; CPU in it",
+        "duration p99",
+        "lost streams; server CPU during the load",
+    ];
+    let (ours, relay) = (figures(ours, scenario), figures(relay, scenario));
+    for ((what, ours), relay) in what.iter().zip(ours).zip(relay) {
+        println!("| {what} | {ours} | {relay} |");
+    }
+}
+
+/// The figures of `compare`'s rows for one server.
+fn figures(measured: &Measured, scenario: &Scenario) -> [String; 4] {
+    let (first, whole) = measured.latencies();
+    [
+        format!(
+            "{} / {}",
+            ms(percentile(&first, 50.0)),
+            ms(percentile(&first, 99.0))
+        ),
+        starts_line(measured, scenario),
+        ms(percentile(&whole, 99.0)),
+        format!("{}; {:.1} s", measured.lost().len(), measured.cpu),
+    ]
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
