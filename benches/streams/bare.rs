@@ -17,8 +17,8 @@ pub const MODEL: &str = "CHATKIT_BENCH_BARE_MODEL";
 /// With `ROLE`: "2" when the model is to be spoken to over HTTP/2 cleartext.
 pub const HTTP: &str = "CHATKIT_BENCH_BARE_HTTP";
 
-/// The request the relay sends for every stream: a short conversation, as small as the
-/// server's own without tools.
+/// The request the relay sends for every stream: one short user message and no tools (the
+/// server's request carries its tools' schemas too).
 const REQUEST: &str = r#"{"model":"bench","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello"}]}"#;
 
 /// Serves until killed; actix-web's defaults (a worker per core), as the server has.
