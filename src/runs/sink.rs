@@ -232,20 +232,24 @@ impl Emit for EventSink {
         if text_delta && self.usage.first_text_after.is_none() {
             self.usage.first_text_after = Some(self.started.elapsed());
             crate::observe::metrics::first_token(self.started.elapsed());
+            // There was no text to keep before: its first second counts from here, so the
+            // first delta never waits for a write (which, in a burst of new threads, queues
+            // behind all of their first writes).
+            self.flushed = std::time::Instant::now();
         }
         self.persist(&event).await?;
-        if text_delta {
-            self.flush_partial().await;
-        }
         let hidden_done = matches!(
             &event,
             ThreadStreamEvent::ItemDone { item } if item.body.is_hidden()
         );
-        if hidden_done {
-            Ok(())
-        } else {
-            self.forward(&event).await
+        if !hidden_done {
+            self.forward(&event).await?;
         }
+        // After the delta is on its way: the client need not wait for the write.
+        if text_delta {
+            self.flush_partial().await;
+        }
+        Ok(())
     }
 
     async fn record_tool_call(&mut self, record: ToolCallRecord) -> Result<(), Stop> {
