@@ -11,6 +11,7 @@
 //! scheduler pass per frame, microseconds.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,7 +21,7 @@ use actix_web::http::header;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::observe::metrics::{OpenStream, open_stream};
 use crate::service::chatkit::EventStream;
@@ -45,7 +46,12 @@ struct SseBody {
     passes: u8,
     /// Handing `held` on: actix takes them one per poll until the body says it has no more.
     releasing: bool,
-    keep_alive: Interval,
+    /// Fires when a keep-alive may be due: no sooner than `every` after `sent`. Moved only
+    /// when it fires, not at every frame (a timer reset per text delta showed in profiles).
+    keep_alive: Pin<Box<Sleep>>,
+    every: Duration,
+    /// When frames were last handed on.
+    sent: Instant,
     /// Gives the user's stream slot back when the body is dropped (finished or disconnected).
     _permit: Option<StreamPermit>,
     /// Counts the stream among the open ones while it lives.
@@ -54,8 +60,7 @@ struct SseBody {
 
 impl SseBody {
     fn new(stream: EventStream, keep_alive: Duration) -> SseBody {
-        let mut ticks = interval_at(Instant::now() + keep_alive, keep_alive);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let now = Instant::now();
         SseBody {
             leading: stream.leading.into_iter(),
             run: stream.run,
@@ -63,7 +68,9 @@ impl SseBody {
             held_bytes: 0,
             passes: 0,
             releasing: false,
-            keep_alive: ticks,
+            keep_alive: Box::pin(sleep_until(now + keep_alive)),
+            every: keep_alive,
+            sent: now,
             _permit: stream.permit,
             _open: open_stream(),
         }
@@ -93,7 +100,7 @@ impl SseBody {
 fn yield_to_runtime(cx: &mut Context<'_>) {
     let yielding = std::pin::pin!(tokio::task::yield_now());
     // The first poll of `yield_now` hands the waker to the scheduler and is always pending.
-    let _ = std::future::Future::poll(yielding, cx);
+    let _ = yielding.poll(cx);
 }
 
 impl Stream for SseBody {
@@ -124,15 +131,23 @@ impl Stream for SseBody {
                 break;
             }
             self.releasing = true;
-            self.keep_alive.reset();
+            self.sent = Instant::now();
         }
         if self.run.is_none() {
             return Poll::Ready(None);
         }
-        match self.keep_alive.poll_tick(cx) {
-            Poll::Ready(_) => Poll::Ready(Some(Ok(KEEP_ALIVE))),
-            Poll::Pending => Poll::Pending,
+        while self.keep_alive.as_mut().poll(cx).is_ready() {
+            let (now, every) = (Instant::now(), self.every);
+            let due = self.sent + every;
+            if due <= now {
+                self.sent = now;
+                self.keep_alive.as_mut().reset(now + every);
+                return Poll::Ready(Some(Ok(KEEP_ALIVE)));
+            }
+            // Frames went out since it was set: a full quiet interval from the last of them.
+            self.keep_alive.as_mut().reset(due);
         }
+        Poll::Pending
     }
 }
 
@@ -152,12 +167,16 @@ mod tests {
     use super::*;
 
     fn body(run: mpsc::Receiver<Bytes>) -> SseBody {
+        quiet_after(run, Duration::from_secs(60))
+    }
+
+    fn quiet_after(run: mpsc::Receiver<Bytes>, keep_alive: Duration) -> SseBody {
         let stream = EventStream {
             leading: vec![Bytes::from_static(b"data: first\n\n")],
             run: Some(run),
             permit: None,
         };
-        SseBody::new(stream, Duration::from_secs(60))
+        SseBody::new(stream, keep_alive)
     }
 
     /// One poll, as actix makes it: what the body hands on now, or `None` for "nothing yet".
@@ -219,5 +238,38 @@ mod tests {
             }
         }
         assert_eq!(pending, MOST_PASSES);
+    }
+
+    /// What the body hands on next, waiting for it.
+    async fn next(body: &mut SseBody) -> Option<Bytes> {
+        std::future::poll_fn(|cx| Pin::new(&mut *body).poll_next(cx))
+            .await
+            .map(|frame| frame.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_keep_alive_comes_a_full_quiet_interval_after_the_last_frame() {
+        let every = Duration::from_millis(300);
+        let (tx, rx) = mpsc::channel(8);
+        let mut body = quiet_after(rx, every);
+        assert_eq!(next(&mut body).await.unwrap(), frame("data: first\n\n"));
+        // A frame late in the first interval: the keep-alive that was due then moves.
+        tokio::time::sleep(every * 2 / 3).await;
+        tx.send(frame("a")).await.unwrap();
+        assert_eq!(next(&mut body).await.unwrap(), frame("a"));
+        let handed_on = Instant::now();
+        assert_eq!(next(&mut body).await.unwrap(), KEEP_ALIVE);
+        assert!(
+            handed_on.elapsed() >= every,
+            "a keep-alive {:?} after a frame",
+            handed_on.elapsed()
+        );
+        assert_eq!(
+            next(&mut body).await.unwrap(),
+            KEEP_ALIVE,
+            "and then each interval"
+        );
+        drop(tx);
+        assert!(next(&mut body).await.is_none());
     }
 }
