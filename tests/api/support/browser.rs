@@ -47,6 +47,8 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// How long chromedriver may take to listen.
 const DRIVER_START: Duration = Duration::from_secs(10);
+/// Ports chromedriver is started on before a test gives up (see [`Driver::start`]).
+const DRIVER_TRIES: usize = 5;
 
 /// The size of the page's viewport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,34 +408,50 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port that was free a moment before, and again on another
+    /// one when a server of another test took that port in between: only an answer that
+    /// comes from chromedriver counts.
     async fn start(program: &std::path::Path) -> Driver {
         adopt_orphans();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut command = Command::new(program);
-        command
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut driver = Driver {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        };
+        for _ in 0..DRIVER_TRIES {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let mut command = Command::new(program);
+            command
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            let child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            let mut driver = Driver {
+                url: format!("http://127.0.0.1:{port}"),
+                child,
+            };
+            if driver.ready().await {
+                return driver;
+            }
+        }
+        panic!("chromedriver found no port of its own in {DRIVER_TRIES} tries");
+    }
+
+    /// Waits until chromedriver answers on its port: `false` if it exited (its port was
+    /// taken) or something else answers there.
+    async fn ready(&mut self) -> bool {
         let deadline = Instant::now() + DRIVER_START;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if let Ok(Some(status)) = driver.child.try_wait() {
-                panic!("chromedriver exited at start: {status}");
+        let status = format!("{}/status", self.url);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(answer) = reqwest::get(&status).await {
+                let body = answer.text().await.unwrap_or_default();
+                return body.contains("ChromeDriver");
             }
             assert!(
                 Instant::now() < deadline,
@@ -441,7 +459,6 @@ impl Driver {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        driver
     }
 }
 
