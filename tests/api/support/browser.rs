@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::process::free_port;
 use super::skip;
 
 /// Whose turn it is: one Chromium at a time, since each runs several processes and the
@@ -414,10 +415,7 @@ impl Driver {
     async fn start(program: &std::path::Path) -> Driver {
         adopt_orphans();
         for _ in 0..DRIVER_TRIES {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|listener| listener.local_addr())
-                .expect("a free port")
-                .port();
+            let port = free_port();
             let mut command = Command::new(program);
             command
                 .arg(format!("--port={port}"))

@@ -30,7 +30,7 @@ pub struct ServerProcess {
 }
 
 /// A free loopback port, found by binding port 0 and letting it go.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

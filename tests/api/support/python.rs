@@ -1,6 +1,7 @@
 //! The Python MCP test server (`tests/mcp/mcp_test_server.py`, on the official MCP Python SDK),
 //! started as a child process.
 
+use super::process::free_port;
 use super::skip;
 
 /// A Python program of the tests (a server), started on a free loopback port with the Python
@@ -33,11 +34,7 @@ impl PythonChild {
             skip(missing);
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = std::process::Command::new(&python)
             .args(args(port))
             .stdout(std::process::Stdio::null())
