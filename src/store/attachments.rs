@@ -240,8 +240,12 @@ impl Store {
         thread_id: &str,
         ids: &[String],
     ) -> Result<Vec<AttachmentRow>, StoreError> {
+        // Most messages have none: no trip to the blocking pool for them.
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let (scope, thread_id, ids) = (scope.clone(), thread_id.to_owned(), ids.to_vec());
-        self.with_conn(move |conn| attachable(conn, &scope, &thread_id, &ids))
+        self.read_conn(move |conn| attachable(conn, &scope, &thread_id, &ids))
             .await
     }
 

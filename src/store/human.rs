@@ -8,8 +8,10 @@ use diesel::prelude::*;
 
 use super::schema::{agents, human_interactions, threads};
 use super::signals::{Signal, notify_in};
+use super::threads::find_owned;
 use super::{AgentRow, Found, Scope, Store, StoreError, db, webhooks};
 use crate::chatkit::states::{AnsweredBy, InteractionKind, InteractionStatus};
+use crate::chatkit::types::Thread;
 
 /// A question a run asked a person, as the services see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,16 +151,21 @@ impl Store {
         thread_id: &str,
     ) -> Result<Option<InteractionRow>, StoreError> {
         let thread_id = thread_id.to_owned();
+        self.read_conn(move |conn| pending_in(conn, &thread_id))
+            .await
+    }
+
+    /// The caller's thread and its newest unanswered interaction: what a new message must know
+    /// before it is kept, in one trip to the database rather than two.
+    pub async fn load_thread_for_message(
+        &self,
+        scope: &Scope,
+        thread_id: &str,
+    ) -> Result<(Thread, Option<InteractionRow>), StoreError> {
+        let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
         self.read_conn(move |conn| {
-            human_interactions::table
-                .filter(human_interactions::thread_id.eq(&thread_id))
-                .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
-                .order(human_interactions::created_at.desc())
-                .select(Record::as_select())
-                .first(conn)
-                .optional()?
-                .map(Record::typed)
-                .transpose()
+            let thread = find_owned(conn, &scope, &thread_id)?.into_thread()?;
+            Ok((thread, pending_in(conn, &thread_id)?))
         })
         .await
     }
@@ -325,4 +332,20 @@ impl Store {
         })
         .await
     }
+}
+
+/// [`Store::pending_interaction`] on a connection.
+fn pending_in(
+    conn: &mut db::AnyConnection,
+    thread_id: &str,
+) -> Result<Option<InteractionRow>, StoreError> {
+    human_interactions::table
+        .filter(human_interactions::thread_id.eq(thread_id))
+        .filter(human_interactions::status.eq(InteractionStatus::Pending.as_str()))
+        .order(human_interactions::created_at.desc())
+        .select(Record::as_select())
+        .first(conn)
+        .optional()?
+        .map(Record::typed)
+        .transpose()
 }

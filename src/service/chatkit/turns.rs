@@ -32,8 +32,11 @@ impl ChatKitService {
         ctx: RequestContext,
         p: AddUserMessageParams,
     ) -> Result<Processed, ChatKitError> {
-        let thread = self.store.load_thread(&ctx.scope, &p.thread_id).await?;
-        let leading = match self.human.before_message(&ctx.scope, &thread.id).await? {
+        let (thread, pending) = self
+            .store
+            .load_thread_for_message(&ctx.scope, &p.thread_id)
+            .await?;
+        let leading = match self.human.before_message(&ctx.scope, pending).await? {
             BeforeMessage::Proceed(leading) => leading,
             // A form waits for its answer: the message is not kept and no run starts.
             BeforeMessage::Notice(notice) => {

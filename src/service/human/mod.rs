@@ -327,14 +327,15 @@ impl HumanService {
             .await
     }
 
-    /// Before a new message: a notice to answer with instead while a form waits; an expired
-    /// form is closed first and its replacement returned to stream.
+    /// Before a new message, given the thread's `pending` interaction (read with the thread,
+    /// `Store::load_thread_for_message`): a notice to answer with instead while a form waits;
+    /// an expired form is closed first and its replacement returned to stream.
     pub async fn before_message(
         &self,
         scope: &Scope,
-        thread_id: &str,
+        pending: Option<InteractionRow>,
     ) -> Result<BeforeMessage, HumanError> {
-        let Some(row) = self.store.pending_interaction(thread_id).await? else {
+        let Some(row) = pending else {
             return Ok(BeforeMessage::Proceed(vec![]));
         };
         if !is_due(&row) {
