@@ -18,7 +18,9 @@ const FIRST_PAGE: i64 = 32;
 const LAST_PAGE: i64 = 512;
 
 /// Decides, entry by entry from the newest, how far back a walk through a history goes.
-pub trait HistoryWalk: Send + 'static {
+///
+/// Cloned for each attempt: a read whose connection turned out dead runs again from the start.
+pub trait HistoryWalk: Clone + Send + 'static {
     /// Takes the next older entry; `false` when no older entry is wanted.
     fn take(&mut self, entry: &HistoryEntry) -> bool;
 }
@@ -44,10 +46,11 @@ impl Store {
         &self,
         scope: &Scope,
         thread_id: &str,
-        mut walk: W,
+        walk: W,
     ) -> Result<RecentHistory<W>, StoreError> {
         let (scope, thread_id) = (scope.clone(), thread_id.to_owned());
-        self.with_conn(move |conn| {
+        self.read_conn(move |conn| {
+            let mut walk = walk.clone();
             find_owned(conn, &scope, &thread_id)?;
             let mut entries = Vec::new();
             let mut limit = FIRST_PAGE;
