@@ -9,17 +9,22 @@
 //! - 2,000 streams, deltas 100 ms apart (ideal duration 4.9 s);
 //! - 10,000 streams, deltas 300 ms apart (ideal duration 14.7 s).
 //!
+//! Each runs twice: as a burst (every stream opened at once) and sustained (that many streams
+//! open at all times, the first spread over one stream's length, each replaced as it ends,
+//! for two lengths more; latencies of the streams opened after the ramp), see `streams/load.rs`.
+//!
 //! It reports the time to the first delta and the stream duration (p50, p99, max) as the
-//! client sees them, the CPU each process spent until every stream had its first delta, lost
+//! client sees them, the CPU each process spent until every stream had its first delta (a
+//! sustained load: the pace of starts and the server's CPU per stream instead), lost
 //! streams (any that did not end with all 50 deltas and no error), the
 //! server's RSS idle before, at its peak and a minute after the load, its descriptors and the
 //! model server's at their peak, and the server's CPU time. Before the server, each scenario
 //! runs against a bare actix-web relay of the model's stream (`streams/bare.rs`) with the same
 //! client and a fresh fake model: the floor the server's figures are set beside, in a table
-//! at the end of the scenario. `CHATKIT_BENCH_ONLY=2000` or
-//! `10000` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=2` tells the server the model speaks
-//! HTTP/2 cleartext (`CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`; by default, as in the server, its
-//! model client uses HTTP/1.1);
+//! at the end of the scenario. `CHATKIT_BENCH_ONLY=2000`, `10000`, `2000-sustained` or
+//! `10000-sustained` runs one scenario; `CHATKIT_BENCH_MODEL_HTTP=2` tells the server the
+//! model speaks HTTP/2 cleartext (`CHATKIT_LLM_HTTP2_PRIOR_KNOWLEDGE`; by default, as in the
+//! server, its model client uses HTTP/1.1);
 //! `CHATKIT_BENCH_SERVER_BIN` measures another build of the server. Linux only (it reads
 //! `/proc`).
 
@@ -29,6 +34,8 @@
 mod bare;
 #[path = "streams/client.rs"]
 mod client;
+#[path = "streams/load.rs"]
+mod load;
 #[path = "streams/model.rs"]
 mod model;
 #[path = "streams/procfs.rs"]
@@ -58,6 +65,33 @@ const WARM_UP: usize = 50;
 struct Scenario {
     streams: usize,
     interval: Duration,
+    /// Kept open at all times (each stream replaced when it ends) instead of opened at once.
+    sustained: bool,
+}
+
+impl Scenario {
+    /// What `CHATKIT_BENCH_ONLY` names it by.
+    fn name(&self) -> String {
+        match self.sustained {
+            true => format!("{}-sustained", self.streams),
+            false => self.streams.to_string(),
+        }
+    }
+
+    /// A stream's duration with no wait but the model's.
+    fn ideal(&self) -> Duration {
+        self.interval * (model::DELTAS as u32 - 1)
+    }
+
+    /// Sustained: the first streams spread over one stream's length (the ramp, not scored),
+    /// then streams opened for two lengths more.
+    fn ramp(&self) -> Duration {
+        if self.sustained {
+            self.ideal()
+        } else {
+            Duration::ZERO
+        }
+    }
 }
 
 fn main() {
@@ -72,23 +106,24 @@ fn main() {
     }
     procfs::raise_open_files();
     let only = std::env::var("CHATKIT_BENCH_ONLY").unwrap_or_default();
-    let scenarios = [
-        Scenario {
-            streams: 2_000,
-            interval: Duration::from_millis(100),
-        },
-        Scenario {
-            streams: 10_000,
-            interval: Duration::from_millis(300),
-        },
-    ];
+    let scenarios = [false, true].into_iter().flat_map(|sustained| {
+        [
+            Scenario {
+                streams: 2_000,
+                interval: Duration::from_millis(100),
+                sustained,
+            },
+            Scenario {
+                streams: 10_000,
+                interval: Duration::from_millis(300),
+                sustained,
+            },
+        ]
+    });
     let h2c = std::env::var("CHATKIT_BENCH_MODEL_HTTP").as_deref() == Ok("2");
     println!("{}", procfs::machine());
-    for scenario in scenarios
-        .iter()
-        .filter(|s| only.is_empty() || only == s.streams.to_string())
-    {
-        runtime().block_on(run(scenario, h2c));
+    for scenario in scenarios.filter(|s| only.is_empty() || only == s.name()) {
+        runtime().block_on(run(&scenario, h2c));
     }
 }
 
@@ -199,26 +234,6 @@ fn wait_for(address: SocketAddr) -> SocketAddr {
     address
 }
 
-/// `n` streams at once; their outcomes. Each stream's first delta is counted in `firsts`.
-async fn burst(
-    n: usize,
-    server: SocketAddr,
-    offset: usize,
-    firsts: Arc<AtomicUsize>,
-) -> Vec<client::Outcome> {
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let firsts = firsts.clone();
-            tokio::spawn(async move { client::stream(offset + i, server, &firsts).await })
-        })
-        .collect();
-    let mut outcomes = Vec::with_capacity(n);
-    for task in tasks {
-        outcomes.push(task.await.expect("a stream task"));
-    }
-    outcomes
-}
-
 /// The start of a load: from sending the requests until every stream had its first delta,
 /// and the CPU each process spent in that time.
 struct Starts {
@@ -261,13 +276,15 @@ async fn watch_starts(
     })
 }
 
-/// What one server did under a scenario's burst.
+/// What one server did under a scenario's load.
 struct Measured {
     warm_lost: usize,
     /// Samples 5 s after the warm-up.
     idle: Sample,
     model_idle: Sample,
-    outcomes: Vec<client::Outcome>,
+    opened: Vec<load::Opened>,
+    /// Streams opened before this (a sustained load's ramp) count for losses, not latencies.
+    scored_from: Duration,
     starts: Option<Starts>,
     /// From sending the requests to the end of the last stream.
     took: Duration,
@@ -279,27 +296,39 @@ struct Measured {
 
 impl Measured {
     fn lost(&self) -> Vec<&client::Outcome> {
-        self.outcomes
+        self.opened
             .iter()
+            .map(|o| &o.outcome)
             .filter(|o| !o.complete(model::DELTAS))
             .collect()
     }
 
-    /// First deltas and durations, each sorted.
+    /// The streams whose latencies count.
+    fn scored(&self) -> impl Iterator<Item = &client::Outcome> {
+        self.opened
+            .iter()
+            .filter(|o| o.at >= self.scored_from)
+            .map(|o| &o.outcome)
+    }
+
+    /// First deltas and durations of the scored streams, each sorted.
     fn latencies(&self) -> (Vec<Duration>, Vec<Duration>) {
-        let mut first: Vec<Duration> = self.outcomes.iter().filter_map(|o| o.first_delta).collect();
-        let mut whole: Vec<Duration> = self.outcomes.iter().filter_map(|o| o.duration).collect();
+        let mut first: Vec<Duration> = self.scored().filter_map(|o| o.first_delta).collect();
+        let mut whole: Vec<Duration> = self.scored().filter_map(|o| o.duration).collect();
         first.sort();
         whole.sort();
         (first, whole)
     }
 }
 
-/// The warm-up, a rest, then the scenario's burst against the server at `address`.
+/// The warm-up, a rest, then the scenario's load against the server at `address`.
 async fn measure(scenario: &Scenario, address: SocketAddr, pids: (u32, u32)) -> Measured {
     let (pid, model_pid) = pids;
-    let warm = burst(WARM_UP, address, 1_000_000, Arc::default()).await;
-    let warm_lost = warm.iter().filter(|o| !o.complete(model::DELTAS)).count();
+    let warm = load::burst(WARM_UP, address, 1_000_000, Arc::default()).await;
+    let warm_lost = warm
+        .iter()
+        .filter(|o| !o.outcome.complete(model::DELTAS))
+        .count();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = Sample::of(pid);
     let model_idle = Sample::of(model_pid);
@@ -319,25 +348,37 @@ async fn measure(scenario: &Scenario, address: SocketAddr, pids: (u32, u32)) -> 
         })
     };
     let firsts = Arc::new(AtomicUsize::new(0));
-    let starts = tokio::spawn(watch_starts(
-        scenario.streams,
-        firsts.clone(),
-        running.clone(),
-        pids,
-    ));
+    // A sustained load has no moment when every stream has started.
+    let starts = (!scenario.sustained).then(|| {
+        tokio::spawn(watch_starts(
+            scenario.streams,
+            firsts.clone(),
+            running.clone(),
+            pids,
+        ))
+    });
     let cpu_before = procfs::cpu_seconds(pid);
     let started = Instant::now();
-    let outcomes = burst(scenario.streams, address, 0, firsts).await;
+    let opened = if scenario.sustained {
+        let until = scenario.ramp() + scenario.ideal() * 2;
+        load::sustained(scenario.streams, address, scenario.ramp(), until, firsts).await
+    } else {
+        load::burst(scenario.streams, address, 0, firsts).await
+    };
     let took = started.elapsed();
     let cpu = procfs::cpu_seconds(pid) - cpu_before;
     running.store(false, Ordering::Relaxed);
     let (server_peak, model_peak) = sampler.await.expect("the sampler");
-    let starts = starts.await.expect("the start watcher");
+    let starts = match starts {
+        Some(task) => task.await.expect("the start watcher"),
+        None => None,
+    };
     Measured {
         warm_lost,
         idle,
         model_idle,
-        outcomes,
+        opened,
+        scored_from: scenario.ramp(),
         starts,
         took,
         cpu,
@@ -377,12 +418,31 @@ async fn run(scenario: &Scenario, h2c: bool) {
     let lost = ours.lost();
     let (first, whole) = ours.latencies();
     let mib = |kib: u64| kib as f64 / 1024.0;
-    println!(
-        "\n## {} simultaneous streams, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
-        scenario.streams,
-        scenario.interval.as_millis(),
-        (scenario.interval * (model::DELTAS as u32 - 1)).as_secs_f64()
-    );
+    if scenario.sustained {
+        println!(
+            "\n## {} streams open at all times, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
+            scenario.streams,
+            scenario.interval.as_millis(),
+            scenario.ideal().as_secs_f64()
+        );
+        println!(
+            "- streams: the first {} spread over {:.1} s, each replaced when it ends, for {:.1} s \
+             more; {} opened, of which the {} opened after the first {:.1} s are scored",
+            scenario.streams,
+            scenario.ramp().as_secs_f64(),
+            (scenario.ideal() * 2).as_secs_f64(),
+            ours.opened.len(),
+            ours.scored().count(),
+            scenario.ramp().as_secs_f64()
+        );
+    } else {
+        println!(
+            "\n## {} simultaneous streams, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
+            scenario.streams,
+            scenario.interval.as_millis(),
+            scenario.ideal().as_secs_f64()
+        );
+    }
     println!(
         "- model client: {}",
         if h2c {
@@ -399,7 +459,8 @@ async fn run(scenario: &Scenario, h2c: bool) {
         ms(first.last().copied())
     );
     println!(
-        "- until every stream's first delta: {}",
+        "- {}: {}",
+        starts_label(scenario),
         starts_line(&ours, scenario)
     );
     println!(
@@ -408,7 +469,7 @@ async fn run(scenario: &Scenario, h2c: bool) {
         ms(percentile(&whole, 99.0)),
         ms(whole.last().copied())
     );
-    println!("- lost streams: {} of {}", lost.len(), scenario.streams);
+    println!("- lost streams: {} of {}", lost.len(), ours.opened.len());
     let mut reasons: std::collections::BTreeMap<&str, usize> = Default::default();
     for outcome in &lost {
         let reason = outcome.failure.as_deref().unwrap_or("too few deltas");
@@ -457,8 +518,26 @@ async fn run(scenario: &Scenario, h2c: bool) {
     compare(scenario, &ours, &relay);
 }
 
-/// The time until every first delta and each process's CPU in it, as one line.
+/// What `starts_line` tells for the scenario.
+fn starts_label(scenario: &Scenario) -> &'static str {
+    match scenario.sustained {
+        true => "streams opened; server CPU per stream over the load",
+        false => "until every stream's first delta",
+    }
+}
+
+/// A burst: the time until every first delta and each process's CPU in it; a sustained
+/// load: the pace of starts and the server's CPU per stream; as one line.
 fn starts_line(measured: &Measured, scenario: &Scenario) -> String {
+    if scenario.sustained {
+        let scored = measured.scored().count();
+        return format!(
+            "{} ({:.0}/s after the ramp); {:.0} µs",
+            measured.opened.len(),
+            scored as f64 / (scenario.ideal() * 2).as_secs_f64(),
+            measured.cpu * 1e6 / measured.opened.len().max(1) as f64
+        );
+    }
     match &measured.starts {
         Some(s) => format!(
             "{:.0} ms; server CPU {:.0} ms ({:.0} µs per stream), fake model {:.0} ms, this \
@@ -479,7 +558,7 @@ fn compare(scenario: &Scenario, ours: &Measured, relay: &Measured) {
     println!("|---|---|---|");
     let what = [
         "first delta p50 / p99",
-        "until every first delta; CPU in it",
+        starts_label(scenario),
         "duration p99",
         "lost streams; server CPU during the load",
     ];
