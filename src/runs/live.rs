@@ -1,6 +1,7 @@
 //! The runs this process is streaming, one per thread: the fast path of "is this thread busy"
 //! (the database's unique index is the authority across processes), the ids the heartbeat
-//! refreshes, and the handle that stops a run from outside (a deleted thread, a shutdown).
+//! refreshes, the handle that stops a run from outside (a deleted thread, a shutdown), and the
+//! text each run streamed that is not on its row yet, which one task writes for all of them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -23,7 +24,13 @@ pub enum Interrupt {
 struct LiveRun {
     run_id: String,
     stop: watch::Sender<Option<Interrupt>>,
+    /// What the run has streamed so far, when it changed since the last write of it.
+    unsaved_text: Option<String>,
 }
+
+/// How often the runs' unsaved texts are written. A run hands its text on at most once a
+/// second ([`EventSink`](super::EventSink)), so a crash loses about a second of it.
+const SAVE_TEXTS_EVERY: Duration = Duration::from_millis(250);
 
 /// The live runs by thread id; cheap to clone.
 #[derive(Clone, Default)]
@@ -52,6 +59,7 @@ impl LiveRuns {
             LiveRun {
                 run_id: run_id.to_owned(),
                 stop,
+                unsaved_text: None,
             },
         );
         Some(stopped)
@@ -59,6 +67,40 @@ impl LiveRuns {
 
     fn remove(&self, thread_id: &str) {
         self.lock().remove(thread_id);
+    }
+
+    /// Keeps what the thread's run has streamed so far for the next write of the texts; a
+    /// run that is no longer here has nothing to keep.
+    pub(super) fn keep_text(&self, thread_id: &str, text: String) {
+        if let Some(run) = self.lock().get_mut(thread_id) {
+            run.unsaved_text = Some(text);
+        }
+    }
+
+    /// The texts kept since the last call, with their runs' ids.
+    fn take_texts(&self) -> Vec<(String, String)> {
+        self.lock()
+            .values_mut()
+            .filter_map(|run| Some((run.run_id.clone(), run.unsaved_text.take()?)))
+            .collect()
+    }
+
+    /// Writes the runs' unsaved texts every [`SAVE_TEXTS_EVERY`], all in one write: one
+    /// transaction for every streaming run instead of one per run and second.
+    pub(super) fn spawn_text_keeper(&self, store: Store) {
+        let live = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SAVE_TEXTS_EVERY);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let texts = live.take_texts();
+                let runs = texts.len();
+                if let Err(e) = store.save_partial_texts(texts).await {
+                    log::warn!("cannot keep the partial texts of {runs} runs: {e}");
+                }
+            }
+        });
     }
 
     /// The ids of the live runs, which the heartbeat refreshes.
@@ -177,5 +219,30 @@ impl Drop for RunSlot {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_text_is_taken_once_and_only_for_a_live_run() {
+        let live = LiveRuns::default();
+        let _stopped = live.insert("thr_1", "run_1");
+        live.keep_text("thr_1", "Once upon".into());
+        live.keep_text("thr_1", "Once upon a time".into());
+        live.keep_text("thr_gone", "lost".into());
+        assert_eq!(
+            live.take_texts(),
+            [("run_1".to_owned(), "Once upon a time".to_owned())]
+        );
+        assert!(live.take_texts().is_empty(), "nothing new since");
+        live.keep_text("thr_1", "Once upon a time there".into());
+        live.remove("thr_1");
+        assert!(
+            live.take_texts().is_empty(),
+            "an ended run's text goes with it"
+        );
     }
 }

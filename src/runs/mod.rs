@@ -282,8 +282,9 @@ impl RunManager {
     }
 
     /// Ends the runs a dead process left (all of them on SQLite, the stale ones on Postgres),
-    /// then keeps this process's runs and parked calls refreshed, ends stale runs as they
-    /// appear, and takes signals from the other processes.
+    /// then keeps this process's runs and parked calls refreshed and its runs' streamed text
+    /// on their rows, ends stale runs as they appear, and takes signals from the other
+    /// processes.
     pub async fn recover(&self, settings: &RunSettings) {
         recovery::recover_at_start(&self.store, settings.stale_after).await;
         self.parked.set_relay(Arc::new(signals::DbRelay {
@@ -297,6 +298,7 @@ impl RunManager {
             self.parked.clone(),
             self.instance.clone(),
         );
+        self.live.spawn_text_keeper(self.store.clone());
         recovery::spawn_heartbeat(
             self.store.clone(),
             self.live.clone(),
@@ -374,7 +376,13 @@ impl RunManager {
     /// Runs the turn in a task that owns the slot; a run refused before it starts (a disabled
     /// agent) releases its claim when the slot drops.
     fn spawn(&self, mut slot: RunSlot, start: RunStart, subscriber: Option<mpsc::Sender<Bytes>>) {
-        let mut sink = EventSink::new(self.store.clone(), start.scope, start.thread, subscriber);
+        let mut sink = EventSink::new(
+            self.store.clone(),
+            start.scope,
+            start.thread,
+            subscriber,
+            self.live.clone(),
+        );
         let manager = self.clone();
         // The run belongs to the request that started it: its log lines name that request.
         // Boxed where it is made: the run's future holds every state of a turn inline, and

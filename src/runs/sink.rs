@@ -7,6 +7,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::encode;
+use super::live::LiveRuns;
 use crate::agent::{Emit, PendingInteraction, Stop};
 use crate::chatkit::ids::{self, IdKind};
 use crate::chatkit::records::ToolCallRecord;
@@ -39,8 +40,10 @@ pub struct EventSink {
     pub human_timeout: std::time::Duration,
     /// When the sink was made, at the start of the run.
     started: std::time::Instant,
-    /// When the streamed text was last kept on the run's row.
+    /// When the streamed text was last handed on to be kept on the run's row.
     flushed: std::time::Instant,
+    /// Where the streamed text is handed on: the live runs, whose keeper writes them all.
+    live: LiveRuns,
 }
 
 /// How often, at most, the text a run is streaming is kept on its row: what a crash can lose.
@@ -58,11 +61,12 @@ pub struct Usage {
 }
 
 impl EventSink {
-    pub fn new(
+    pub(super) fn new(
         store: Store,
         scope: Scope,
         thread: Thread,
         subscriber: Option<mpsc::Sender<Bytes>>,
+        live: LiveRuns,
     ) -> Self {
         EventSink {
             store,
@@ -74,6 +78,7 @@ impl EventSink {
             started: std::time::Instant::now(),
             flushed: std::time::Instant::now(),
             run_id: None,
+            live,
             human_timeout: std::time::Duration::from_secs(86_400),
         }
     }
@@ -167,18 +172,16 @@ impl EventSink {
         text
     }
 
-    /// Keeps the streamed text on the run's row at most once a second, so that a process
-    /// that dies loses at most the last second of it; a failure only costs that safety net.
-    async fn flush_partial(&mut self) {
+    /// Hands the streamed text on to be kept on the run's row at most once a second, so that
+    /// a process that dies loses about the last second of it. No write here: the live runs'
+    /// keeper writes the texts of all runs together.
+    fn flush_partial(&mut self) {
         if self.flushed.elapsed() < FLUSH_EVERY {
             return;
         }
         self.flushed = std::time::Instant::now();
-        let (Some(run_id), Some(text)) = (&self.run_id, self.pending_text()) else {
-            return;
-        };
-        if let Err(e) = self.store.save_partial_text(run_id, text).await {
-            log::warn!("run {run_id}: cannot keep its partial text: {e}");
+        if let Some(text) = self.pending_text() {
+            self.live.keep_text(&self.thread.id, text);
         }
     }
 
@@ -247,7 +250,7 @@ impl Emit for EventSink {
         }
         // After the delta is on its way: the client need not wait for the write.
         if text_delta {
-            self.flush_partial().await;
+            self.flush_partial();
         }
         Ok(())
     }

@@ -107,18 +107,22 @@ impl Store {
         .await
     }
 
-    /// Keeps what a run has streamed so far on its row (and refreshes its heartbeat), so that
-    /// a crash loses only what came after.
-    pub async fn save_partial_text(&self, run_id: &str, text: String) -> Result<(), StoreError> {
-        let run_id = run_id.to_owned();
+    /// Keeps what runs have streamed so far on their rows (and refreshes their heartbeats),
+    /// so that a crash loses only what came after: `(run id, text)` pairs, in one transaction
+    /// however many runs stream (a write per run and second cost a tenth of a stream's CPU at
+    /// 2,000 streams). A run that has ended meanwhile is left as it is.
+    pub async fn save_partial_texts(&self, texts: Vec<(String, String)>) -> Result<(), StoreError> {
+        if texts.is_empty() {
+            return Ok(());
+        }
         self.write_conn(move |conn| {
-            SavePartial {
-                id: &run_id,
-                text: &text,
-                at: Utc::now().naive_utc(),
-            }
-            .execute(conn)?;
-            Ok(())
+            db::write_transaction(conn, |conn| {
+                let at = Utc::now().naive_utc();
+                for (id, text) in &texts {
+                    SavePartial { id, text, at }.execute(conn)?;
+                }
+                Ok(())
+            })
         })
         .await
     }
