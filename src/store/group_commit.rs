@@ -33,9 +33,11 @@ use super::freshness::Freshness;
 /// that the first in a batch does not wait long for the last.
 const MOST_PER_COMMIT: usize = 64;
 
-/// The queue to the writer thread; the thread ends when the last store holding it is dropped.
+/// The queue to the writer thread; the thread ends when the last store holding it is dropped,
+/// and the checkpoint thread with it.
 pub(super) struct Writer {
     queue: mpsc::Sender<Box<dyn Write>>,
+    _checkpoints: mpsc::Sender<()>,
 }
 
 /// One queued write, as the writer thread sees it.
@@ -97,12 +99,16 @@ where
 impl Writer {
     /// Starts the writer thread of a SQLite store.
     pub(super) fn start(pool: Pool, freshness: Arc<Freshness>) -> Result<Writer, StoreError> {
+        let checkpoints = super::checkpoint::start(pool.clone())?;
         let (queue, writes) = mpsc::channel();
         std::thread::Builder::new()
             .name("chatkit-writer".into())
             .spawn(move || write_batches(&pool, &freshness, &writes))
             .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { queue })
+        Ok(Writer {
+            queue,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Queues `write` for the next commit and waits for that commit.
@@ -167,10 +173,14 @@ fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box
 /// temporary file, which the inserts of a batch passed at once: nearly half of the writer's
 /// time went to `pwrite` calls into a file that is never read unless a statement fails.
 /// In memory, the journal of one statement is a few pages, dropped when the statement ends.
+/// Its commits never checkpoint the WAL: the checkpoint thread does (`store::checkpoint`).
 fn writer_connection(pool: &Pool) -> Result<db::PooledConn, StoreError> {
     let mut conn = pool.own_connection()?;
     if let AnyConnection::Sqlite(sqlite) = &mut *conn {
-        diesel::connection::SimpleConnection::batch_execute(sqlite, "PRAGMA temp_store = MEMORY")?;
+        diesel::connection::SimpleConnection::batch_execute(
+            sqlite,
+            "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0",
+        )?;
     }
     Ok(conn)
 }

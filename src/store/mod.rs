@@ -8,6 +8,7 @@ mod agents;
 mod attachments;
 mod audit;
 pub mod blobs;
+mod checkpoint;
 mod console_attachments;
 mod console_feedback;
 mod console_threads;
