@@ -1,10 +1,10 @@
 //! WAL checkpoints of a SQLite store, in a thread of their own. A checkpoint copies the pages
 //! the WAL holds back into the database file and syncs it. SQLite runs one in the connection
 //! whose commit takes the WAL past `wal_autocheckpoint` pages: that was the writer thread's
-//! (every second or so under 2,000 streams, 25 ms of CPU each before the sync), and every write
-//! queued behind it, so streams that started meanwhile waited 30-130 ms for their first
-//! delta. The writer's connection no longer checkpoints; this thread does, every second, as a
-//! passive checkpoint, which neither waits for readers and the writer nor holds them up.
+//! (every 1.25-1.5 s under 2,000 streams, 25 ms of CPU each before the sync), and every write
+//! queued behind it, the first writes of new threads among them. The writer's connection no
+//! longer checkpoints; this thread does, every second, as a passive checkpoint, which neither
+//! waits for readers and the writer nor holds them up.
 
 use std::sync::mpsc;
 use std::time::Duration;
