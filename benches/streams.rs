@@ -418,13 +418,17 @@ async fn run(scenario: &Scenario, h2c: bool) {
     let lost = ours.lost();
     let (first, whole) = ours.latencies();
     let mib = |kib: u64| kib as f64 / 1024.0;
+    let shape = match scenario.sustained {
+        true => "streams open at all times",
+        false => "simultaneous streams",
+    };
+    println!(
+        "\n## {} {shape}, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
+        scenario.streams,
+        scenario.interval.as_millis(),
+        scenario.ideal().as_secs_f64()
+    );
     if scenario.sustained {
-        println!(
-            "\n## {} streams open at all times, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
-            scenario.streams,
-            scenario.interval.as_millis(),
-            scenario.ideal().as_secs_f64()
-        );
         println!(
             "- streams: the first {} spread over {:.1} s, each replaced when it ends, for {:.1} s \
              more; {} opened, of which the {} opened after the first {:.1} s are scored",
@@ -434,13 +438,6 @@ async fn run(scenario: &Scenario, h2c: bool) {
             ours.opened.len(),
             ours.scored().count(),
             scenario.ramp().as_secs_f64()
-        );
-    } else {
-        println!(
-            "\n## {} simultaneous streams, 50 deltas {} ms apart (ideal duration {:.1} s)\n",
-            scenario.streams,
-            scenario.interval.as_millis(),
-            scenario.ideal().as_secs_f64()
         );
     }
     println!(
