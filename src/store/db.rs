@@ -146,6 +146,10 @@ impl Pool {
     }
 }
 
+/// How long a SQLite connection waits for a lock before it gives up: what a statement waits
+/// behind the one writer at most.
+pub(super) const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
+
 pub(super) const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub(super) const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -199,12 +203,14 @@ impl ConnectionManager {
                 // busy_timeout first: switching to WAL takes a lock, and the pool opens several
                 // connections at once. WAL lets readers run beside the one writer; foreign keys
                 // are off by default in SQLite.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 10000;",
-                )
-                .map_err(diesel::r2d2::Error::QueryError)?;
+                conn.batch_execute(BUSY_TIMEOUT)
+                    .and_then(|()| {
+                        conn.batch_execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
+                        )
+                    })
+                    .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }

@@ -26,6 +26,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::checkpoint::Checkpoints;
 use super::db::{self, AnyConnection, Pool};
 use super::freshness::Freshness;
 
@@ -37,7 +38,6 @@ const MOST_PER_COMMIT: usize = 64;
 /// and the checkpoint thread with it.
 pub(super) struct Writer {
     queue: mpsc::Sender<Box<dyn Write>>,
-    _checkpoints: mpsc::Sender<()>,
 }
 
 /// One queued write, as the writer thread sees it.
@@ -99,16 +99,13 @@ where
 impl Writer {
     /// Starts the writer thread of a SQLite store.
     pub(super) fn start(pool: Pool, freshness: Arc<Freshness>) -> Result<Writer, StoreError> {
-        let checkpoints = super::checkpoint::start(pool.clone())?;
+        let checkpoints = Checkpoints::start(pool.clone())?;
         let (queue, writes) = mpsc::channel();
         std::thread::Builder::new()
             .name("chatkit-writer".into())
-            .spawn(move || write_batches(&pool, &freshness, &writes))
+            .spawn(move || write_batches(&pool, &freshness, &checkpoints, &writes))
             .map_err(|e| StoreError::Failed(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer {
-            queue,
-            _checkpoints: checkpoints,
-        })
+        Ok(Writer { queue })
     }
 
     /// Queues `write` for the next commit and waits for that commit.
@@ -134,8 +131,14 @@ impl Writer {
 }
 
 /// The writer thread: takes what is waiting (at least one write), runs it in one transaction,
-/// and answers each caller once the commit is known.
-fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box<dyn Write>>) {
+/// and answers each caller once the commit is known; between batches, starts the WAL over
+/// when the checkpoint thread asks.
+fn write_batches(
+    pool: &Pool,
+    freshness: &Freshness,
+    checkpoints: &Checkpoints,
+    writes: &mpsc::Receiver<Box<dyn Write>>,
+) {
     // The writer's own connection, outside the pool: SQLite drops a connection's page cache
     // whenever another connection has committed, so a writer borrowing pooled connections
     // read back the pages of the indexes it writes on almost every commit; and a write no
@@ -164,6 +167,9 @@ fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box
         for write in batch {
             write.finish(committed.as_ref().map(|_| ()));
         }
+        if let Some(conn) = own.as_mut() {
+            checkpoints.restart_if_asked(conn);
+        }
     }
 }
 
@@ -173,7 +179,8 @@ fn write_batches(pool: &Pool, freshness: &Freshness, writes: &mpsc::Receiver<Box
 /// temporary file, which the inserts of a batch passed at once: nearly half of the writer's
 /// time went to `pwrite` calls into a file that is never read unless a statement fails.
 /// In memory, the journal of one statement is a few pages, dropped when the statement ends.
-/// Its commits never checkpoint the WAL: the checkpoint thread does (`store::checkpoint`).
+/// Its commits never checkpoint the WAL: the checkpoint thread does, and asks the writer to
+/// start the WAL over between batches when it has grown (`store::checkpoint`).
 fn writer_connection(pool: &Pool) -> Result<db::PooledConn, StoreError> {
     let mut conn = pool.own_connection()?;
     if let AnyConnection::Sqlite(sqlite) = &mut *conn {
