@@ -97,43 +97,34 @@ struct Outcome {
 fn checkpoints(pool: &Pool, stopped: &mpsc::Receiver<()>, restart: &AtomicBool) {
     let mut own = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-        let conn = own.take().map_or_else(|| pool.own_connection(), Ok);
-        let result = conn.and_then(|mut conn| {
-            let result = checkpoint(&mut conn);
-            if !pool.note(&mut conn, &result) {
-                own = Some(conn);
-            }
-            result
-        });
-        match result {
-            Ok(Some(outcome)) if outcome.log >= RESTART_AT => {
-                restart.store(true, Ordering::Relaxed)
-            }
+        match pool.on_own(&mut own, || pool.own_connection(), |conn| checkpoint(conn)) {
+            Ok(outcome) if outcome.log >= RESTART_AT => restart.store(true, Ordering::Relaxed),
             Ok(_) => {}
             Err(e) => log::warn!("cannot checkpoint the WAL: {e}"),
         }
     }
 }
 
-fn checkpoint(conn: &mut AnyConnection) -> Result<Option<Outcome>, StoreError> {
-    let AnyConnection::Sqlite(sqlite) = conn else {
-        return Ok(None);
-    };
-    Ok(Some(
-        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Outcome>(sqlite)?,
-    ))
+fn checkpoint(conn: &mut AnyConnection) -> Result<Outcome, StoreError> {
+    Ok(diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Outcome>(sqlite(conn)?)?)
 }
 
 /// A restarting checkpoint with a short wait for readers, the connection's own wait put back
 /// after it.
 fn restart(conn: &mut AnyConnection) -> Result<Outcome, StoreError> {
-    let AnyConnection::Sqlite(sqlite) = conn else {
-        return Err(StoreError::Failed("the WAL is SQLite's".to_owned()));
-    };
+    let sqlite = sqlite(conn)?;
     sqlite.batch_execute(RESTART_WAIT)?;
     let outcome = diesel::sql_query("PRAGMA wal_checkpoint(RESTART)").get_result::<Outcome>(sqlite);
     sqlite.batch_execute(super::db::BUSY_TIMEOUT)?;
     Ok(outcome?)
+}
+
+/// The SQLite connection checkpoints run on (only a SQLite store has a writer thread).
+fn sqlite(conn: &mut AnyConnection) -> Result<&mut diesel::SqliteConnection, StoreError> {
+    match conn {
+        AnyConnection::Sqlite(sqlite) => Ok(sqlite),
+        _ => Err(StoreError::Failed("the WAL is SQLite's".to_owned())),
+    }
 }
 
 #[cfg(test)]

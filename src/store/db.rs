@@ -100,6 +100,25 @@ impl Pool {
         })
     }
 
+    /// Runs `f` on a thread's own connection kept in `own` (opened by `open` when there is
+    /// none), and keeps it there unless `f`'s result says it died.
+    pub(super) fn on_own<T>(
+        &self,
+        own: &mut Option<PooledConn>,
+        open: impl FnOnce() -> Result<PooledConn, StoreError>,
+        f: impl FnOnce(&mut PooledConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = match own.take() {
+            Some(conn) => conn,
+            None => open()?,
+        };
+        let result = f(&mut conn);
+        if !self.note(&mut conn, &result) {
+            *own = Some(conn);
+        }
+        result
+    }
+
     /// Whether `result` says the connection is gone; if so it is marked to be closed.
     pub(super) fn note<T>(&self, conn: &mut PooledConn, result: &Result<T, StoreError>) -> bool {
         let Err(StoreError::Db(e)) = result else {
@@ -204,13 +223,12 @@ impl ConnectionManager {
                 // connections at once. WAL lets readers run beside the one writer; foreign keys
                 // are off by default in SQLite.
                 conn.batch_execute(BUSY_TIMEOUT)
-                    .and_then(|()| {
-                        conn.batch_execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
-                        )
-                    })
                     .map_err(diesel::r2d2::Error::QueryError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }

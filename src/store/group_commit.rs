@@ -153,14 +153,11 @@ fn write_batches(
                 Err(_) => break,
             }
         }
-        let conn = own.take().map_or_else(|| writer_connection(pool), Ok);
-        let committed = conn.and_then(|mut conn| {
-            let result = commit(&mut conn, &mut batch);
-            if !pool.note(&mut conn, &result) {
-                own = Some(conn);
-            }
-            result
-        });
+        let committed = pool.on_own(
+            &mut own,
+            || writer_connection(pool),
+            |conn| commit(conn, &mut batch),
+        );
         // Before anyone hears back, as `Store::with_conn` does: a read that follows an
         // acknowledged write must not be answered from before it.
         freshness.bump();
